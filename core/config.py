@@ -1,0 +1,83 @@
+"""The only place that reads environment variables; everything else receives a typed `Settings`."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TRUE_WORDS = {"1", "y", "yes", "true", "on"}
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    """True when `name` is set to a truthy word, or set but empty (the fork's `SET name=` style)."""
+    if name not in env:
+        return False
+    value = env[name].strip().lower()
+    return value == "" or value in TRUE_WORDS
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        raise SystemExit(f"Environment variable {name}={env[name]!r} is not an integer")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every environment override the toolkit understands (documented in README's env-var table)."""
+
+    non_interactive: bool = False
+    force_cpu: bool = False
+    force_gpu_data: bool = False
+    forced_gpu_id: str = "Unknown CUDA GPU"
+    max_gpu_memory: int = 1556925644
+    workspace: Path = Path("workspace")
+    autosave_minutes: int = 25
+    preview_period: int = 500
+    merge_workers: int = 0  # 0 = pick from CPU count
+    extract_workers: int = 2
+    device_probe_timeout: int = 60
+    gpu_memory_growth: bool = True
+    log_dir: Path | None = None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build `Settings` from `env` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    stdin_is_tty = sys.stdin is not None and sys.stdin.isatty()
+    return Settings(
+        non_interactive=_flag(env, "DFL_NONINTERACTIVE") or not stdin_is_tty,
+        force_cpu=_flag(env, "DFL_FORCE_CPU"),
+        force_gpu_data=_flag(env, "force_gpu_data"),
+        forced_gpu_id=env.get("forced_gpu_id", Settings.forced_gpu_id),
+        max_gpu_memory=_int(env, "max_gpu_memory", Settings.max_gpu_memory),
+        workspace=Path(env.get("WORKSPACE", env.get("DFL_WORKSPACE", "workspace"))),
+        autosave_minutes=_int(env, "user_dfl_save_interval_min", Settings.autosave_minutes),
+        preview_period=_int(env, "preview_period", Settings.preview_period),
+        merge_workers=_int(env, "default_merge_cpu_count", 0),
+        extract_workers=_int(env, "DFL_EXTRACT_WORKERS", Settings.extract_workers),
+        device_probe_timeout=_int(env, "DFL_DEVICE_PROBE_TIMEOUT", Settings.device_probe_timeout),
+        gpu_memory_growth=env.get("TF_FORCE_GPU_ALLOW_GROWTH", "true").lower() != "false",
+        log_dir=Path(env["DFL_LOG_DIR"]) if env.get("DFL_LOG_DIR") else None,
+    )
+
+
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """Process-wide settings, read once."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def override(**changes) -> Settings:
+    """Replace fields (used by CLI flags such as --non-interactive and --cpu-only, and by tests)."""
+    global _settings
+    from dataclasses import replace
+    _settings = replace(settings(), **changes)
+    return _settings

@@ -1,0 +1,73 @@
+"""Atomic file writes, image listing with natural sort, and safe path joins."""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def natural_key(path: str | os.PathLike) -> list:
+    """Sort key that orders `frame2` before `frame10`."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", Path(path).name)]
+
+
+def list_images(folder: str | os.PathLike, exts: tuple[str, ...] = IMAGE_EXTS) -> list[Path]:
+    """Image files directly inside `folder`, naturally sorted; a missing folder gives []."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts), key=natural_key)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Open a temp file beside `path`; on success fsync it and rename it over `path`.
+
+    On any exception the temp file is removed and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def safe_join(base: str | os.PathLike, name: str) -> Path:
+    """Join `name` under `base`, refusing absolute names and `..` escapes."""
+    base = Path(base).resolve()
+    target = (base / name).resolve()
+    if Path(name).is_absolute() or (target != base and base not in target.parents):
+        raise ValueError(f"unsafe file name {name!r}: it would escape {base}")
+    return target

@@ -1,0 +1,1 @@
+"""Image operations on numpy arrays: warps, color transfers, blur/sharpen, sharpness, drawing."""

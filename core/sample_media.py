@@ -1,0 +1,68 @@
+"""Built-in real faces (public-domain photos shipped by installed packages) and synthetic camera motion.
+
+Used by the demo and the test fixtures: `astronaut()` (scikit-image) and `grace_hopper()` (matplotlib),
+turned into frame sequences with pan, zoom, roll and light changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+
+def astronaut() -> np.ndarray:
+    """Eileen Collins (NASA, public domain), 512x512 BGR uint8."""
+    from skimage import data
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def grace_hopper() -> np.ndarray:
+    """Grace Hopper (US Navy, public domain), 600x512 BGR uint8."""
+    from matplotlib import cbook
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        buf = np.frombuffer(f.read(), np.uint8)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+PHOTOS = {"astronaut": astronaut, "grace_hopper": grace_hopper}
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Peak amplitudes of the synthetic camera motion over one clip."""
+
+    pan: float = 0.08          # fraction of the frame size
+    zoom: float = 0.15         # relative scale change
+    roll_deg: float = 15.0     # in-plane rotation
+    light: float = 0.25        # relative brightness change
+
+
+def similarity(photo_shape: tuple[int, int], size: tuple[int, int], scale: float, angle_deg: float,
+               shift: tuple[float, float]) -> np.ndarray:
+    """2x3 matrix placing a photo (h, w) centred in a frame `size` (w, h), scaled, rotated and shifted."""
+    h, w = photo_shape
+    fw, fh = size
+    base = min(fw / w, fh / h) * scale
+    mat = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, base)
+    mat[0, 2] += fw / 2 - w / 2 + shift[0]
+    mat[1, 2] += fh / 2 - h / 2 + shift[1]
+    return mat
+
+
+def synth_frames(photo: np.ndarray, count: int, size: tuple[int, int] = (640, 480), motion: Motion = Motion(),
+                 seed: int = 0) -> Iterator[np.ndarray]:
+    """Yield `count` BGR frames of `photo` filmed by a smoothly moving camera with changing light."""
+    rng = np.random.default_rng(seed)
+    phases = rng.uniform(0, 2 * np.pi, 5)
+    fw, fh = size
+    for i in range(count):
+        t = 2 * np.pi * i / max(count, 1)
+        scale = 0.9 * (1 + motion.zoom * np.sin(t + phases[0]))
+        angle = motion.roll_deg * np.sin(t + phases[1])
+        shift = (motion.pan * fw * np.sin(t + phases[2]), motion.pan * fh * np.sin(t + phases[3]))
+        mat = similarity(photo.shape[:2], size, scale, angle, shift)
+        frame = cv2.warpAffine(photo, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        gain = 1 + motion.light * np.sin(t + phases[4])
+        yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)

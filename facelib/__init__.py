@@ -1,0 +1,1 @@
+"""Faces: face types, landmarks and alignment, detectors and landmarkers, the aligned-face metadata."""

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Command-line entry point: one argparse tree; each subcommand lives in a `mainscripts/` module."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Each module defines `register(subparsers)`, which adds its parser(s) with `set_defaults(func=main)`.
+COMMAND_MODULES = ("extract", "sort", "resize", "train", "merge", "video", "util", "xseg", "demo", "doctor")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="SAEHDBW face-swap toolkit: DeepFaceLab 2.0 workflow with a grayscale SAEHD model.")
+    parser.add_argument("--non-interactive", action="store_true",
+                        help="Never prompt: use saved values or defaults (also DFL_NONINTERACTIVE=1, or no TTY).")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(f"mainscripts.{name}") is not None:
+            importlib.import_module(f"mainscripts.{name}").register(subparsers)
+    return parser
+
+
+def _workspace_for(args: argparse.Namespace) -> Path | None:
+    """The workspace a command works in: an ancestor of a path argument holding data_src/data_dst."""
+    from core import config
+    for value in vars(args).values():
+        if not isinstance(value, (str, Path)) or not value:
+            continue
+        path = Path(value).expanduser().absolute()
+        for folder in (path, *path.parents):
+            if (folder / "data_src").is_dir() or (folder / "data_dst").is_dir():
+                return folder
+    ws = config.settings().workspace
+    return ws if ws.is_dir() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from core import config, interact
+    from core.workspace import Workspace
+    if args.non_interactive:
+        config.override(non_interactive=True)
+    if getattr(args, "cpu_only", False):
+        config.override(force_cpu=True)
+    workspace = _workspace_for(args)
+    if workspace is not None:
+        interact.add_log_file(Workspace(workspace).logs, args.command)
+    interact.log.debug("argv: %s", sys.argv)
+    try:
+        code = args.func(args)
+    except KeyboardInterrupt:
+        interact.log_err("Interrupted.")
+        return 130
+    except (FileNotFoundError, NotADirectoryError, ValueError) as err:
+        interact.log_err(f"Error: {err}")
+        return 1
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn", force=True)
+    sys.exit(main())

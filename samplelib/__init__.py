@@ -1,0 +1,1 @@
+"""Faceset loading (folders and packed facesets), sample augmentation and background batch generation."""

@@ -1,0 +1,78 @@
+"""core: settings from env, atomic writes, safe joins, natural sort, prompts in both modes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core import config, fsio, interact
+
+
+def test_settings_from_env():
+    s = config.load_settings({"DFL_NONINTERACTIVE": "1", "force_gpu_data": "", "forced_gpu_id": "GTX 750 Ti",
+                              "max_gpu_memory": "2147483648", "DFL_FORCE_CPU": "0"})
+    assert s.non_interactive and s.force_gpu_data and not s.force_cpu
+    assert s.forced_gpu_id == "GTX 750 Ti" and s.max_gpu_memory == 2147483648
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):
+    target = tmp_path / "model.json"
+    fsio.atomic_write_text(target, "good")
+    with pytest.raises(RuntimeError):
+        with fsio.atomic_open(target, "wb") as f:
+            f.write(b"half")
+            raise RuntimeError("crash mid-write")
+    assert target.read_text() == "good"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_safe_join_refuses_escape(tmp_path: Path):
+    assert fsio.safe_join(tmp_path, "a/b.jpg") == (tmp_path / "a/b.jpg").resolve()
+    for bad in ("../x.jpg", "/etc/passwd", "a/../../x"):
+        with pytest.raises(ValueError):
+            fsio.safe_join(tmp_path, bad)
+
+
+def test_natural_sort(tmp_path: Path):
+    for name in ("10.png", "2.png", "1.png", "note.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in fsio.list_images(tmp_path)] == ["1.png", "2.png", "10.png"]
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    config.override(non_interactive=False)
+    fed: list[str] = []
+    monkeypatch.setattr(interact, "read_line", lambda prompt: fed.pop(0))
+    yield fed
+    config.override(non_interactive=True)
+
+
+def test_prompts_interactive(answers, capsys):
+    answers += ["1", "0", "", "?", "maybe", "y"]
+    assert interact.input_bool("Flip SRC faces randomly", False) is True
+    assert interact.input_bool("Flip DST faces randomly", True) is False
+    assert interact.input_bool("Flip DST faces randomly", True) is True
+    assert interact.input_bool("Masked training", False, help_message="Only the face is trained.") is True
+    assert "Only the face is trained." in capsys.readouterr().out
+    answers += ["9999", "x", "12", "", "WF"]
+    assert interact.input_int("Resolution", 128, valid_range=(64, 640)) == 640
+    assert interact.input_int("Batch_size", 8, valid_range=(1, None)) == 12
+    assert interact.input_number("Random hsv power", 0.1, valid_range=(0.0, 0.3)) == 0.1
+    assert interact.input_str("Face type", "f", ["h", "mf", "f", "wf", "head"]) == "wf"
+
+
+def test_prompts_non_interactive_take_defaults(monkeypatch):
+    config.override(non_interactive=True)
+    monkeypatch.setattr(interact, "read_line", lambda prompt: pytest.fail("must not read stdin"))
+    assert interact.input_bool("Flip DST faces randomly", True) is True
+    assert interact.input_int("Resolution", 9999, valid_range=(64, 640)) == 640
+    assert interact.input_str("Face type", "wf", ["h", "f", "wf"]) == "wf"
+    assert interact.input_in_time("Press enter in 2 seconds to override model settings.", 2) is False
+
+
+def test_prompt_text_matches_dfl(answers):
+    seen = []
+    interact.read_line = lambda prompt: (seen.append(prompt), "")[1]
+    interact.input_bool("Flip DST faces randomly", True, help_message="help")
+    assert seen == ["[y] Flip DST faces randomly ( y/n ?:help ) : "]
