@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from core import config, interact
+    from core.errors import UserError
     from core.workspace import Workspace
     if args.non_interactive:
         config.override(non_interactive=True)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         interact.log_err("Interrupted.")
         return 130
-    except (FileNotFoundError, NotADirectoryError, ValueError) as err:
+    except (UserError, FileNotFoundError, NotADirectoryError) as err:
         interact.log_err(f"Error: {err}")
         return 1
     return int(code or 0)
