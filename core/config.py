@@ -41,6 +41,7 @@ class Settings:
     device_probe_timeout: int = 60
     gpu_memory_growth: bool = True
     log_dir: Path | None = None
+    has_display: bool = True  # a screen for OpenCV windows (Windows/macOS, or DISPLAY/WAYLAND_DISPLAY set)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -61,6 +62,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         device_probe_timeout=_int(env, "DFL_DEVICE_PROBE_TIMEOUT", Settings.device_probe_timeout),
         gpu_memory_growth=env.get("TF_FORCE_GPU_ALLOW_GROWTH", "true").lower() != "false",
         log_dir=Path(env["DFL_LOG_DIR"]) if env.get("DFL_LOG_DIR") else None,
+        has_display=sys.platform in ("win32", "darwin") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")),
     )
 
 
