@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -185,26 +185,34 @@ def dfl_dict_to_fields(d: dict) -> dict:
 
 # ---------------------------------------------------------------------------------------- legacy faceset.pak ---
 
-def read_legacy_pak(data: bytes) -> list[tuple[str, str | None, bytes]]:
-    """Entries (filename, person_name, file bytes) of a DFL `faceset.pak` (version 1), read safely."""
-    if len(data) < 16:
-        raise LegacyFormatError("truncated DFL faceset.pak")
-    version, table_size = struct.unpack("<QQ", data[:16])
-    if version != 1:
-        raise LegacyFormatError(f"unsupported DFL faceset.pak version {version}")
-    configs = restricted_loads(data[16:16 + table_size])
-    if not isinstance(configs, list):
-        raise LegacyFormatError("DFL faceset.pak sample table is not a list")
-    n = len(configs)
-    table_pos = 16 + table_size
-    offsets = struct.unpack(f"<{n + 1}Q", data[table_pos:table_pos + 8 * (n + 1)])
-    data_start = table_pos + 8 * (n + 1)
+def is_legacy_pak(head: bytes) -> bool:
+    """True when the first 8 bytes look like a DFL faceset.pak (u64 version 1)."""
+    return head[:8] == struct.pack("<Q", 1)
+
+
+def read_legacy_pak_index(f: BinaryIO, file_size: int) -> list[tuple[str, str | None, int, int]]:
+    """Entries (filename, person_name, start, end) of a DFL `faceset.pak` (version 1), its table read safely."""
+    try:
+        version, table_size = struct.unpack("<QQ", f.read(16))
+        if version != 1 or 16 + table_size > file_size:
+            raise LegacyFormatError(f"not a DFL faceset.pak version 1 (version {version})")
+        configs = restricted_loads(f.read(table_size))
+        if not isinstance(configs, list):
+            raise LegacyFormatError("DFL faceset.pak sample table is not a list")
+        n = len(configs)
+        offsets = struct.unpack(f"<{n + 1}Q", f.read(8 * (n + 1)))
+    except struct.error:
+        raise LegacyFormatError("truncated DFL faceset.pak") from None
+    data_start = 16 + table_size + 8 * (n + 1)
     entries = []
     for i, cfg in enumerate(configs):
-        if not isinstance(cfg, dict) or not cfg.get("filename"):
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("filename"), str):
             raise LegacyFormatError(f"DFL faceset.pak entry {i} has no filename")
         start = data_start + offsets[i]
-        end = data_start + offsets[i + 1] if i + 1 < n else len(data)
-        end = min(end, len(data))
-        entries.append((str(cfg["filename"]), cfg.get("person_name"), data[start:end]))
+        # DFL writes the final offset as an absolute position; reading to EOF covers both spellings.
+        end = data_start + offsets[i + 1] if i + 1 < n else file_size
+        if not data_start <= start <= min(end, file_size):
+            raise LegacyFormatError(f"DFL faceset.pak entry {i} points outside the file")
+        person = cfg.get("person_name")
+        entries.append((cfg["filename"], person if isinstance(person, str) else None, start, min(end, file_size)))
     return entries
