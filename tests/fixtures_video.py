@@ -18,3 +18,23 @@ def astronaut_video(tmp_path_factory, astronaut_bgr) -> Path:
     folder = tmp_path_factory.mktemp("video_src")
     frames = synth_frames(astronaut_bgr, VIDEO_FRAMES, size=VIDEO_SIZE, seed=1)
     return write_video(frames, folder / "data_src.mp4", fps=VIDEO_FPS, audio=True)
+
+
+@pytest.fixture
+def log_messages():
+    """Every message logged through core.interact during the test, as plain strings."""
+    import logging
+    from core import interact
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    handler = Collect()
+    interact.log.addHandler(handler)
+    yield handler.messages
+    interact.log.removeHandler(handler)

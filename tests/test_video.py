@@ -59,3 +59,165 @@ def test_parse_ffmpeg_info_ntsc_rate_rotation_and_multiline_tags():
     assert info["duration"] == pytest.approx(62.5)
     assert info["audio_streams"] == 2
     assert info["tags"] == {"comment": "line one\nline two", "title": "clip"}
+
+
+# --------------------------------------------------------------------------- `main.py video ...` end to end
+
+@pytest.fixture
+def video_cli(monkeypatch):
+    """Run `main.py --non-interactive video ...` through main.main, with only the video module registered
+    (so another room's unfinished sub-command cannot break these tests)."""
+    import main
+    monkeypatch.setattr(main, "COMMAND_MODULES", ("video",))
+    return lambda *argv: main.main(["--non-interactive", "video", *argv])
+
+
+@pytest.fixture
+def workspace_with_dst(tmp_path, astronaut_video):
+    """A workspace whose data_dst.mp4 is the astronaut clip (copied, so it may be modified)."""
+    import shutil
+    shutil.copy(astronaut_video, tmp_path / "data_dst.mp4")
+    return tmp_path
+
+
+def test_round_trip_extract_then_rebuild_keeps_frames_fps_size_audio_and_tags(video_cli, workspace_with_dst):
+    ws = workspace_with_dst
+    frames_dir = ws / "data_dst"
+    frames_dir.mkdir()
+    (frames_dir / "stale.png").write_bytes(b"old")  # DFL deletes old frames of the same format first
+    assert video_cli("extract-video", "--input-file", str(ws / "data_dst.*"), "--output-dir", str(frames_dir),
+                      "--output-ext", "png", "--fps", "0") == 0
+    frames = sorted(p.name for p in frames_dir.glob("*.png"))
+    assert frames == [f"{i:05d}.png" for i in range(1, VIDEO_FRAMES + 1)]
+
+    out = ws / "result.mp4"
+    assert video_cli("video-from-sequence", "--input-dir", str(frames_dir), "--output-file", str(out),
+                      "--reference-file", str(ws / "data_dst.*"), "--include-audio") == 0
+    info = ff.probe(out)
+    assert (info.width, info.height) == VIDEO_SIZE
+    assert info.frame_count == VIDEO_FRAMES
+    assert info.fps == pytest.approx(VIDEO_FPS)
+    assert info.has_audio
+    assert info.tags.get(ff.PROVENANCE_KEY) == ff.PROVENANCE_TEXT
+
+    quiet = ws / "quiet.mp4"
+    assert video_cli("video-from-sequence", "--input-dir", str(frames_dir), "--output-file", str(quiet),
+                      "--reference-file", str(ws / "data_dst.mp4"), "--no-include-audio", "--no-provenance-tag",
+                      "--lossless") == 0
+    info = ff.probe(quiet)
+    assert not info.has_audio and info.frame_count == VIDEO_FRAMES
+    assert ff.PROVENANCE_KEY not in info.tags
+    assert ff.PROVENANCE_TEXT not in info.tags.values()
+
+
+def test_video_from_sequence_workspace_defaults_and_fps_flag(video_cli, workspace_with_dst):
+    ws = workspace_with_dst
+    merged = ws / "data_dst" / "merged"
+    ff.extract_frames(ws / "data_dst.mp4", merged, ext="jpg")
+    assert video_cli("video-from-sequence", "--workspace", str(ws), "--ext", "jpg", "--fps", "10") == 0
+    info = ff.probe(ws / "result.mp4")
+    assert info.frame_count == VIDEO_FRAMES and info.fps == pytest.approx(10) and info.has_audio
+    # The wrong --ext is a one-line error naming the folder, not an empty video.
+    assert video_cli("video-from-sequence", "--workspace", str(ws), "--ext", "png") == 1
+
+
+def test_extract_video_at_lower_fps_defaults_output_dir_to_video_stem(video_cli, workspace_with_dst):
+    ws = workspace_with_dst
+    assert video_cli("extract-video", "--input-file", str(ws / "data_dst.mp4"), "--output-ext", "jpg",
+                      "--fps", "10") == 0
+    count = len(list((ws / "data_dst").glob("*.jpg")))
+    assert 5 <= count <= 6  # 0.48 s at 10 fps
+
+
+def _first_frame(video, folder):
+    import cv2
+    ff.extract_frames(video, folder)
+    return cv2.imread(str(folder / "00001.png")).astype(int)
+
+
+@pytest.mark.parametrize("drawtext", [True, False], ids=["drawtext", "opencv-fallback"])
+def test_watermark_is_visible_in_the_corner(workspace_with_dst, monkeypatch, drawtext):
+    if drawtext and not ff.drawtext_works():
+        pytest.skip("this ffmpeg has no working drawtext")
+    monkeypatch.setattr(ff, "drawtext_works", lambda: drawtext)
+    ws = workspace_with_dst
+    frames = ws / "frames"
+    ff.extract_frames(ws / "data_dst.mp4", frames)
+    plain = ff.video_from_sequence(frames, ws / "plain.mp4", fps=VIDEO_FPS, lossless=True)
+    marked = ff.video_from_sequence(frames, ws / "marked.mp4", fps=VIDEO_FPS, lossless=True, watermark="SYNTHETIC")
+    diff = np.abs(_first_frame(plain, ws / "a") - _first_frame(marked, ws / "b")).sum(axis=2)
+    h, w = diff.shape
+    corner, elsewhere = diff[h * 2 // 3:, w // 3:], diff[: h // 2, : w // 2]
+    assert corner.mean() > 5 * max(elsewhere.mean(), 0.1)  # the label is drawn bottom-right only
+
+
+def test_burn_label_changes_only_the_corner():
+    image = np.full((120, 160, 3), 128, np.uint8)
+    out = ff.burn_label(image, "AI")
+    changed = np.argwhere(np.any(out != image, axis=2))
+    assert len(changed) and changed[:, 0].min() > 60 and changed[:, 1].min() > 80
+
+
+def test_mov_with_alpha_keeps_the_alpha_channel(tmp_path):
+    import cv2
+    frames = tmp_path / "rgba"
+    frames.mkdir()
+    for i in range(4):
+        image = np.zeros((48, 64, 4), np.uint8)
+        image[..., 1] = 60 + 40 * i
+        image[8:40, 8:40, 3] = 255
+        cv2.imwrite(str(frames / f"{i:05d}.png"), image)
+    out = ff.video_from_sequence(frames, tmp_path / "alpha.mov", fps=12)
+    info = ff.probe(out)
+    assert info.video_codec == "png" and info.frame_count == 4
+    back = tmp_path / "back"
+    ff.extract_frames(out, back)
+    decoded = cv2.imread(str(back / "00001.png"), cv2.IMREAD_UNCHANGED)
+    assert decoded.shape[2] == 3  # extract-video writes rgb24; the alpha lives in the .mov stream:
+    args = [ff.ffmpeg_exe(), "-v", "error", "-i", str(out), "-frames:v", "1", str(tmp_path / "a.png")]
+    import subprocess
+    subprocess.run(args, check=True)
+    rgba = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape[2] == 4 and rgba[20, 20, 3] == 255 and rgba[2, 2, 3] == 0
+
+
+def test_cut_video_range(video_cli, workspace_with_dst):
+    src = workspace_with_dst / "data_dst.mp4"
+    assert video_cli("cut-video", "--input-file", str(src), "--from-time", "00:00:00.080", "--to-time", "0.36",
+                      "--audio-track-id", "0", "--bitrate", "2") == 0
+    info = ff.probe(workspace_with_dst / "data_dst_cut.mp4")
+    assert info.frame_count == pytest.approx(0.28 * VIDEO_FPS, abs=1)
+    assert info.has_audio and (info.width, info.height) == VIDEO_SIZE
+    assert video_cli("cut-video", "--input-file", str(src), "--from-time", "soon", "--to-time", "1") == 1
+
+
+def test_denoise_keeps_names_and_count_and_smooths(video_cli, tmp_path):
+    import cv2
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    names = [f"frame_{i}.png" for i in (1, 2, 10, 11, 12)]
+    base = np.full((40, 48, 3), 120, np.uint8)
+    for name in names:
+        noisy = np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / name), noisy)
+    before = [cv2.imread(str(folder / n)).astype(float).std() for n in names]
+    assert video_cli("denoise-image-sequence", "--input-dir", str(folder), "--factor", "15") == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)  # no temp folders or renamed files left
+    after = [cv2.imread(str(folder / n)).astype(float) for n in names]
+    assert all(a.std() < 0.6 * b for a, b in zip(after, before))
+    assert all(abs(a.mean() - 120) < 3 for a in after)
+
+
+def test_denoise_refuses_mixed_extensions(video_cli, tmp_path):
+    import cv2
+    for name in ("1.png", "2.jpg"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8, 3), np.uint8))
+    assert video_cli("denoise-image-sequence", "--input-dir", str(tmp_path)) == 1
+
+
+def test_missing_file_is_exit_code_1_with_a_one_line_error(video_cli, tmp_path, log_messages):
+    missing = tmp_path / "missing.mp4"
+    assert video_cli("extract-video", "--input-file", str(missing), "--output-ext", "png", "--fps", "0") == 1
+    errors = [m for m in log_messages if m.startswith("Error:")]
+    assert len(errors) == 1 and str(missing) in errors[0] and "\n" not in errors[0]
