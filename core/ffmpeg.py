@@ -63,13 +63,20 @@ def ffmpeg_exe() -> str:
 def ffmpeg_version() -> str:
     """First line of `ffmpeg -version`, e.g. 'ffmpeg version 7.0 ...'."""
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, timeout=30)
-    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+    return out.stdout.splitlines()[0].split(" Copyright")[0] if out.stdout else "unknown"
 
 
 @functools.cache
 def has_filter(name: str) -> bool:
     """True when this ffmpeg build has the filter `name` (e.g. drawtext needs libfreetype)."""
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30)
+    return any(line.split()[1:2] == [name] for line in out.stdout.splitlines())
+
+
+@functools.cache
+def has_encoder(name: str) -> bool:
+    """True when this ffmpeg build can encode with `name` (e.g. libx264, aac, png)."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30)
     return any(line.split()[1:2] == [name] for line in out.stdout.splitlines())
 
 

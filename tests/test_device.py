@@ -44,10 +44,11 @@ def test_force_cpu_and_cpu_only_mean_no_gpu(restore_settings):
     assert device.choose_devices(force_gpu_idxs="0") == []
 
 
-def test_hanging_probe_is_abandoned_after_the_timeout():
+def test_hanging_probe_is_abandoned_after_the_timeout(log_messages):
     start = time.monotonic()
     assert device.probe_devices(timeout=1.0, hang_s=120) is None
     assert time.monotonic() - start < 10
+    assert any("no answer within 1 s" in m and "force_gpu_data" in m for m in log_messages)
 
 
 def test_real_probe_answers_with_a_device_list():

@@ -45,10 +45,14 @@ def describe(devices: Sequence[Device]) -> str:
 _GPU_NAME_RE = re.compile(r"name: (.*?)(?:, pci bus id|, compute capability|$)")
 
 
-def _probe_child(results: multiprocessing.Queue, hang_s: float) -> None:
-    """Runs in the spawned child: list GPUs with their memory and put [(index, name, bytes), ...] on `results`."""
-    if hang_s:  # test hook: behave like a driver whose device listing never returns
-        time.sleep(hang_s)
+def _silence_native_logs() -> None:
+    """Send the child's fd 1/2 to /dev/null: TensorFlow/CUDA start-up chatter would only confuse users."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+
+
+def _list_gpus() -> list[tuple[int, str, int]]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     from tensorflow.python.client import device_lib
@@ -56,35 +60,52 @@ def _probe_child(results: multiprocessing.Queue, hang_s: float) -> None:
         tf.config.experimental.set_memory_growth(gpu, True)  # the probe must not grab all VRAM
     found = []
     for dev in device_lib.list_local_devices():
-        if dev.device_type != "GPU":
-            continue
-        match = _GPU_NAME_RE.search(dev.physical_device_desc or "")
-        name = match.group(1) if match else dev.name
-        found.append((len(found), name, int(dev.memory_limit)))
-    results.put(found)
+        if dev.device_type == "GPU":
+            match = _GPU_NAME_RE.search(dev.physical_device_desc or "")
+            found.append((len(found), match.group(1) if match else dev.name, int(dev.memory_limit)))
+    return found
+
+
+def _probe_child(results: multiprocessing.Queue, hang_s: float) -> None:
+    """Runs in the spawned child: puts ("ok", [(index, name, bytes), ...]) or ("error", message) on `results`."""
+    _silence_native_logs()
+    if hang_s:  # test hook: behave like a driver whose device listing never returns
+        time.sleep(hang_s)
+    try:
+        results.put(("ok", _list_gpus()))
+    except Exception as err:  # noqa: BLE001 - any failure is reported to the parent as text
+        results.put(("error", f"{type(err).__name__}: {err}"))
 
 
 def probe_devices(timeout: float, hang_s: float = 0.0) -> list[Device] | None:
-    """Ask TensorFlow in a child process; None when the child hung past `timeout` seconds or died."""
+    """Ask TensorFlow in a child process; None (with a warning) when it hung past `timeout` seconds or failed."""
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     child = ctx.Process(target=_probe_child, args=(results, hang_s), daemon=True, name="dfl-device-probe")
     child.start()
     deadline = time.monotonic() + timeout
-    found = None
+    answer = None
     try:
-        while found is None and time.monotonic() < deadline:
+        while answer is None and time.monotonic() < deadline:
             try:
-                found = results.get(timeout=min(0.2, max(0.01, deadline - time.monotonic())))
+                answer = results.get(timeout=min(0.2, max(0.01, deadline - time.monotonic())))
             except queue.Empty:
                 if not child.is_alive() and results.empty():
-                    break  # died without an answer (e.g. TensorFlow failed to import)
+                    answer = ("error", f"the probe process died (exit code {child.exitcode})")
     finally:
         if child.is_alive():
             child.kill()
         child.join(timeout=5)
         results.close()
-    return None if found is None else [Device(i, name, mem) for i, name, mem in found]
+    if answer is None:
+        interact.log_warn(f"GPU probing gave no answer within {timeout:g} s. If your driver hangs while listing "
+                          "devices, set force_gpu_data (see README).")
+        return None
+    status, payload = answer
+    if status != "ok":
+        interact.log_warn(f"GPU probing failed: {payload}")
+        return None
+    return [Device(i, name, mem) for i, name, mem in payload]
 
 
 _probed: list[Device] | None = None
@@ -102,10 +123,8 @@ def list_devices(timeout: float | None = None) -> list[Device]:
         timeout = s.device_probe_timeout if timeout is None else timeout
         found = probe_devices(timeout)
         if found is None:
-            interact.log_warn(f"GPU probing gave no answer within {timeout:g} s; using the CPU. If your driver hangs "
-                              "while listing devices, set force_gpu_data (see README).")
-            found = []
-        _probed = found
+            interact.log_warn("Using the CPU.")
+        _probed = found or []
     return list(_probed)
 
 
