@@ -1,0 +1,118 @@
+"""`main.py sort --input-dir DIR --by METHOD`: order or clean an aligned faceset with one of DFL's sort methods.
+
+Kept faces are renamed `00000.jpg, 00001.jpg, ...` in sorted order (two passes, so no file is ever
+overwritten; the metadata inside each file is untouched). Rejected faces are moved to `<DIR>_trash`, never
+deleted. A packed faceset (`faceset.pak`) is unpacked, sorted and packed again.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core import interact
+from core.errors import UserError
+from core.fsio import list_images
+from mainscripts.sort_methods import DEFAULT_METHOD, SORT_METHODS, SortOptions, SortResult
+from samplelib import pak
+
+TMP_PREFIX = "_sorting_"
+
+
+def trash_dir(folder: Path) -> Path:
+    return folder.parent / f"{folder.name}_trash"
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    stem, suffix, n = target.stem, target.suffix, 1
+    while target.exists():
+        target = folder / f"{stem}_{n}{suffix}"
+        n += 1
+    return target
+
+
+def apply_result(folder: Path, result: SortResult) -> None:
+    """Move `result.trash` to `<folder>_trash` and rename `result.kept` to 00000.ext, 00001.ext, ... in order."""
+    if result.trash:
+        trash = trash_dir(folder)
+        trash.mkdir(exist_ok=True)
+        for path in tqdm(result.trash, desc="Moving to trash", ascii=True):
+            shutil.move(str(path), _free_name(trash, path.name))
+        interact.log_info(f"Moved {len(result.trash)} faces to {trash}")
+    temps = [folder / f"{TMP_PREFIX}{i:05d}_{p.name}" for i, p in enumerate(result.kept)]
+    clash = next((t for t in temps if t.exists()), None)
+    if clash:
+        raise UserError(f"{clash} exists (left by an interrupted sort?); rename or remove it and sort again")
+    for path, temp in zip(tqdm(result.kept, desc="Renaming", ascii=True), temps):
+        path.rename(temp)
+    for i, (path, temp) in enumerate(zip(result.kept, temps)):
+        temp.rename(folder / f"{i:05d}{path.suffix}")
+
+
+def sort_folder(folder: Path, method: str, opts: SortOptions | None = None) -> SortResult:
+    """Run sort `method` on the images of `folder` and apply the result; returns it (with the original paths)."""
+    opts = opts or SortOptions()
+    paths = list_images(folder)
+    if not paths:
+        raise UserError(f"{folder}: no images to sort")
+    interact.log_info(f"Sorting {len(paths)} images of {folder} by {method} ({SORT_METHODS[method].description})")
+    result = SORT_METHODS[method].func(paths, opts)
+    apply_result(folder, result)
+    interact.log_info(f"Kept {len(result.kept)}, trashed {len(result.trash)}.")
+    return result
+
+
+def _sort_packed(folder: Path, method: str, opts: SortOptions) -> SortResult:
+    if list_images(folder):
+        raise UserError(f"{folder} holds both {pak.PAK_NAME} and loose images; unpack or move one of them first")
+    packed = pak.PackedFaceset(pak.pak_path(folder))
+    if any(e.person for e in packed.entries):
+        raise UserError(f"{packed.path} is a person faceset; unpack it (util unpack-faceset) and sort each person")
+    interact.log_info(f"{packed.path}: unpacking to sort; it is packed again afterwards.")
+    pak.unpack_faceset(folder)
+    result = sort_folder(folder, method, opts)
+    pak.pack_faceset(folder, persons=False, delete_originals=True)
+    return result
+
+
+def choose_method() -> str:
+    keys = list(SORT_METHODS)
+    menu = "\n".join(f"[{i}] {SORT_METHODS[k].description} ({k})" for i, k in enumerate(keys))
+    interact.log_info(f"Choose sorting method:\n{menu}")
+    index = interact.input_int("Sort method", keys.index(DEFAULT_METHOD), valid_range=(0, len(keys) - 1),
+                               help_message="Pick the number of a sort method.")
+    return keys[index]
+
+
+def main(args: argparse.Namespace) -> int:
+    folder = Path(args.input_dir).expanduser().absolute()
+    if not folder.is_dir():
+        raise UserError(f"{folder}: input folder not found")
+    method = args.by or choose_method()
+    opts = SortOptions(target_count=args.target_count, workers=args.workers)
+    if pak.has_pak(folder):
+        _sort_packed(folder, method, opts)
+    else:
+        sort_folder(folder, method, opts)
+    interact.log_info("Done.")
+    return 0
+
+
+def register(subparsers) -> None:
+    methods = ", ".join(SORT_METHODS)
+    p = subparsers.add_parser(
+        "sort", help="Sort or clean an aligned faceset.",
+        description="Order the faces of a folder by a measure, or throw out the weak ones. Kept faces are "
+                    "renamed 00000.jpg, 00001.jpg, ... in the new order; rejected faces go to <folder>_trash. "
+                    f"Methods: {methods}.")
+    p.add_argument("--input-dir", required=True, help="Folder of aligned faces (or holding faceset.pak).")
+    p.add_argument("--by", choices=list(SORT_METHODS), default=None,
+                   help=f"Sort method; without it a menu is shown (non-interactive: {DEFAULT_METHOD}).")
+    p.add_argument("--target-count", type=int, default=None,
+                   help="final / final-fast: how many faces to keep (asked when missing, default 2000).")
+    p.add_argument("--workers", type=int, default=0,
+                   help="Worker processes for the per-image measures (0 = automatic, 1 = none).")
+    p.set_defaults(func=main)

@@ -1,0 +1,248 @@
+"""Every sort method on a small real faceset: the ordering property it promises, renames, trash, gray, packs."""
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+
+import main as cli
+from facelib.landmarks import estimate_pitch_yaw_roll
+from facelib.meta import load_face, read_meta, save_face
+from mainscripts import sort_methods as sm
+from mainscripts.sort import sort_folder, trash_dir
+from samplelib import pak
+
+
+def _digest(path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def _sorted_files(folder):
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def _run(folder, method, **opts):
+    """Sort and return (kept original names in order, trashed original names); checks the renames kept bytes."""
+    before = {p.name: _digest(p) for p in folder.iterdir()}
+    result = sort_folder(folder, method, sm.SortOptions(**opts))
+    kept = [p.name for p in result.kept]
+    files = _sorted_files(folder)
+    assert [p.name for p in files] == [f"{i:05d}.jpg" for i in range(len(kept))]
+    assert [_digest(p) for p in files] == [before[n] for n in kept]  # same bytes, metadata included
+    trash = [p.name for p in result.trash]
+    if trash:
+        assert sorted(_digest(p) for p in trash_dir(folder).iterdir()) == sorted(before[n] for n in trash)
+    return kept, trash
+
+
+@pytest.fixture
+def subset(real_faceset, tmp_path):
+    def make(*groups):
+        return real_faceset.copy_to(tmp_path / "aligned", groups), real_faceset
+    return make
+
+
+def test_registry_has_every_dfl_method():
+    assert list(sm.SORT_METHODS)[:15] == [
+        "blur", "motion-blur", "face-yaw", "face-pitch", "face-source-rect-size", "hist", "hist-dissim",
+        "brightness", "hue", "black", "origname", "oneface", "absdiff", "absdiff-dissim", "final"][:15]
+    assert "final-fast" in sm.SORT_METHODS and sm.DEFAULT_METHOD == "hist"
+
+
+@pytest.mark.parametrize("method", ["blur", "motion-blur"])
+def test_blur_puts_blurred_copies_last(subset, method):
+    folder, fs = subset("base", "blurred")
+    kept, trash = _run(folder, method)
+    assert not trash
+    blurred = set(fs.groups["blurred"])
+    assert set(kept[-len(blurred):]) == blurred
+
+
+def test_non_face_images_go_to_trash_for_metadata_methods(subset):
+    folder, _ = subset("blurred")
+    cv2.imwrite(str(folder / "plain.png"), np.full((64, 64, 3), 128, np.uint8))
+    _, trash = _run(folder, "blur")
+    assert trash == ["plain.png"] and (trash_dir(folder) / "plain.png").exists()
+
+
+@pytest.mark.parametrize("method,index", [("face-yaw", 1), ("face-pitch", 0)])
+def test_pose_sorts_are_monotone(subset, method, index):
+    folder, _ = subset("base")
+    kept, _ = _run(folder, method)
+    values = []
+    for p in _sorted_files(folder):
+        image, meta = load_face(p)
+        values.append(estimate_pitch_yaw_roll(meta.landmarks, image.shape[1])[index])
+    assert len(set(np.round(values, 4))) > 3  # the faceset really has different poses
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_face_source_rect_size_descending(subset):
+    folder, _ = subset("base", "twoface")
+    _run(folder, "face-source-rect-size")
+    areas = [(m.source_rect[2] - m.source_rect[0]) * (m.source_rect[3] - m.source_rect[1])
+             for m in map(read_meta, _sorted_files(folder))]
+    assert areas == sorted(areas, reverse=True) and areas[0] > areas[-1]
+
+
+def _cv_hists(path):
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    planes = [image] * 3 if image.ndim == 2 else cv2.split(image)
+    return [cv2.calcHist([p], [0], None, [256], [0, 256]) for p in planes]
+
+
+def test_hist_is_a_greedy_similarity_chain(subset):
+    folder, _ = subset("base", "dark", "blurred")
+    originals = {p.name: _cv_hists(p) for p in folder.iterdir()}
+    kept, trash = _run(folder, "hist")
+    assert not trash and sorted(kept) == sorted(originals) and kept[0] == min(originals, key=lambda n: int(n[:5]))
+
+    def dist(a, b):
+        return sum(cv2.compareHist(x, y, cv2.HISTCMP_BHATTACHARYYA) for x, y in zip(originals[a], originals[b]))
+    for i in range(len(kept) - 2):
+        best = min(dist(kept[i], n) for n in kept[i + 1:])
+        assert dist(kept[i], kept[i + 1]) == pytest.approx(best, abs=1e-6)
+
+
+def test_hist_dissim_descending_against_opencv(subset):
+    folder, _ = subset("base", "dark")
+    hists = {}
+    for p in folder.iterdir():
+        image, meta = load_face(p)
+        hists[p.name] = sm._gray_face_hist(image, meta) ** 2  # back to a plain normalised histogram
+    kept, _ = _run(folder, "hist-dissim")
+    scores = [sum(cv2.compareHist(hists[a].astype(np.float32), hists[b].astype(np.float32),
+                                  cv2.HISTCMP_BHATTACHARYYA) for b in kept if b != a) for a in kept]
+    assert all(a >= b - 1e-4 for a, b in zip(scores, scores[1:]))
+
+
+def test_brightness_puts_dark_copies_last_and_is_descending(subset):
+    folder, fs = subset("base", "dark")
+    kept, _ = _run(folder, "brightness")
+    assert set(kept[-len(fs.groups["dark"]):]) == set(fs.groups["dark"])
+    v = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2HSV)[..., 2].mean() for p in _sorted_files(folder)]
+    assert v == sorted(v, reverse=True)
+
+
+def test_hue_descending(subset):
+    folder, _ = subset("base")
+    _run(folder, "hue")
+    h = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2HSV)[..., 0].mean() for p in _sorted_files(folder)]
+    assert h == sorted(h, reverse=True) and h[0] > h[-1]
+
+
+def test_black_ascending(subset):
+    folder, fs = subset("base")
+    image, meta = load_face(folder / fs.groups["base"][0])
+    image[:, :64] = 0
+    save_face(folder / "99999_0.png", image, meta)
+    kept, _ = _run_any_ext(folder, "black")
+    assert kept[-1] == "99999_0.png"
+
+
+def _run_any_ext(folder, method):
+    result = sort_folder(folder, method, sm.SortOptions())
+    counts = [np.count_nonzero(cv2.imread(str(p), cv2.IMREAD_UNCHANGED) == 0) for p in _sorted_files(folder)]
+    assert counts == sorted(counts)
+    return [p.name for p in result.kept], [p.name for p in result.trash]
+
+
+def test_origname_orders_by_source_filename(subset):
+    folder, _ = subset("base", "blurred", "twoface")
+    cv2.imwrite(str(folder / "plain.jpg"), np.zeros((32, 32, 3), np.uint8))
+    _, trash = _run(folder, "origname")
+    names = [read_meta(p).source_filename for p in _sorted_files(folder)]
+    assert names == sorted(names) and trash == ["plain.jpg"]
+
+
+def test_oneface_trashes_two_face_frames(subset):
+    folder, fs = subset("base", "twoface")
+    kept, trash = _run(folder, "oneface")
+    assert sorted(trash) == sorted(fs.groups["twoface"]) and sorted(kept) == sorted(fs.groups["base"])
+
+
+@pytest.mark.parametrize("method", ["absdiff", "absdiff-dissim"])
+def test_absdiff_chain(subset, method):
+    folder, _ = subset("base", "dark")
+    pixels = {p.name: cv2.imread(str(p)).astype(np.int64) for p in folder.iterdir()}
+    kept, _ = _run(folder, method)
+    pick = min if method == "absdiff" else max
+
+    def d(a, b):
+        return int(np.abs(pixels[a] - pixels[b]).sum())
+    for i in range(len(kept) - 1):
+        assert d(kept[i], kept[i + 1]) == pick(d(kept[i], n) for n in kept[i + 1:])
+
+
+@pytest.mark.parametrize("method", ["final", "final-fast"])
+def test_final_keeps_exactly_the_target(subset, method):
+    folder, fs = subset("base", "blurred", "dark", "twoface")
+    total = len(fs.names("base", "blurred", "dark", "twoface"))
+    kept, trash = _run(folder, method, target_count=9)
+    assert len(kept) == 9 and len(trash) == total - 9
+    assert len(list(trash_dir(folder).iterdir())) == total - 9
+
+
+def test_final_selection_balances_yaw_and_prefers_sharp():
+    rng = np.random.default_rng(0)
+    hist = np.sqrt(np.full(256, 1 / 256))
+    records = [(float(s), yaw, 0.0, hist) for yaw in (-0.5, 0.0, 0.5) for s in rng.uniform(0, 1, 20)]
+    kept, trash = sm.select_best(records, 6)
+    assert len(kept) == 6 and len(trash) == 54
+    assert sorted(records[i][1] for i in kept) == [-0.5, -0.5, 0.0, 0.0, 0.5, 0.5]
+    for yaw in (-0.5, 0.0, 0.5):  # one pitch bin per face wanted; with equal pitch the sharpest lead
+        group = [i for i in range(60) if records[i][1] == yaw]
+        best = max(group, key=lambda i: records[i][0])
+        assert best in kept
+    assert sm.select_best(records, 1000)[1] == []
+
+
+def test_grayscale_faceset(subset):
+    folder, fs = subset("base", "blurred")
+    for p in list(folder.iterdir()):
+        image, meta = load_face(p)
+        save_face(p, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), meta, jpeg_quality=95)
+    kept, _ = _run(folder, "blur")
+    assert set(kept[-len(fs.groups["blurred"]):]) == set(fs.groups["blurred"])
+    assert load_face(folder / "00000.jpg")[0].ndim == 2
+    kept, _ = _run(folder, "hist")
+    assert len(kept) == len(fs.names("base", "blurred"))
+    kept, trash = _run(folder, "final", target_count=5)
+    assert len(kept) == 5
+
+
+def test_trash_never_overwrites(subset):
+    folder, fs = subset("twoface")
+    trash = trash_dir(folder)
+    trash.mkdir()
+    (trash / fs.groups["twoface"][0]).write_bytes(b"older trash")
+    _run_trash = sort_folder(folder, "oneface", sm.SortOptions())
+    assert (trash / fs.groups["twoface"][0]).read_bytes() == b"older trash"
+    assert len(list(trash.iterdir())) == len(fs.groups["twoface"]) + 1 and not _run_trash.kept
+
+
+def test_cli_sorts_a_packed_faceset(subset):
+    folder, fs = subset("base", "blurred")
+    pak.pack_faceset(folder, delete_originals=True)
+    assert cli.main(["sort", "--input-dir", str(folder), "--by", "blur"]) == 0
+    assert [p.name for p in folder.iterdir()] == ["faceset.pak"]
+    packed = pak.PackedFaceset(folder / "faceset.pak")
+    assert packed.names() == [f"{i:05d}.jpg" for i in range(len(fs.names("base", "blurred")))]
+
+
+def test_cli_without_by_uses_hist_non_interactively(subset, monkeypatch):
+    from core import interact
+    lines = []
+    monkeypatch.setattr(interact, "log_info", lines.append)
+    folder, fs = subset("dark")
+    assert cli.main(["sort", "--input-dir", str(folder)]) == 0
+    assert any("by hist (histogram similarity)" in line for line in lines)
+    assert [p.name for p in _sorted_files(folder)] == [f"{i:05d}.jpg" for i in range(len(fs.groups["dark"]))]
+    assert cli.main(["sort", "--input-dir", str(folder / "missing"), "--by", "blur"]) == 1
+
+
+def test_parallel_workers_match_serial(real_faceset):
+    paths = [str(real_faceset.dir / n) for n in real_faceset.names("base")[:6]]
+    assert sm.parallel_map(sm.measure_blur, paths, "t", workers=2) == [sm.measure_blur(p) for p in paths]
