@@ -84,7 +84,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _polygon_area(points: np.ndarray) -> float:
+def polygon_area(points: np.ndarray) -> float:
+    """Area of a simple polygon (shoelace formula)."""
     x, y = points[:, 0], points[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
@@ -124,7 +125,7 @@ def get_transform_mat(landmarks: np.ndarray, output_size: int, face_type: FaceTy
         src = np.array([g_c - tb * mod, g_c + bt * mod, g_c + tb * mod], np.float32)
     else:
         corners = np.array([g_c - tb * mod, g_c + bt * mod, g_c + tb * mod, g_c - bt * mod])
-        side = math.sqrt(_polygon_area(corners)) / 2.0
+        side = math.sqrt(polygon_area(corners)) / 2.0
         src = np.array([g_c + (-side, -side), g_c + (side, -side), g_c + (side, side)], np.float32)
     dst = np.array([(0, 0), (output_size, 0), (output_size, output_size)], np.float32)
     return cv2.getAffineTransform(src, dst)

@@ -1,0 +1,39 @@
+"""Face detectors by name. Adding one = one module with a class offering `detect(image)` + one line here."""
+from __future__ import annotations
+
+from typing import Callable
+
+from facelib.detectors.base import Detection, Detector, to_bgr
+
+
+def _blazeface(**options) -> Detector:
+    from facelib.detectors.blazeface import BlazeFaceDetector
+    return BlazeFaceDetector(**options)
+
+
+def _dlib_hog(**options) -> Detector:
+    from facelib.detectors.dlib_detectors import DlibHogDetector
+    return DlibHogDetector(**options)
+
+
+def _dlib_cnn(**options) -> Detector:
+    from facelib.detectors.dlib_detectors import DlibCnnDetector
+    return DlibCnnDetector(**options)
+
+
+# name → factory (imports lazily so choosing one detector never loads another's runtime)
+DETECTORS: dict[str, Callable[..., Detector]] = {"blazeface": _blazeface, "dlib": _dlib_hog, "dlib-cnn": _dlib_cnn}
+
+# The landmarker each detector is paired with by default.
+DEFAULT_LANDMARKER = {"blazeface": "facemesh", "dlib": "dlib", "dlib-cnn": "dlib"}
+
+
+def create_detector(name: str, **options) -> Detector:
+    try:
+        factory = DETECTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}") from None
+    return factory(**options)
+
+
+__all__ = ["DEFAULT_LANDMARKER", "DETECTORS", "Detection", "Detector", "create_detector", "to_bgr"]

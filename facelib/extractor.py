@@ -1,0 +1,154 @@
+"""Frame → faces: detection with rotation retry, 68 landmarks, alignment per face type, and the debug overlay.
+
+`FaceExtractor.find_faces(frame)` gives `FoundFace`s (frame-space rect + landmarks), largest first;
+`align_face` turns one into the aligned image and its `FaceMeta`; `draw_debug` renders the `aligned_debug` frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facelib import landmarks as L
+from facelib.detectors import DEFAULT_LANDMARKER, Detection, create_detector, to_bgr
+from facelib.face_type import FaceType
+from facelib.landmarkers import create_landmarker
+from facelib.meta import FaceMeta
+
+# Tried in this order until one finds a face (DFL's order): upright, a quarter turn each way, upside down.
+ROTATIONS = (0, 90, 270, 180)
+MIN_FACE_PX = 40          # detector boxes smaller than this are ignored (too small to be useful)
+MAX_SQUARE_TO_RECT = 4.0  # a full-face square this many times larger than the detector box = bad landmarks
+
+
+@dataclass
+class FoundFace:
+    """One face in a frame: detector box (l, t, r, b) and 68 landmarks, both in frame pixels."""
+
+    rect: np.ndarray
+    landmarks: np.ndarray
+    score: float = 1.0
+
+    @property
+    def area(self) -> float:
+        l, t, r, b = self.rect
+        return float(max(r - l, 0) * max(b - t, 0))
+
+    def to_json(self) -> dict:
+        return {"rect": np.round(np.asarray(self.rect, np.float64), 2).tolist(),
+                "landmarks": np.round(np.asarray(self.landmarks, np.float64), 3).tolist(),
+                "score": round(float(self.score), 4)}
+
+    @staticmethod
+    def from_json(d: dict) -> "FoundFace":
+        return FoundFace(np.asarray(d["rect"], np.float32), np.asarray(d["landmarks"], np.float32).reshape(68, 2),
+                         float(d.get("score", 1.0)))
+
+
+def read_frame(path: str | Path) -> np.ndarray | None:
+    """A frame as uint8 BGR or grayscale (HxW); 16-bit and alpha are reduced; None if unreadable."""
+    try:
+        data = np.fromfile(str(path), np.uint8)  # works with non-ASCII Windows paths, unlike imread
+    except OSError:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None or image.size == 0:
+        return None
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image.astype(np.float32) * 255.0, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def is_gray(image: np.ndarray) -> bool:
+    return image.ndim == 2 or image.shape[2] == 1
+
+
+def rotate(image: np.ndarray, degrees: int) -> tuple[np.ndarray, np.ndarray]:
+    """(image turned clockwise by 0/90/180/270 degrees, 2x3 matrix mapping its pixels back to the original)."""
+    h, w = image.shape[:2]
+    forward = {
+        0: np.array([[1, 0, 0], [0, 1, 0]], np.float64),
+        90: np.array([[0, -1, h - 1], [1, 0, 0]], np.float64),
+        180: np.array([[-1, 0, w - 1], [0, -1, h - 1]], np.float64),
+        270: np.array([[0, 1, 0], [-1, 0, w - 1]], np.float64),
+    }[degrees]
+    turned = {0: image, 90: cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), 180: cv2.rotate(image, cv2.ROTATE_180),
+              270: cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)}[degrees]
+    return turned, cv2.invertAffineTransform(forward)
+
+
+def landmarks_are_sane(face: FoundFace) -> bool:
+    """False when the full-face square implied by the landmarks is far larger than the detector box."""
+    square = L.face_square(face.landmarks, FaceType.FULL)
+    return L.polygon_area(square) <= MAX_SQUARE_TO_RECT * max(face.area, 1.0)
+
+
+class FaceExtractor:
+    """Detector + landmarker pair, created once per process (interpreters are not shared across processes)."""
+
+    def __init__(self, detector: str = "blazeface", landmarker: str | None = None, accurate: bool = True,
+                 max_faces: int = 0, rotate_retry: bool = True):
+        self.detector_name = detector
+        self.detector = create_detector(detector)
+        self.landmarker = create_landmarker(landmarker or DEFAULT_LANDMARKER[detector])
+        self.accurate = accurate
+        self.max_faces = max_faces
+        self.rotations = ROTATIONS if rotate_retry else (0,)
+
+    def find_faces(self, image: np.ndarray) -> list[FoundFace]:
+        """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation."""
+        bgr = to_bgr(image)
+        for degrees in self.rotations:
+            turned, back = rotate(bgr, degrees)
+            faces = [f for f in (self._landmark(turned, d, back) for d in self.detector.detect(turned)) if f]
+            if faces:
+                faces.sort(key=lambda f: -f.area)
+                return faces[:self.max_faces] if self.max_faces > 0 else faces
+        return []
+
+    def _landmark(self, turned: np.ndarray, detection: Detection, back: np.ndarray) -> FoundFace | None:
+        l, t, r, b = detection.rect
+        if min(r - l, b - t) < MIN_FACE_PX:
+            return None
+        lm = self.landmarker.landmarks(turned, detection, self.accurate)
+        if lm is None:
+            return None
+        face = FoundFace(detection.transformed(back).rect, L.transform_points(lm, back), detection.score)
+        return face if landmarks_are_sane(face) else None
+
+    def landmarks_in_rect(self, image: np.ndarray, rect, accurate: bool | None = None) -> np.ndarray | None:
+        """68 landmarks for a face inside a user-drawn box (manual mode), or None."""
+        detection = Detection(np.asarray(rect, np.float32), 1.0)
+        return self.landmarker.landmarks(to_bgr(image), detection, self.accurate if accurate is None else accurate)
+
+
+def align_face(image: np.ndarray, face: FoundFace, face_type: FaceType, image_size: int,
+               source_filename: str) -> tuple[np.ndarray, FaceMeta]:
+    """The aligned face image (same channels as `image`) and its metadata; MARK_ONLY keeps the whole frame."""
+    lm = np.asarray(face.landmarks, np.float32)
+    rect = [int(round(v)) for v in face.rect]
+    if face_type == FaceType.MARK_ONLY:
+        meta = FaceMeta(face_type=face_type.to_string(), landmarks=lm, source_filename=source_filename,
+                        source_rect=rect, source_landmarks=lm, image_to_face_mat=None)
+        return image.copy(), meta
+    mat = L.get_transform_mat(lm, image_size, face_type)
+    aligned = cv2.warpAffine(image, mat, (image_size, image_size), flags=cv2.INTER_LANCZOS4)
+    meta = FaceMeta(face_type=face_type.to_string(), landmarks=L.transform_points(lm, mat),
+                    source_filename=source_filename, source_rect=rect, source_landmarks=lm, image_to_face_mat=mat)
+    return aligned, meta
+
+
+def draw_debug(image: np.ndarray, faces: list[FoundFace], face_type: FaceType, image_size: int) -> np.ndarray:
+    """The frame (as BGR) with each face's landmarks (green), detector box (blue) and face square (red)."""
+    canvas = to_bgr(image).copy()
+    for face in faces:
+        L.draw_rect_landmarks(canvas, face.rect, face.landmarks, face_type, image_size, transparent_mask=True)
+    return canvas

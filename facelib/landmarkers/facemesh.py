@@ -1,0 +1,110 @@
+"""FaceMesh landmarker (MediaPipe's `face_landmark.tflite`): 468 mesh points, mapped to the 68 iBUG points.
+
+The face is cropped as a rotated square ROI (1.5x the face box, turned so the eyes are level), the mesh is
+predicted on the 192x192 crop and mapped back. The accurate mode runs a second pass on the ROI rebuilt from
+the first mesh, which removes most of the detector box's error.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facelib.detectors.base import Detection, to_bgr
+from facelib.detectors.tflite_runtime import load_model
+from facelib.landmarkers.mesh68 import mesh_to_68
+
+MODEL_FILE = "face_landmark.tflite"
+INPUT_SIZE = 192
+ROI_SCALE = 1.5
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # mesh indices (image left, image right)
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A rotated square in image pixels: centre (x, y), side length, angle of its x axis (radians)."""
+
+    cx: float
+    cy: float
+    size: float
+    angle: float
+
+    def crop_to_image(self, out_size: int) -> np.ndarray:
+        """2x3 matrix from crop pixels (out_size square) to image pixels."""
+        k = self.size / out_size
+        c, s = math.cos(self.angle) * k, math.sin(self.angle) * k
+        half = out_size / 2
+        return np.array([[c, -s, self.cx - half * c + half * s],
+                         [s, c, self.cy - half * s - half * c]], np.float64)
+
+
+def _upright_box_roi(l: float, t: float, r: float, b: float, angle: float = 0.0) -> Roi:
+    return Roi((l + r) / 2, (t + b) / 2, max(r - l, b - t) * ROI_SCALE, angle)
+
+
+def roi_from_detection(detection: Detection) -> Roi:
+    """ROI around a detector box, turned by the eye keypoints when the detector gives them."""
+    angle = 0.0
+    if detection.keypoints is not None and len(detection.keypoints) >= 2:
+        (x0, y0), (x1, y1) = detection.keypoints[0], detection.keypoints[1]
+        angle = math.atan2(y1 - y0, x1 - x0)
+    return _upright_box_roi(*detection.rect, angle=angle)
+
+
+def roi_from_points(points: np.ndarray, eye_right: int, eye_left: int) -> Roi:
+    """ROI from a landmark set: level with the outer eye corners, 1.5x the points' extent in that frame."""
+    pts = np.asarray(points, np.float64)[:, :2]
+    dx, dy = pts[eye_left] - pts[eye_right]
+    angle = math.atan2(dy, dx)
+    c, s = math.cos(angle), math.sin(angle)
+    local = pts @ np.array([[c, -s], [s, c]])  # rotate by -angle
+    lo, hi = local.min(axis=0), local.max(axis=0)
+    mid = (lo + hi) / 2
+    centre = np.array([[c, -s], [s, c]]) @ mid
+    return Roi(float(centre[0]), float(centre[1]), float(max(hi - lo)) * ROI_SCALE, angle)
+
+
+def crop(image: np.ndarray, roi: Roi, out_size: int = INPUT_SIZE) -> np.ndarray:
+    """The ROI resampled to out_size x out_size (area-averaged when shrinking a lot, zero outside the image)."""
+    factor = int(min(4, max(1, roi.size / out_size)))  # supersample big ROIs, then area-downscale
+    big = cv2.warpAffine(image, roi.crop_to_image(out_size * factor), (out_size * factor,) * 2,
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+    return big if factor == 1 else cv2.resize(big, (out_size, out_size), interpolation=cv2.INTER_AREA)
+
+
+class FaceMeshLandmarker:
+    """Default landmarker paired with BlazeFace; also works from a plain box (dlib or a manual rectangle)."""
+
+    name = "facemesh"
+
+    def __init__(self, min_presence: float = 0.5, num_threads: int = 1):
+        self.min_presence = min_presence
+        self.model = load_model(MODEL_FILE, num_threads)
+
+    def mesh(self, image: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
+        """468x3 mesh points (x, y in image pixels; z in crop units) and the face-presence score."""
+        patch = cv2.cvtColor(crop(to_bgr(image), roi), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        outputs = self.model.run(patch[None])
+        points = next(o for o in outputs if o.size == 468 * 3).reshape(468, 3).astype(np.float64)
+        flag = float(next(o for o in outputs if o.size == 1).reshape(()))
+        mat = roi.crop_to_image(INPUT_SIZE)
+        points[:, :2] = points[:, :2] @ mat[:, :2].T + mat[:, 2]
+        return points, 1.0 / (1.0 + math.exp(-flag))
+
+    def mesh_for(self, image: np.ndarray, detection: Detection, accurate: bool = True) -> np.ndarray | None:
+        """The 468-point mesh of the detected face (refined from its own ROI when `accurate`), or None."""
+        points, presence = self.mesh(image, roi_from_detection(detection))
+        if accurate and presence >= self.min_presence:
+            points, presence = self.mesh(image, roi_from_points(points, RIGHT_EYE_OUTER, LEFT_EYE_OUTER))
+        return points if presence >= self.min_presence else None
+
+    def track(self, image: np.ndarray, previous_mesh: np.ndarray) -> np.ndarray | None:
+        """Mesh of a face in a video frame from the previous frame's mesh (no detector), or None if lost."""
+        points, presence = self.mesh(image, roi_from_points(previous_mesh, RIGHT_EYE_OUTER, LEFT_EYE_OUTER))
+        return points if presence >= self.min_presence else None
+
+    def landmarks(self, image: np.ndarray, detection: Detection, accurate: bool = True) -> np.ndarray | None:
+        points = self.mesh_for(image, detection, accurate)
+        return None if points is None else mesh_to_68(points)
