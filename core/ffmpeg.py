@@ -26,6 +26,7 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from core import interact
 from core.errors import UserError
 from core.fsio import IMAGE_EXTS, list_images
 from core.workspace import VIDEO_EXTS
@@ -37,8 +38,9 @@ PROVENANCE_KEY = "comment"  # the one container tag mp4, mov, avi and mkv all ca
 _NTSC_RATES = {23.98: "24000/1001", 29.97: "30000/1001", 47.95: "48000/1001", 59.94: "60000/1001",
                119.88: "120000/1001"}
 
-# Output containers by suffix; `.mov` additionally carries alpha (PNG codec) when the frames have it.
-H264_SUFFIXES = (".mp4", ".m4v", ".mkv", ".avi", ".mov")
+# Output containers, picked by the output file's suffix. All take H.264; `.mov` also takes the PNG codec
+# (truly lossless, keeps alpha) that editing software reads as "QuickTime PNG".
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".avi", ".mov")
 
 
 class FFmpegError(UserError):
@@ -283,7 +285,10 @@ def count_frames(path: Path) -> int:
 def probe(path: str | os.PathLike, count: bool = True) -> VideoInfo:
     """Describe a video with ffmpeg alone. Missing, unreadable or video-less files raise UserError."""
     path = resolve_video_path(path)
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, timeout=120)
+    try:
+        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired as err:
+        raise UserError(f"{path}: ffmpeg could not read it within 2 minutes") from err
     text = out.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
         detail = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "unreadable")
@@ -390,7 +395,10 @@ def extract_frames(input_file: str | os.PathLike, output_dir: str | os.PathLike,
     info = probe(input_file)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    for old in output_dir.glob(f"*.{ext}"):
+    old_frames = list(output_dir.glob(f"*.{ext}"))
+    if old_frames:
+        interact.log_info(f"Deleting {len(old_frames)} old .{ext} files in {output_dir}")
+    for old in old_frames:
         old.unlink()
     kwargs: dict = {"pix_fmt": "rgb24"} if ext == "png" else {"q:v": 2}
     if fps:
@@ -495,25 +503,27 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
                         provenance: bool = True, watermark: str | None = None) -> Path:
     """Encode an image sequence into a video; fps and audio come from `reference_file` when given.
 
-    Container by suffix: .mp4/.m4v/.mkv/.avi/.mov get H.264 yuv420p (`bitrate` MB/s, or CRF 0 when lossless);
-    a .mov whose frames have an alpha channel gets the PNG codec with RGBA instead. The result carries the
+    Container by suffix: .mp4/.m4v/.mkv/.avi get H.264 yuv420p at `bitrate` MB/s, or CRF 0 when lossless (DFL's
+    choice: lossless up to the 4:2:0 colour conversion). A .mov gets the PNG codec when lossless or when the frames
+    have an alpha channel (exact pixels, RGBA kept), else H.264 like the others. The result carries the
     provenance tag unless `provenance` is False; `watermark` adds a visible corner label.
     """
     input_dir, output = Path(input_dir), Path(output_file)
     suffix = output.suffix.lower()
-    if suffix not in H264_SUFFIXES:
-        raise UserError(f"{output}: unsupported container {suffix or '(none)'}; use one of {' '.join(H264_SUFFIXES)}")
+    if suffix not in VIDEO_SUFFIXES:
+        raise UserError(f"{output}: unsupported container {suffix or '(none)'}; use one of {' '.join(VIDEO_SUFFIXES)}")
     images = sequence_images(input_dir, ext)
     reference = probe(reference_file, count=False) if reference_file else None
     rate = fps or (reference.fps_text if reference else None) or 25
     alpha = suffix == ".mov" and _has_alpha(images[0])
+    png_codec = suffix == ".mov" and (lossless or alpha)
     width, height = _image_size(images[0])
 
     use_drawtext = bool(watermark) and not alpha and drawtext_works()
     burn = bool(watermark) and not use_drawtext
     video = ffmpeg.input("pipe:", format="image2pipe", framerate=rate).video
-    if alpha:
-        kwargs: dict = {"vcodec": "png", "pix_fmt": "rgba"}
+    if png_codec:
+        kwargs: dict = {"vcodec": "png", "pix_fmt": "rgba" if alpha else "rgb24"}
     else:
         video = video.filter("scale", _even(width), _even(height))  # yuv420p needs even sizes; fixes stray sizes
         kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p"}
@@ -526,7 +536,6 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
             streams.append(ffmpeg.input(str(reference.path))["a:0"])
             kwargs.update(acodec="aac", audio_bitrate="192k", ar=48000)
         else:
-            from core import interact
             interact.log_warn(f"{reference.path} has no audio track; the result is silent")
     if suffix in (".mp4", ".m4v", ".mov"):
         kwargs["movflags"] = "+faststart"
@@ -534,13 +543,15 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
 
     def feed() -> Iterator[bytes]:
         for image in images:
-            if not burn:
-                yield image.read_bytes()
+            if burn:
+                frame = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
+                data = None if frame is None else cv2.imencode(".png", burn_label(frame, watermark))[1].tobytes()
+            else:
+                data = image.read_bytes() or None
+            if data is None:
+                interact.log_warn(f"{image}: unreadable image, skipped")
                 continue
-            frame = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
-            if frame is None:
-                raise UserError(f"{image}: unreadable image")
-            yield cv2.imencode(".png", burn_label(frame, watermark))[1].tobytes()
+            yield data
 
     with _atomic_output(output) as tmp:
         _run(ffmpeg.output(*streams, str(tmp), **kwargs), output, total=len(images), desc="Encoding video",

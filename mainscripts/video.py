@@ -103,7 +103,7 @@ def video_from_sequence(args: argparse.Namespace) -> int:
     lossless = args.lossless
     if lossless is None:
         lossless = interact.input_bool("Use lossless codec", False,
-                                       help_message="Lossless H.264 (CRF 0): exact frames, very large files.")
+                                       help_message="H.264 at CRF 0 (a .mov gets exact PNG frames): very large files.")
     bitrate = args.bitrate
     if not lossless and not bitrate:
         bitrate = interact.input_int("Bitrate of output file in MB/s", 16, valid_range=(1, None),
@@ -161,8 +161,9 @@ def register(subparsers) -> None:
     p = commands.add_parser("video-from-sequence",
                             help="Encode frames into a video with fps and audio of a reference video.")
     p.add_argument("--input-dir", help="Folder of frames (default: workspace/data_dst/merged).")
-    p.add_argument("--output-file", help="Video to write; the suffix picks the container: .mp4 .mkv .avi, "
-                                         ".mov (keeps alpha of RGBA PNGs) (default: workspace/result.mp4).")
+    p.add_argument("--output-file", help="Video to write; the suffix picks the container: .mp4 .mkv .avi (H.264) "
+                                         "or .mov (H.264; PNG codec when lossless or the frames have alpha) "
+                                         "(default: workspace/result.mp4).")
     p.add_argument("--reference-file", help="Video whose fps and audio are used, `data_dst.*` accepted "
                                             "(default: the workspace's data_dst video).")
     p.add_argument("--ext", help="Extension of the frames to encode (asked if missing; png).")
@@ -171,7 +172,7 @@ def register(subparsers) -> None:
     p.add_argument("--include-audio", action=argparse.BooleanOptionalAction, default=None,
                    help="Copy the reference's audio track (default on).")
     p.add_argument("--lossless", action=argparse.BooleanOptionalAction, default=None,
-                   help="Lossless H.264 (CRF 0) instead of a bitrate (asked if missing; off).")
+                   help="Lossless: H.264 CRF 0, or exact PNG frames in a .mov (asked if missing; off).")
     p.add_argument("--provenance-tag", action=argparse.BooleanOptionalAction, default=True,
                    help="Write the container tag saying the video contains synthetic faces (default on).")
     p.add_argument("--watermark", metavar="TEXT", help="Also draw TEXT as a small visible label in a corner.")

@@ -181,6 +181,23 @@ def test_mov_with_alpha_keeps_the_alpha_channel(tmp_path):
     assert rgba.shape[2] == 4 and rgba[20, 20, 3] == 255 and rgba[2, 2, 3] == 0
 
 
+def test_lossless_mov_gives_back_the_exact_frames(tmp_path, astronaut_bgr):
+    import cv2
+    from core.sample_media import synth_frames
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    originals = list(synth_frames(astronaut_bgr, 3, size=(64, 48)))
+    for i, frame in enumerate(originals, 1):
+        cv2.imwrite(str(frames / f"{i:05d}.png"), frame)
+    (frames / "00004.png").write_bytes(b"")  # a corrupt frame is skipped with a warning, not fatal
+    out = ff.video_from_sequence(frames, tmp_path / "exact.mov", fps=5, lossless=True)
+    assert ff.probe(out).video_codec == "png"
+    back = tmp_path / "back"
+    assert ff.extract_frames(out, back) == 3
+    for i, original in enumerate(originals, 1):
+        assert np.array_equal(cv2.imread(str(back / f"{i:05d}.png")), original)
+
+
 def test_cut_video_range(video_cli, workspace_with_dst):
     src = workspace_with_dst / "data_dst.mp4"
     assert video_cli("cut-video", "--input-file", str(src), "--from-time", "00:00:00.080", "--to-time", "0.36",
