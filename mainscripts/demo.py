@@ -1,0 +1,349 @@
+"""`main.py demo`: the whole pipeline on two built-in public-domain photos, ending in workspace/result.mp4.
+
+Astronaut Eileen Collins (scikit-image) becomes `data_src.mp4` and Grace Hopper (matplotlib) `data_dst.mp4`:
+short clips with camera motion and light changes, with sound. Then the real commands run in order, exactly as
+the numbered scripts run them: extract frames and faces, sort, resize to grayscale, train SAEHDBW for a few
+minutes, merge with the dst frames' own colours (`--bw-output luma`) and encode the result. Nothing is
+downloaded; the demo only ever deletes a workspace that an earlier demo made.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from core import config, interact
+from core.errors import UserError
+from core.fsio import atomic_write_text, list_images
+from core.sample_media import Motion, astronaut, grace_hopper, synth_frames
+from core.workspace import Workspace
+
+MARKER = ".saehdbw_demo"  # marks a workspace the demo made (and may therefore wipe)
+# Subcommands whose mainscripts module has another name.
+COMMAND_MODULE = {"resize-to-grayscale": "resize"}
+
+
+@dataclass(frozen=True)
+class DemoClips:
+    """The two synthetic videos: frame counts, frame size (w, h), frame rate and camera motion."""
+
+    src_frames: int = 64
+    dst_frames: int = 72
+    size: tuple[int, int] = (640, 480)
+    fps: float = 24.0
+    src_motion: Motion = Motion(pan=0.08, zoom=0.2, roll_deg=20.0, light=0.3)
+    dst_motion: Motion = Motion(pan=0.06, zoom=0.12, roll_deg=12.0, light=0.2)
+
+
+def demo_train_options() -> dict:
+    """A small SAEHDBW that learns a recognisable face in minutes on a CPU (the fork's lean dims, halved)."""
+    return {
+        "resolution": 96, "face_type": "f", "archi": "df-ud", "ae_dims": 64, "e_dims": 32, "d_dims": 32,
+        "d_mask_dims": 16, "batch_size": 4, "masked_training": True, "eyes_mouth_prio": False,
+        "uniform_yaw": False, "random_warp": False, "random_src_flip": False, "random_dst_flip": True,
+        "ct_mode": "none", "write_preview_history": False, "autobackup_hour": 0, "target_iter": 0,
+    }
+
+
+@dataclass
+class DemoPlan:
+    """What the demo does; every field maps to a flag of one of the commands it runs."""
+
+    minutes: float = 5.0
+    face_type: str = "full_face"
+    extract_size: int = 256
+    gray_size: int = 128
+    sort_by: str = "blur"
+    train_options: dict = field(default_factory=demo_train_options)
+
+
+@dataclass
+class StepResult:
+    title: str
+    seconds: float
+
+
+def build_demo_videos(ws: Workspace, clips: DemoClips = DemoClips()) -> tuple[Path, Path]:
+    """Write `data_src.mp4` (astronaut) and `data_dst.mp4` (Grace Hopper) into the workspace root."""
+    from core.ffmpeg import write_video
+    ws.root.mkdir(parents=True, exist_ok=True)
+    src = write_video(synth_frames(astronaut(), clips.src_frames, clips.size, clips.src_motion, seed=1),
+                      ws.root / "data_src.mp4", fps=clips.fps, audio=True, tone_hz=330)
+    dst = write_video(synth_frames(grace_hopper(), clips.dst_frames, clips.size, clips.dst_motion, seed=2),
+                      ws.root / "data_dst.mp4", fps=clips.fps, audio=True, tone_hz=440)
+    return src, dst
+
+
+def prepare_workspace(root: Path, keep: bool) -> Workspace:
+    """Make `root` a demo workspace. Refuses a folder with other work in it; wipes an old demo unless `keep`."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root}: is a file, not a workspace folder")
+    contents = [p for p in root.iterdir()] if root.exists() else []
+    if contents and not (root / MARKER).exists():
+        raise UserError(f"{root}: already holds files the demo did not make; the demo never touches them. "
+                        f"Pass --workspace with a new or empty folder.")
+    if contents and not keep:
+        interact.log_info(f"Removing the previous demo in {root} (use --keep to reuse it)")
+        for path in contents:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("This workspace was made by `main.py demo`; a new demo run may delete it.\n")
+    return Workspace(root)
+
+
+def run_command(argv: list[str]) -> None:
+    """Run one toolkit command in this process, through the same argparse definition main.py uses."""
+    name = argv[0]
+    module = importlib.import_module(f"mainscripts.{COMMAND_MODULE.get(name, name)}")
+    parser = argparse.ArgumentParser(prog="main.py")
+    module.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    interact.log_info(f"$ python main.py {' '.join(argv)}")
+    code = args.func(args)
+    if code:
+        raise UserError(f"demo step `main.py {' '.join(argv)}` failed with exit code {code}")
+
+
+def comparison_sheet(ws: Workspace, out: Path, count: int = 3) -> Path | None:
+    """Original dst frames above their merged versions, for a one-look check that the face was swapped."""
+    merged = list_images(ws.merged)
+    if not merged:
+        return None
+    picks = [merged[i] for i in np.linspace(0, len(merged) - 1, count).round().astype(int)]
+    columns = []
+    for path in picks:
+        original = cv2.imread(str(ws.data_dst / path.name))
+        result = cv2.imread(str(path))
+        if original is None or result is None:
+            continue
+        result = cv2.resize(result, (original.shape[1], original.shape[0]))
+        columns.append(np.vstack([original, result]))
+    if not columns:
+        return None
+    sheet = np.hstack(columns)
+    scale = min(1.0, 1600 / sheet.shape[1])
+    sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(out), sheet)
+    return out
+
+
+def write_train_config(ws: Workspace, plan: DemoPlan) -> Path:
+    """The demo's model options as a `--config-file` the user can reuse with the numbered train scripts."""
+    path = ws.root / "demo_train_config.json"
+    atomic_write_text(path, json.dumps(plan.train_options, indent=2) + "\n")
+    return path
+
+
+def train_for_minutes(ws: Workspace, plan: DemoPlan, config_file: Path, src_dir: Path, dst_dir: Path) -> dict:
+    """Train SAEHDBW with the trainer's own loop (autosave, NaN and out-of-memory guards, preview PNGs) and tell
+    it to save and stop after `plan.minutes` - the same as pressing Enter. Ctrl-C stops early; the demo goes on."""
+    import threading
+
+    from mainscripts.train import Trainer
+    from mainscripts.trainer_window import Action
+    from models import options as opt
+    from models.registry import load_model, model_class
+
+    specs = model_class("SAEHDBW").option_specs()
+    options = opt.read_config_file(config_file, specs)
+    interact.log_info(f"$ python main.py train --model SAEHDBW --training-data-src-dir {src_dir} "
+                      f"--training-data-dst-dir {dst_dir} --model-dir {ws.model} --config-file {config_file} "
+                      f"--force-model-name demo --silent-start --no-preview   (stopped after {plan.minutes:g} min)")
+    model = load_model("SAEHDBW", ws.model, training=True, src_dir=src_dir, dst_dir=dst_dir,
+                       force_model_name="demo", silent_start=True, config_options=options)
+    start_iter = model.iter
+    trainer = Trainer(model, show_window=False)
+    timer = threading.Timer(plan.minutes * 60.0, trainer.commands.put, (Action.EXIT,))
+    timer.daemon = True
+    timer.start()
+    try:
+        code = trainer.run()
+    finally:
+        timer.cancel()
+    if code:
+        raise UserError(f"demo training stopped with an error (see above); the model in {ws.model} was kept")
+    losses = model.loss_array()
+    return {"iterations": model.iter, "this_run": model.iter - start_iter,
+            "loss": [round(float(x), 4) for x in losses[-min(50, len(losses)):].mean(axis=0)] if len(losses) else [],
+            "first_loss": [round(float(x), 4) for x in losses[0]] if len(losses) else [],
+            "preview": model.files.file("preview.png"), "model_files": model.files.full_name}
+
+
+def count_images(folder: Path) -> int:
+    return len(list_images(folder)) if folder.is_dir() else 0
+
+
+class DemoRun:
+    """The demo's steps in order; each step is a titled call, timed for the summary."""
+
+    def __init__(self, ws: Workspace, plan: DemoPlan, clips: DemoClips, keep: bool):
+        self.ws, self.plan, self.clips, self.keep = ws, plan, clips, keep
+        self.src_bw = ws.data_src / "aligned_bw"
+        self.dst_bw = ws.data_dst / "aligned_bw"
+        self.results: list[StepResult] = []
+        self.training: dict = {}
+        self.comparison: Path | None = None
+
+    def steps(self) -> list[tuple[str, Callable[[], None]]]:
+        ws, plan = self.ws, self.plan
+        return [
+            ("Make data_src.mp4 and data_dst.mp4 from the built-in photos", self.make_videos),
+            ("Extract frames from data_src.mp4", lambda: self.frames("data_src")),
+            ("Extract frames from data_dst.mp4", lambda: self.frames("data_dst")),
+            ("Extract src faces", lambda: self.faces(ws.data_src, ws.src_aligned, debug=False)),
+            ("Extract dst faces", lambda: self.faces(ws.data_dst, ws.dst_aligned, debug=True)),
+            (f"Sort src faces by {plan.sort_by}",
+             lambda: run_command(["sort", "--input-dir", str(ws.src_aligned), "--by", plan.sort_by])),
+            (f"Resize src faces to {plan.gray_size} px grayscale", lambda: self.gray(ws.src_aligned, self.src_bw)),
+            (f"Resize dst faces to {plan.gray_size} px grayscale", lambda: self.gray(ws.dst_aligned, self.dst_bw)),
+            (f"Train SAEHDBW for {plan.minutes:g} minutes", self.train),
+            ("Merge the trained face into the dst frames (colour kept: --bw-output luma)", self.merge),
+            ("Encode result.mp4 with the sound of data_dst.mp4", self.encode),
+        ]
+
+    def run(self) -> None:
+        steps = self.steps()
+        for number, (title, action) in enumerate(steps, 1):
+            interact.log_info(f"\n=== Demo step {number}/{len(steps)}: {title} ===")
+            started = time.monotonic()
+            action()
+            self.results.append(StepResult(title, time.monotonic() - started))
+        self.comparison = comparison_sheet(self.ws, self.ws.root / "demo_comparison.png")
+
+    # ------------------------------------------------------------------ steps
+
+    def make_videos(self) -> None:
+        if self.keep and self.ws.video("data_src") and self.ws.video("data_dst"):
+            interact.log_info("Reusing the videos of the previous demo (--keep)")
+            return
+        build_demo_videos(self.ws, self.clips)
+
+    def frames(self, stem: str) -> None:
+        out = self.ws.root / stem
+        if self.keep and count_images(out):
+            interact.log_info(f"Reusing the frames in {out} (--keep)")
+            return
+        run_command(["video", "extract-video", "--input-file", str(self.ws.video(stem)), "--output-dir", str(out),
+                     "--fps", "0", "--output-ext", "png"])
+
+    def faces(self, frames: Path, aligned: Path, debug: bool) -> None:
+        if self.keep and count_images(aligned):
+            interact.log_info(f"Reusing the faces in {aligned} (--keep)")
+            return
+        run_command(["extract", "--input-dir", str(frames), "--output-dir", str(aligned),
+                     "--face-type", self.plan.face_type, "--image-size", str(self.plan.extract_size),
+                     "--max-faces-from-image", "1", "--output-debug" if debug else "--no-output-debug"])
+        if not count_images(aligned):
+            raise UserError(f"{aligned}: no face was found in the demo frames; run `main.py doctor` to check the "
+                            f"detector installation")
+
+    def gray(self, aligned: Path, out: Path) -> None:
+        if self.keep and count_images(out):
+            interact.log_info(f"Reusing the grayscale faces in {out} (--keep)")
+            return
+        run_command(["resize-to-grayscale", "--input-dir", str(aligned), "--output-dir", str(out),
+                     "--image-size", str(self.plan.gray_size), "--grayscale"])
+
+    def train(self) -> None:
+        config_file = write_train_config(self.ws, self.plan)
+        self.training = train_for_minutes(self.ws, self.plan, config_file, self.src_bw, self.dst_bw)
+
+    def merge(self) -> None:
+        ws = self.ws
+        run_command(["merge", "--input-dir", str(ws.data_dst), "--output-dir", str(ws.merged),
+                     "--output-mask-dir", str(ws.merged_mask), "--aligned-dir", str(ws.dst_aligned),
+                     "--model-dir", str(ws.model), "--model", "SAEHDBW", "--no-interactive",
+                     "--bw-output", "luma", "--force"])
+
+    def encode(self) -> None:
+        ws = self.ws
+        run_command(["video", "video-from-sequence", "--input-dir", str(ws.merged), "--output-file", str(ws.result),
+                     "--reference-file", str(ws.video("data_dst")), "--ext", "png", "--bitrate", "16",
+                     "--include-audio", "--no-lossless"])
+
+    # ------------------------------------------------------------------ summary
+
+    def summary(self, total_seconds: float) -> str:
+        ws, t = self.ws, self.training
+        lines = ["", "=" * 78, "Demo finished in " + _minutes(total_seconds), "=" * 78,
+                 f"Workspace        {ws.root}",
+                 f"Videos           {ws.video('data_src')}  ({count_images(ws.data_src)} frames)",
+                 f"                 {ws.video('data_dst')}  ({count_images(ws.data_dst)} frames)",
+                 f"Aligned faces    src {count_images(ws.src_aligned)}, dst {count_images(ws.dst_aligned)}  "
+                 f"({self.plan.face_type}, {self.plan.extract_size} px)",
+                 f"Grayscale faces  src {count_images(self.src_bw)}, dst {count_images(self.dst_bw)}  "
+                 f"({self.plan.gray_size} px, in */aligned_bw)"]
+        if t:
+            loss = "/".join(f"{x:.4f}" for x in t["loss"])
+            first = "/".join(f"{x:.4f}" for x in t["first_loss"])
+            lines += [f"Model            {ws.model}  ({t['model_files']})",
+                      f"Training         {t['iterations']} iterations ({t['this_run']} in this run); "
+                      f"src/dst loss {first} at the start -> {loss} now",
+                      f"Training preview {t['preview']}"]
+        lines += [f"Merged frames    {count_images(ws.merged)} in {ws.merged}",
+                  f"Result           {ws.result}"]
+        if self.comparison:
+            lines.append(f"Before / after   {self.comparison}  (top: data_dst frames, bottom: result)")
+        lines += ["", "Step times:"] + [f"  {_minutes(r.seconds):>8}  {r.title}" for r in self.results]
+        lines += ["", f"Train longer:   python main.py demo --workspace {ws.root} --keep --demo-minutes 10",
+                  f"Your own video: put data_src.mp4 / data_dst.mp4 in a new workspace and run the numbered "
+                  f"scripts (README)."]
+        return "\n".join(lines)
+
+
+def _logging_to(folder: Path) -> bool:
+    """True when main.py already attached a log file in `folder`."""
+    import logging
+    return any(isinstance(h, logging.FileHandler) and Path(h.baseFilename).parent == folder.absolute()
+               for h in interact.log.handlers)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d} min"
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo", help="Run the whole pipeline on two built-in photos and write workspace/result.mp4.",
+        description="Builds a workspace from two public-domain photos that ship with installed packages "
+                    "(astronaut Eileen Collins -> data_src.mp4, Grace Hopper -> data_dst.mp4), then extracts, "
+                    "sorts, resizes to grayscale, trains SAEHDBW for a few minutes, merges in colour and encodes "
+                    "result.mp4. About 10 minutes on a 2-core CPU with the defaults.")
+    p.add_argument("--workspace", type=Path,
+                   help="Folder for the demo (default: the configured workspace, ./workspace). It must be empty, "
+                        "new, or an earlier demo's workspace: the demo never deletes other work.")
+    p.add_argument("--demo-minutes", type=float, default=DemoPlan.minutes,
+                   help="Minutes of SAEHDBW training (default %(default)s). More minutes, a more convincing face.")
+    p.add_argument("--keep", action="store_true",
+                   help="Reuse what an earlier demo left in the workspace (videos, faces, model) and train the "
+                        "model further, instead of starting from scratch.")
+    p.add_argument("--cpu-only", action="store_true", help="Train and merge on the CPU even when a GPU is present.")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.demo_minutes <= 0:
+        raise UserError(f"--demo-minutes must be more than 0, got {args.demo_minutes:g}")
+    config.override(non_interactive=True)  # every answer is given below; the demo never waits for a key
+    if args.cpu_only:
+        config.override(force_cpu=True)
+    ws = prepare_workspace(args.workspace or config.settings().workspace, keep=args.keep)
+    if not _logging_to(ws.logs):
+        interact.add_log_file(ws.logs, "demo")
+    plan = DemoPlan(minutes=args.demo_minutes)
+    demo = DemoRun(ws, plan, DemoClips(), keep=args.keep)
+    started = time.monotonic()
+    demo.run()
+    interact.log_info(demo.summary(time.monotonic() - started))
+    return 0

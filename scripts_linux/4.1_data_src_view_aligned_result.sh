@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Makes one contact-sheet image of all faces in workspace/data_src/aligned
+# and opens it, so you can spot wrong faces quickly.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
+
+"$PYTHON_EXECUTABLE" "$DFL_ROOT/main.py" util contact-sheet \
+    --input-dir "$WORKSPACE/data_src/aligned" \
+    --output-file "$WORKSPACE/data_src/aligned_contact_sheet.png"
+
+dfl_open "$WORKSPACE/data_src/aligned_contact_sheet.png"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Trains the SAEHD model (colour) on data_src/aligned and data_dst/aligned into workspace/model.
+# Press Enter in the preview window (or Ctrl+C here) to save and stop; run again to continue.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
+
+"$PYTHON_EXECUTABLE" "$DFL_ROOT/main.py" train \
+    --training-data-src-dir "$WORKSPACE/data_src/aligned" \
+    --training-data-dst-dir "$WORKSPACE/data_dst/aligned" \
+    --model-dir "$WORKSPACE/model" \
+    --model SAEHD \
+    ${TRAIN_CONFIG_FILE:+--config-file "$TRAIN_CONFIG_FILE"} \
+    ${PRETRAINING_DATA_DIR:+--pretraining-data-dir "$PRETRAINING_DATA_DIR"}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Puts the trained Quick96 face into every data_dst frame.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
+
+"$PYTHON_EXECUTABLE" "$DFL_ROOT/main.py" merge \
+    --input-dir "$WORKSPACE/data_dst" \
+    --output-dir "$WORKSPACE/data_dst/merged" \
+    --output-mask-dir "$WORKSPACE/data_dst/merged_mask" \
+    --aligned-dir "$WORKSPACE/data_dst/aligned" \
+    --model-dir "$WORKSPACE/model" \
+    --model Quick96 \
+    ${MERGE_CONFIG_FILE:+--config-file "$MERGE_CONFIG_FILE"}

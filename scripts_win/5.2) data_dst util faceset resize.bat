@@ -1,0 +1,8 @@
+@echo off
+rem Resizes the faces (and optionally changes the face type), keeping their metadata.
+call "%~dp0..\setenv.bat"
+
+"%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" util faceset-resize ^
+    --input-dir "%WORKSPACE%\data_dst\aligned"
+
+if not "%DFL_NONINTERACTIVE%"=="1" pause

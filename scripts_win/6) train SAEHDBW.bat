@@ -1,0 +1,26 @@
+@echo off
+rem Trains SAEHDBW, the grayscale SAEHD: one channel end to end, so a small GPU can train a bigger
+rem or sharper model. Uses data_src/aligned_bw and data_dst/aligned_bw when they exist (4.2/5.2 resize
+rem to grayscale), otherwise the colour faces, converted to gray once at load time.
+call "%~dp0..\setenv.bat"
+
+set "SRC_DIR=%WORKSPACE%\data_src\aligned"
+if exist "%WORKSPACE%\data_src\aligned_bw" set "SRC_DIR=%WORKSPACE%\data_src\aligned_bw"
+
+set "DST_DIR=%WORKSPACE%\data_dst\aligned"
+if exist "%WORKSPACE%\data_dst\aligned_bw" set "DST_DIR=%WORKSPACE%\data_dst\aligned_bw"
+
+set "TRAIN_CONFIG_FILE_ARG="
+if defined TRAIN_CONFIG_FILE set TRAIN_CONFIG_FILE_ARG=--config-file "%TRAIN_CONFIG_FILE%"
+set "PRETRAINING_DATA_DIR_ARG="
+if defined PRETRAINING_DATA_DIR set PRETRAINING_DATA_DIR_ARG=--pretraining-data-dir "%PRETRAINING_DATA_DIR%"
+
+"%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" train ^
+    --training-data-src-dir "%SRC_DIR%" ^
+    --training-data-dst-dir "%DST_DIR%" ^
+    --model-dir "%WORKSPACE%\model" ^
+    --model SAEHDBW ^
+    %TRAIN_CONFIG_FILE_ARG% ^
+    %PRETRAINING_DATA_DIR_ARG%
+
+if not "%DFL_NONINTERACTIVE%"=="1" pause

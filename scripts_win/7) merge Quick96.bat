@@ -1,0 +1,17 @@
+@echo off
+rem Puts the trained Quick96 face into every data_dst frame.
+call "%~dp0..\setenv.bat"
+
+set "MERGE_CONFIG_FILE_ARG="
+if defined MERGE_CONFIG_FILE set MERGE_CONFIG_FILE_ARG=--config-file "%MERGE_CONFIG_FILE%"
+
+"%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" merge ^
+    --input-dir "%WORKSPACE%\data_dst" ^
+    --output-dir "%WORKSPACE%\data_dst\merged" ^
+    --output-mask-dir "%WORKSPACE%\data_dst\merged_mask" ^
+    --aligned-dir "%WORKSPACE%\data_dst\aligned" ^
+    --model-dir "%WORKSPACE%\model" ^
+    --model Quick96 ^
+    %MERGE_CONFIG_FILE_ARG%
+
+if not "%DFL_NONINTERACTIVE%"=="1" pause

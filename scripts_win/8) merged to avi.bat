@@ -1,0 +1,17 @@
+@echo off
+rem Makes workspace/result.avi (and result_mask.avi) from the merged frames.
+call "%~dp0..\setenv.bat"
+
+"%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" video video-from-sequence ^
+    --input-dir "%WORKSPACE%\data_dst\merged" ^
+    --output-file "%WORKSPACE%\result.avi" ^
+    --reference-file "%WORKSPACE%\data_dst.*" ^
+    --include-audio
+
+"%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" video video-from-sequence ^
+    --input-dir "%WORKSPACE%\data_dst\merged_mask" ^
+    --output-file "%WORKSPACE%\result_mask.avi" ^
+    --reference-file "%WORKSPACE%\data_dst.*" ^
+    --no-include-audio
+
+if not "%DFL_NONINTERACTIVE%"=="1" pause
