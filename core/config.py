@@ -42,6 +42,7 @@ class Settings:
     gpu_memory_growth: bool = True
     log_dir: Path | None = None
     has_display: bool = True  # a screen for OpenCV windows (Windows/macOS, or DISPLAY/WAYLAND_DISPLAY set)
+    train_precision: str = "auto"  # training compute dtype: auto | float32 | bfloat16
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -63,6 +64,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         gpu_memory_growth=env.get("TF_FORCE_GPU_ALLOW_GROWTH", "true").lower() != "false",
         log_dir=Path(env["DFL_LOG_DIR"]) if env.get("DFL_LOG_DIR") else None,
         has_display=sys.platform in ("win32", "darwin") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")),
+        train_precision=env.get("DFL_TRAIN_PRECISION", Settings.train_precision).strip().lower(),
     )
 
 
