@@ -119,7 +119,7 @@ def _run(stream, what: Path | str, *, total: int | None, desc: str, feed: Iterab
     bar = tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, leave=False)
     try:
         if feed is None:
-            read_progress_to_bar(proc, bar)
+            _progress_to_bar(proc, bar)
         else:
             with contextlib.suppress(BrokenPipeError):
                 for chunk in feed:
@@ -140,7 +140,7 @@ def _run(stream, what: Path | str, *, total: int | None, desc: str, feed: Iterab
         raise FFmpegError(f"{what}: ffmpeg failed: {detail}")
 
 
-def read_progress_to_bar(proc: subprocess.Popen, bar: tqdm) -> None:
+def _progress_to_bar(proc: subprocess.Popen, bar: tqdm) -> None:
     """Advance `bar` from ffmpeg's `-progress pipe:1` key=value lines until the process closes stdout."""
     for raw in proc.stdout:
         key, _, value = raw.decode("ascii", "replace").strip().partition("=")
@@ -154,7 +154,7 @@ def _atomic_output(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
