@@ -1,0 +1,152 @@
+"""SAEHD: the DF/LIAE autoencoder model with its options, sample generators, previews and merge interface.
+
+SAEHDBW (models/saehdbw.py) is this model with `CHANNELS = 1`; Quick96 (models/quick96.py) a fixed setup.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from core import config
+from core.errors import UserError
+from facelib.face_type import FaceType
+from models import options as opt
+from models import preview as pv
+from models.base import MergeSpec, ModelBase
+
+
+def _archi_flags(archi: str) -> str:
+    return archi.partition("-")[2]
+
+
+class SAEHDModel(ModelBase):
+    MODEL_NAME = "SAEHD"
+    CHANNELS = 3
+
+    @classmethod
+    def model_option_specs(cls) -> list[opt.OptionSpec]:
+        return opt.saehd_options(cls.CHANNELS)
+
+    def finalize_options(self, values: dict) -> dict:
+        # -d needs a multiple of 32 (DFL floors again). DFL does not re-round for -t and then fails while
+        # building the graph; users would only suffer from that, so -t is floored to 32 as well.
+        flags = _archi_flags(values["archi"])
+        if "d" in flags or "t" in flags:
+            values["resolution"] = max(64, values["resolution"] // 32 * 32)
+        if self.training and values.get("pretrain") and self.pretraining_dir is None:
+            raise UserError("pretrain is on but no --pretraining-data-dir was given; pass a folder or "
+                            "faceset.pak of many faces, or set pretrain to n")
+        return values
+
+    # ------------------------------------------------------------------ engine
+
+    @property
+    def pretraining(self) -> bool:
+        return bool(self.training and self.options.get("pretrain"))
+
+    def engine_config(self):
+        from models.saehd_engine import EngineConfig
+        o = self.options
+        return EngineConfig(
+            resolution=o["resolution"], channels=self.CHANNELS, archi=o["archi"], ae_dims=o["ae_dims"],
+            e_dims=o["e_dims"], d_dims=o["d_dims"], d_mask_dims=o["d_mask_dims"],
+            masked_training=o["masked_training"], eyes_mouth_prio=o["eyes_mouth_prio"],
+            blur_out_mask=o["blur_out_mask"], adabelief=o["adabelief"],
+            lr_dropout="n" if self.pretraining else o["lr_dropout"], clipgrad=o["clipgrad"],
+            batch_size=o["batch_size"], precision=config.settings().train_precision,
+            # LIAE freezes inter_AB when random warp is off; pretraining (warp off) still trains every net.
+            random_warp=o["random_warp"] or self.pretraining)
+
+    def build_engine(self):
+        from models.saehd_engine import SAEHDEngine
+        return SAEHDEngine(self.engine_config())
+
+    def inter_names(self) -> tuple[str, ...]:
+        return ("inter",) if self.options["archi"].startswith("df") else ("inter_AB", "inter_B")
+
+    def networks_to_reinit(self) -> tuple[str, ...]:
+        # Pretraining just ended: keep everything but the inter network(s), which start fresh (as DFL does).
+        return self.inter_names() if self.pretrain_just_disabled else ()
+
+    # ------------------------------------------------------------------ samples
+
+    def sample_settings(self) -> dict:
+        """Per-side generator settings; pretraining forces flips and uniform yaw, no warp, no colour transfer."""
+        o = self.options
+        common = dict(batch_size=o["batch_size"], resolution=o["resolution"], channels=self.CHANNELS,
+                      face_type=o["face_type"], uniform_yaw=o["uniform_yaw"], eyes_mouth_prio=o["eyes_mouth_prio"],
+                      masked=o["masked_training"], random_warp=o["random_warp"])
+        src = dict(common, random_flip=o["random_src_flip"], ct_mode=None if o["ct_mode"] == "none" else o["ct_mode"])
+        dst = dict(common, random_flip=o["random_dst_flip"], ct_mode=None)
+        if self.pretraining:
+            for side in (src, dst):
+                side.update(random_flip=True, uniform_yaw=True, random_warp=False, ct_mode=None)
+        return {"src": src, "dst": dst}
+
+    def sample_workers(self) -> int:
+        return max(1, (os.cpu_count() or 2) // 2)
+
+    def build_generators(self):
+        from samplelib.generator import SampleGeneratorFace
+        from samplelib.loader import load_samples
+        gray = self.CHANNELS == 1
+        if self.pretraining:
+            src_samples = dst_samples = load_samples(self.pretraining_dir, grayscale=gray)
+            where = {"src": self.pretraining_dir, "dst": self.pretraining_dir}
+        else:
+            if self.src_dir is None or self.dst_dir is None:
+                raise UserError("training needs --training-data-src-dir and --training-data-dst-dir")
+            src_samples = load_samples(self.src_dir, grayscale=gray)
+            dst_samples = load_samples(self.dst_dir, grayscale=gray)
+            where = {"src": self.src_dir, "dst": self.dst_dir}
+        for side, samples in (("src", src_samples), ("dst", dst_samples)):
+            if not samples:
+                raise UserError(f"{where[side]}: no aligned faces found for {side}")
+        settings = self.sample_settings()
+        workers = self.sample_workers()
+        ct_samples = dst_samples if settings["src"]["ct_mode"] else None
+        src_gen = SampleGeneratorFace(src_samples, ct_samples=ct_samples, workers=workers, **settings["src"])
+        dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, workers=workers, **settings["dst"])
+        return src_gen, dst_gen
+
+    # ------------------------------------------------------------------ previews
+
+    def preview_title(self) -> str:
+        return self.MODEL_NAME
+
+    def get_previews(self, sample=None) -> list[tuple[str, np.ndarray]]:
+        """DFL's previews from (src batch, dst batch): the raw columns and the masked ones."""
+        sample = sample or self.last_sample or self.sample_for_preview
+        if sample is None:
+            return []
+        src_batch, dst_batch = sample
+        res = self.options["resolution"]
+        rows = max(1, min(4, len(src_batch[1]), len(dst_batch[1]), 800 // res))
+        s, d = np.asarray(src_batch[1][:rows]), np.asarray(dst_batch[1][:rows])
+        sm, dm = np.asarray(src_batch[2][:rows]), np.asarray(dst_batch[2][:rows])
+        v = self.engine.view(s, d)
+        ss, dd, sd, ddm, sdm = v["src_src"], v["dst_dst"], v["src_dst"], v["dst_dstm"], v["src_dstm"]
+        swap_mask = sdm if self.options["face_type"] == "head" else ddm * sdm
+        plain = {"src": s, "src-src": ss, "dst": d, "dst-dst": dd, "pred": sd}
+        masked = {"src": s * sm, "src-src": ss, "dst": d * dm, "dst-dst": dd * ddm, "pred": sd * swap_mask}
+        title = self.preview_title()
+        if res <= 256:
+            return [(title, pv.preview_grid(list(plain.values()), rows)),
+                    (f"{title} masked", pv.preview_grid(list(masked.values()), rows))]
+        previews = []
+        for suffix, table in (("", plain), (" masked", masked)):
+            previews += [(f"{title} src-src{suffix}", pv.preview_grid([table["src"], table["src-src"]], rows)),
+                         (f"{title} dst-dst{suffix}", pv.preview_grid([table["dst"], table["dst-dst"]], rows)),
+                         (f"{title} pred{suffix}", pv.preview_grid([table["dst"], table["pred"]], rows))]
+        return previews
+
+    # ------------------------------------------------------------------ merging
+
+    def merge_spec(self) -> MergeSpec:
+        face = FaceType.from_string(self.options["face_type"]).to_string()
+        return MergeSpec(resolution=self.options["resolution"], face_type=face, channels=self.CHANNELS)
+
+    def predict(self, faces: np.ndarray):
+        """Dst faces N x R x R x C float [0,1] -> (swapped face, src-decoder mask, dst-decoder mask)."""
+        return self.engine.predict(faces)
