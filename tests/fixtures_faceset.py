@@ -165,3 +165,28 @@ def faceset_copy(real_faceset, tmp_path) -> Faceset:
     """A private, writable copy of `real_faceset` (same groups)."""
     target = real_faceset.copy_to(tmp_path / "aligned")
     return Faceset(target, {g: list(n) for g, n in real_faceset.groups.items()})
+
+
+@pytest.fixture(scope="session")
+def whole_face_set(tmp_path_factory, dlib_landmarker) -> Faceset:
+    """Four real whole-face 192 px aligned faces (colour JPG) with an XSeg polygon and mask, plus their frames."""
+    from core.sample_media import astronaut, grace_hopper
+    from facelib.landmarks import get_image_hull_mask
+    from facelib.meta import save_face
+    out = tmp_path_factory.mktemp("wf") / "aligned"
+    out.mkdir()
+    fs = Faceset(out, {"faces": []})
+    frames_dir = out.parent / "frames"
+    frames_dir.mkdir()
+    for i, (photo, roll) in enumerate([(astronaut(), 0), (astronaut(), 10), (grace_hopper(), 0),
+                                       (grace_hopper(), -10)]):
+        frame = _roll_zoom(photo, roll, 1.0)
+        cv2.imwrite(str(frames_dir / f"{i:05d}.png"), frame)
+        face, meta = _align(frame, f"{i:05d}.png", dlib_landmarker, 1, 192, "whole_face")[0]
+        hull = get_image_hull_mask(face.shape, meta.landmarks)[..., 0]
+        meta.xseg_mask = cv2.resize(hull, (256, 256), interpolation=cv2.INTER_LINEAR)
+        meta.xseg_polys = [{"type": 1, "pts": meta.landmarks[[36, 39, 45, 42]]}]
+        name = f"{i:05d}_0.jpg"
+        save_face(out / name, face, meta, jpeg_quality=95)
+        fs.groups["faces"].append(name)
+    return fs

@@ -1,0 +1,213 @@
+"""`main.py resize-to-grayscale`: the SAEHDBW faceset resizer (also `main.py util faceset-resize`).
+
+Rescales aligned faces, optionally re-crops them to another face type (e.g. whole face -> full face), converts
+them to 8-bit single-channel images and rewrites the metadata to match: landmarks, XSeg polygons, the XSeg
+mask and `image_to_face_mat` all go through the same affine map as the pixels. A plain image resizer would
+leave the metadata pointing at the wrong pixels.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core import interact
+from core.errors import UserError
+from core.fsio import list_images
+from facelib.face_type import FaceType
+from facelib.landmarks import get_transform_mat, transform_points
+from facelib.meta import FaceFileError, FaceMeta, load_face, save_face
+from mainscripts.sort_methods import parallel_map
+
+FACE_EXTS = (".jpg", ".jpeg", ".png")
+SIZE_RANGE = (32, 2048)
+FACE_TYPE_CHOICES = ("same", "h", "mf", "f", "wf", "head")
+
+
+def _h(mat: np.ndarray) -> np.ndarray:
+    return np.vstack([np.asarray(mat, np.float64), [0.0, 0.0, 1.0]])
+
+
+def _resize_matrix(src_size: int, dst_size: int) -> np.ndarray:
+    """The pixel-centre map of `cv2.resize` from `src_size` to `dst_size` squares."""
+    s = dst_size / src_size
+    return np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5]], np.float64)
+
+
+def warp_face(image: np.ndarray, mat: np.ndarray, size: int) -> np.ndarray:
+    """Lanczos warp of `image` by `mat` into `size`x`size`; big reductions are pre-shrunk with area averaging
+    so that fine detail is filtered instead of aliased."""
+    scale = float(np.sqrt(abs(np.linalg.det(np.asarray(mat)[:, :2]))))
+    h = image.shape[0]
+    if scale < 0.5:
+        mid = max(size, int(round(h * scale * 2)))  # keep a 2x margin for the final Lanczos step
+        shrink = _resize_matrix(h, mid)
+        image = cv2.resize(image, (mid, mid), interpolation=cv2.INTER_AREA)
+        mat = (_h(mat) @ np.linalg.inv(_h(shrink)))[:2]
+    return cv2.warpAffine(image, mat, (size, size), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_CONSTANT)
+
+
+def resize_face(image: np.ndarray, meta: FaceMeta, size: int, face_type: str | FaceType | None = None,
+                grayscale: bool = True) -> tuple[np.ndarray, FaceMeta]:
+    """Resize a square aligned face to `size` (re-cropped to `face_type` unless None/'same') with its metadata."""
+    h, w = image.shape[:2]
+    if h != w:
+        raise ValueError(f"aligned faces are square, this one is {w}x{h}")
+    new_type = None if face_type in (None, "same") else FaceType.from_string(str(face_type)) \
+        if not isinstance(face_type, FaceType) else face_type
+    meta = meta.copy()
+    if new_type is not None and new_type.to_string() != meta.face_type:
+        if meta.landmarks is None:
+            raise ValueError("changing the face type needs landmarks")
+        if new_type == FaceType.MARK_ONLY:
+            raise ValueError("mark_only has no aligned crop")
+        mat = get_transform_mat(meta.landmarks, size, new_type)  # old aligned image -> new aligned image
+        meta.face_type = new_type.to_string()
+    else:
+        mat = np.array([[size / w, 0, 0], [0, size / w, 0]], np.float64)
+    out = warp_face(image, mat, size)
+    if grayscale and out.ndim == 3:
+        out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
+    if meta.landmarks is not None:
+        meta.landmarks = transform_points(meta.landmarks, mat)
+    if meta.xseg_polys:
+        meta.xseg_polys = [{"type": p["type"], "pts": transform_points(p["pts"], mat)} for p in meta.xseg_polys]
+    if meta.image_to_face_mat is not None:
+        meta.image_to_face_mat = (_h(mat) @ _h(meta.image_to_face_mat))[:2]
+    if meta.xseg_mask is not None:
+        r = meta.xseg_mask.shape[0]  # the mask keeps its own resolution
+        to_mask = np.diag([r / size, r / size, 1.0]) @ _h(mat) @ np.diag([w / r, w / r, 1.0])
+        meta.xseg_mask = np.clip(cv2.warpAffine(meta.xseg_mask, to_mask[:2], (r, r), flags=cv2.INTER_LINEAR), 0, 1)
+    return out, meta
+
+
+@dataclass(frozen=True)
+class ResizeTask:
+    src: str
+    dst: str
+    size: int
+    face_type: str  # "same" or a face type name/code
+    grayscale: bool
+    jpeg_quality: int = 100
+
+
+def resize_file(task: ResizeTask) -> str | None:
+    """Worker: resize one face file; returns a warning text instead of raising, so one bad face never stops a job."""
+    try:
+        image, meta = load_face(task.src)
+        if meta is None:
+            return f"{task.src}: no face metadata, skipped"
+        out, meta = resize_face(image, meta, task.size, task.face_type, task.grayscale)
+        save_face(task.dst, out, meta, jpeg_quality=task.jpeg_quality)
+    except (FaceFileError, ValueError) as err:
+        return f"{task.src}: {err}"
+    return None
+
+
+def resize_faceset(input_dir: Path, output_dir: Path, size: int, face_type: str = "same", grayscale: bool = True,
+                   workers: int = 0) -> int:
+    """Resize every aligned face of `input_dir` into `output_dir` (same file names); returns how many were written."""
+    if input_dir.resolve() == output_dir.resolve():
+        raise UserError(f"{output_dir}: the output folder must differ from the input folder")
+    files = list_images(input_dir, FACE_EXTS)
+    if not files:
+        raise UserError(f"{input_dir}: no aligned faces found")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if list_images(output_dir):
+        interact.log_warn(f"{output_dir} already holds images; faces with the same names are replaced")
+    tasks = [ResizeTask(str(p), str(output_dir / p.name), size, face_type, grayscale) for p in files]
+    problems = [m for m in parallel_map(resize_file, tasks, "Resizing", workers) if m]
+    for message in problems:
+        interact.log_warn(message)
+    done = len(files) - len(problems)
+    interact.log_info(f"Wrote {done} faces ({size}px, {face_type}, {'grayscale' if grayscale else 'colour'}) "
+                      f"to {output_dir}")
+    return done
+
+
+def merge_into(output_dir: Path, input_dir: Path) -> None:
+    """Copy the resized faces over the originals."""
+    for p in list_images(output_dir, FACE_EXTS):
+        shutil.copy2(p, input_dir / p.name)
+
+
+def _first_size(folder: Path) -> int:
+    for p in list_images(folder, FACE_EXTS):
+        try:
+            return int(load_face(p)[0].shape[1])
+        except FaceFileError:
+            continue
+    return 512
+
+
+def run(args: argparse.Namespace) -> int:
+    input_dir = Path(args.input_dir).expanduser().absolute()
+    if not input_dir.is_dir():
+        raise UserError(f"{input_dir}: input folder not found")
+    default_output = args.output_dir is None
+    output_dir = Path(args.output_dir).expanduser().absolute() if args.output_dir else \
+        input_dir.parent / f"{input_dir.name}_resized"
+    size = args.image_size
+    if size is None:
+        size = interact.input_int("New image size", _first_size(input_dir), valid_range=SIZE_RANGE,
+                                  help_message="Width and height of the output faces in pixels. Keep the current "
+                                               "size to only convert to grayscale.")
+    size = int(np.clip(size, *SIZE_RANGE))
+    face_type = args.face_type
+    if face_type is None:
+        face_type = interact.input_str("Change face type", "same", list(FACE_TYPE_CHOICES),
+                                       help_message="Re-crop the faces to another face type, e.g. wf -> f. "
+                                                    "Cropping to a larger type leaves black borders.")
+    if face_type != "same":
+        try:
+            FaceType.from_string(face_type)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+    resize_faceset(input_dir, output_dir, size, face_type, args.grayscale, args.workers)
+    merge = args.merge
+    if merge is None:
+        merge = interact.input_bool(f"Merge {output_dir} to {input_dir}?", False,
+                                    help_message="y copies the resized faces over the originals.")
+    if merge:
+        merge_into(output_dir, input_dir)
+        interact.log_info(f"Copied the resized faces over {input_dir}")
+        if default_output:
+            shutil.rmtree(output_dir)
+    interact.log_info("Done.")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-dir", required=True, help="Folder of aligned faces.")
+    p.add_argument("--output-dir", default=None, help="Where the resized faces go (default: <input-dir>_resized).")
+    p.add_argument("--image-size", type=int, default=None,
+                   help=f"Output size in pixels, {SIZE_RANGE[0]}-{SIZE_RANGE[1]} (asked when missing).")
+    p.add_argument("--face-type", default=None,
+                   help="same, or a face type to re-crop to: h, mf, f, wf, head (asked when missing).")
+    colour = p.add_mutually_exclusive_group()
+    colour.add_argument("--grayscale", dest="grayscale", action="store_true", default=True,
+                        help="Write 8-bit single-channel faces (default).")
+    colour.add_argument("--color", dest="grayscale", action="store_false", help="Keep the colour channels.")
+    merge = p.add_mutually_exclusive_group()
+    merge.add_argument("--merge", dest="merge", action="store_true", default=None,
+                       help="Copy the result over the input faces without asking.")
+    merge.add_argument("--no-merge", dest="merge", action="store_false", help="Keep the input faces as they are.")
+    p.add_argument("--workers", type=int, default=0, help="Worker processes (0 = automatic, 1 = none).")
+
+
+def main(args: argparse.Namespace) -> int:
+    return run(args)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "resize-to-grayscale", help="Resize aligned faces (and convert them to grayscale) keeping their metadata.",
+        description="Rescale an aligned faceset, optionally re-crop it to another face type, and write 8-bit "
+                    "grayscale faces for SAEHDBW. Landmarks, XSeg polygons and masks are transformed with the "
+                    "pixels. Use --color to keep colour.")
+    add_arguments(p)
+    p.set_defaults(func=main)
