@@ -25,19 +25,23 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(f"mainscripts.{name}") is not None:
-            importlib.import_module(f"mainscripts.{name}").register(subparsers)
+            module = importlib.import_module(f"mainscripts.{name}")
+            if hasattr(module, "register"):
+                module.register(subparsers)
     return parser
 
 
 def _workspace_for(args: argparse.Namespace) -> Path | None:
-    """The workspace a command works in: an ancestor of a path argument holding data_src/data_dst."""
+    """The workspace a command works in: an ancestor of a path argument holding data_src/data_dst or their videos."""
     from core import config
+    from core.workspace import Workspace
     for value in vars(args).values():
         if not isinstance(value, (str, Path)) or not value:
             continue
         path = Path(value).expanduser().absolute()
         for folder in (path, *path.parents):
-            if (folder / "data_src").is_dir() or (folder / "data_dst").is_dir():
+            ws = Workspace(folder)
+            if ws.data_src.is_dir() or ws.data_dst.is_dir() or ws.video("data_src") or ws.video("data_dst"):
                 return folder
     ws = config.settings().workspace
     return ws if ws.is_dir() else None

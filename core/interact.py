@@ -85,13 +85,13 @@ read_line: Callable[[str], str] = input
 def _ask(prompt: str, default_text: str, help_message: str | None) -> str | None:
     """Show `prompt`, return the stripped answer ('' for Enter); None means 'use the default'."""
     if not is_interactive():
-        log_info(f"{prompt}: {default_text} (non-interactive, default)")
+        log_info(f"{prompt.rstrip(' :')} : {default_text} (non-interactive, default)")
         return None
     while True:
         try:
             answer = read_line(prompt).strip()
         except EOFError:
-            log_info(f"{prompt}: {default_text} (no input, default)")
+            log_info(f"{prompt.rstrip(' :')} : {default_text} (no input, default)")
             return None
         if answer == "?" and help_message:
             print(help_message)
