@@ -41,6 +41,14 @@ class DemoClips:
     fps: float = 24.0
     src_motion: Motion = Motion(pan=0.08, zoom=0.2, roll_deg=20.0, light=0.3)
     dst_motion: Motion = Motion(pan=0.06, zoom=0.12, roll_deg=12.0, light=0.2)
+    # Head-and-shoulders crops (x, y, w, h) of the photos in the frames' 4:3 shape, so the faces are large.
+    src_crop: tuple[int, int, int, int] = (30, 0, 400, 300)
+    dst_crop: tuple[int, int, int, int] = (0, 30, 512, 384)
+
+
+def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x, y, w, h = box
+    return image[y:y + h, x:x + w]
 
 
 def demo_train_options() -> dict:
@@ -75,9 +83,10 @@ def build_demo_videos(ws: Workspace, clips: DemoClips = DemoClips()) -> tuple[Pa
     """Write `data_src.mp4` (astronaut) and `data_dst.mp4` (Grace Hopper) into the workspace root."""
     from core.ffmpeg import write_video
     ws.root.mkdir(parents=True, exist_ok=True)
-    src = write_video(synth_frames(astronaut(), clips.src_frames, clips.size, clips.src_motion, seed=1),
+    src_photo, dst_photo = crop(astronaut(), clips.src_crop), crop(grace_hopper(), clips.dst_crop)
+    src = write_video(synth_frames(src_photo, clips.src_frames, clips.size, clips.src_motion, seed=1),
                       ws.root / "data_src.mp4", fps=clips.fps, audio=True, tone_hz=330)
-    dst = write_video(synth_frames(grace_hopper(), clips.dst_frames, clips.size, clips.dst_motion, seed=2),
+    dst = write_video(synth_frames(dst_photo, clips.dst_frames, clips.size, clips.dst_motion, seed=2),
                       ws.root / "data_dst.mp4", fps=clips.fps, audio=True, tone_hz=440)
     return src, dst
 

@@ -320,8 +320,9 @@ TINY_TRAIN_CONFIG = {
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_linux_pipeline_scripts_make_result_mp4(tmp_path: Path):
-    needed = ("extract", "sort", "resize", "train", "merge", "video")
-    missing = [m for m in needed if importlib.util.find_spec(f"mainscripts.{m}") is None]
+    needed = ("mainscripts.extract", "mainscripts.sort", "mainscripts.resize", "mainscripts.train",
+              "mainscripts.merge", "mainscripts.video", "samplelib.generator")
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"commands not written yet: {missing}")
     from core.ffmpeg import probe
@@ -329,7 +330,7 @@ def test_linux_pipeline_scripts_make_result_mp4(tmp_path: Path):
     from core.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
-    build_demo_videos(ws, DemoClips(frames=12, size=(320, 240)))
+    build_demo_videos(ws, DemoClips(src_frames=12, dst_frames=12, size=(320, 240)))
     config = tmp_path / "train.json"
     config.write_text(json.dumps(TINY_TRAIN_CONFIG))
     env = {**os.environ, "WORKSPACE": str(ws.root), "DFL_NONINTERACTIVE": "1", "TRAIN_CONFIG_FILE": str(config),
@@ -345,3 +346,75 @@ def test_linux_pipeline_scripts_make_result_mp4(tmp_path: Path):
     info = probe(ws.result)
     assert (info.width, info.height, info.frame_count) == (320, 240, 12) and info.has_audio
     assert ws.result_mask.exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# README: the commands, script names and option tables it shows must be true.
+
+README = ROOT / "README.md"
+
+
+def readme_section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(title)
+    end = text.find("\n#", start + len(title))
+    return text[start:end if end > 0 else None]
+
+
+def test_readme_commands_parse():
+    text = README.read_text(encoding="utf-8")
+    snippets = re.findall(r"python main\.py ([^`\n]*)", text)
+    assert len(snippets) >= 3
+    for snippet in snippets:
+        argv = [t for t in shlex.split(snippet) if t not in ("COMMAND", "--help")]
+        if argv:
+            check_invocation(Invocation(README, 0, argv))
+    assert "python -m pytest -q" in text  # .ci/run runs exactly README's test command
+
+
+def test_readme_names_only_existing_scripts():
+    text = README.read_text(encoding="utf-8")
+    sh_names = {n for n in re.findall(r"([\w.+-]+\.sh)\b", text) if "..." not in n}
+    bat_names = {n for n in re.findall(r"`([^`/]+\.bat)`", text) if not n.startswith("...")}
+    assert len(sh_names) > 30 and len(bat_names) > 25
+    for name in sh_names:
+        assert (ROOT / "scripts_linux" / name).exists() or name == "setenv.sh", f"README names missing {name}"
+    for name in bat_names - {"setenv.bat"}:
+        assert (ROOT / "scripts_win" / name).exists(), f"README names missing {name}"
+
+
+def table_rows(section: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in section.splitlines():
+        match = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|\s*$", line)
+        if match:
+            rows[match[1]] = [cell.strip() for cell in match[2].split("|")]
+    return rows
+
+
+def shown(value) -> str:
+    return {True: "y", False: "n"}.get(value, str(value)) if isinstance(value, bool) else str(value)
+
+
+def test_readme_training_options_match_the_option_specs():
+    from models.registry import model_class
+    rows = table_rows(readme_section("### Training options"))
+    for model in ("SAEHD", "SAEHDBW"):
+        specs = [s for s in model_class(model).option_specs() if s.available]
+        assert {s.name for s in specs} == set(rows), f"README vs {model} options"
+        for spec in specs:
+            if not callable(spec.default):
+                assert rows[spec.name][0].split()[0] == shown(spec.default), f"default of {spec.name}"
+
+
+def test_readme_merge_settings_match_merger_config():
+    from merger.config import FIELDS, MergerConfig
+    rows = table_rows(readme_section("### Merge options"))
+    defaults = MergerConfig()
+    assert set(rows) == {f.name for f in FIELDS}
+    for field_spec in FIELDS:
+        assert rows[field_spec.name][0].split()[0] == shown(getattr(defaults, field_spec.name)), field_spec.name
+        if field_spec.choices:
+            for choice in field_spec.choices:
+                if "XSeg" not in choice:
+                    assert choice in rows[field_spec.name][1], f"{field_spec.name}: {choice} not documented"
