@@ -1,0 +1,469 @@
+"""`main.py util <cmd>`: faceset utilities (debug images, names, metadata sidecar, packing, info, contact sheet,
+PNG->JPG, legacy DFL import, resize) and `clear-workspace`.
+
+Every command that works on a faceset takes `--input-dir`; each command is one function in `UTIL_COMMANDS`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from core import config, interact
+from core.errors import UserError
+from core.fsio import atomic_write_bytes, atomic_write_text, list_images
+from core.workspace import Workspace
+from facelib.face_type import FaceType
+from facelib.landmarks import draw_landmarks, draw_rect_landmarks, estimate_pitch_yaw_roll
+from facelib.meta import FaceFileError, FaceMeta, load_face, read_meta, save_face, write_meta
+from mainscripts import resize
+from samplelib import pak
+
+FACE_EXTS = (".jpg", ".jpeg", ".png")
+SIDECAR = "faceset_metadata.json"
+DEBUG_SUFFIX = "_debug"
+
+
+def _input_dir(args: argparse.Namespace) -> Path:
+    folder = Path(args.input_dir).expanduser().absolute()
+    if not folder.is_dir():
+        raise UserError(f"{folder}: input folder not found")
+    return folder
+
+
+def _faces(folder: Path) -> list[Path]:
+    """Face image files of `folder`, leaving out the debug images this tool writes."""
+    return [p for p in list_images(folder, FACE_EXTS) if not p.stem.endswith(DEBUG_SUFFIX)]
+
+
+def _read_or_warn(path: Path) -> tuple[np.ndarray, FaceMeta] | None:
+    try:
+        image, meta = load_face(path)
+    except FaceFileError as err:
+        interact.log_warn(f"Skipping {err}")
+        return None
+    if meta is None:
+        interact.log_warn(f"Skipping {path.name}: no face metadata")
+        return None
+    return image, meta
+
+
+# ------------------------------------------------------------------------------------------------- commands ---
+
+def add_landmarks_debug_images(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    written = 0
+    for path in tqdm(_faces(folder), desc="Debug images", ascii=True):
+        loaded = _read_or_warn(path)
+        if loaded is None or loaded[1].landmarks is None:
+            continue
+        image, meta = loaded
+        canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+        if meta.face_type == FaceType.MARK_ONLY.to_string():
+            draw_rect_landmarks(canvas, meta.source_rect, meta.landmarks, FaceType.FULL, face_size=canvas.shape[0])
+        else:
+            draw_landmarks(canvas, meta.landmarks, transparent_mask=True)
+        cv2.imwrite(str(path.with_name(f"{path.stem}{DEBUG_SUFFIX}.jpg")), canvas, [cv2.IMWRITE_JPEG_QUALITY, 50])
+        written += 1
+    interact.log_info(f"Wrote {written} debug images into {folder}")
+    return 0
+
+
+def recover_original_filename(args: argparse.Namespace) -> int:
+    """Rename faces to `<source frame stem>_<k><ext>` (k counts faces of the same frame), in two passes."""
+    folder = _input_dir(args)
+    plan: list[tuple[Path, str]] = []
+    counts: Counter = Counter()
+    for path in _faces(folder):
+        try:
+            meta = read_meta(path)
+        except FaceFileError as err:
+            interact.log_warn(f"Skipping {err}")
+            continue
+        if meta is None or not meta.source_filename:
+            continue
+        stem = Path(meta.source_filename).stem
+        plan.append((path, f"{stem}_{counts[stem]}{path.suffix}"))
+        counts[stem] += 1
+    moving = {p for p, _ in plan}
+    clash = next((name for _, name in plan if (folder / name).exists() and folder / name not in moving), None)
+    if clash:
+        raise UserError(f"{folder / clash} exists and is not one of the faces being renamed; move it away first")
+    temps = []
+    for i, (path, _) in enumerate(plan):
+        temp = folder / f"_recover_{i:06d}{path.suffix}"
+        path.rename(temp)
+        temps.append(temp)
+    for temp, (_, name) in zip(temps, plan):
+        temp.rename(folder / name)
+    interact.log_info(f"Renamed {len(plan)} faces in {folder} to their original frame names")
+    return 0
+
+
+def save_faceset_metadata(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    faces = {}
+    for path in tqdm(_faces(folder), desc="Reading metadata", ascii=True):
+        loaded = _read_or_warn(path)
+        if loaded is None:
+            continue
+        image, meta = loaded
+        faces[path.name] = {"shape": list(image.shape), "meta": meta.to_dict()}
+    sidecar = folder / SIDECAR
+    atomic_write_text(sidecar, json.dumps({"version": 1, "faces": faces}))
+    interact.log_info(f"Saved the metadata of {len(faces)} faces to {sidecar}. You can now edit the images in "
+                      "another program (keep the file names; resizing is fine), then run restore-faceset-metadata.")
+    return 0
+
+
+def _find_edited(folder: Path, name: str) -> Path | None:
+    path = folder / name
+    if path.exists():
+        return path
+    for ext in FACE_EXTS:  # an editor may have saved it in another format
+        alt = path.with_suffix(ext)
+        if alt.exists():
+            return alt
+    return None
+
+
+def restore_faceset_metadata(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    sidecar = folder / SIDECAR
+    if not sidecar.exists():
+        raise UserError(f"{sidecar} not found; run save-faceset-metadata first")
+    try:
+        saved = json.loads(sidecar.read_text(encoding="utf-8"))["faces"]
+    except (ValueError, KeyError) as err:
+        raise UserError(f"{sidecar}: corrupt metadata file ({err})") from None
+    restored = 0
+    for name, entry in tqdm(saved.items(), desc="Restoring metadata", ascii=True):
+        path = _find_edited(folder, name)
+        if path is None:
+            interact.log_warn(f"{name}: missing, skipped")
+            continue
+        meta = FaceMeta.from_dict(entry["meta"])
+        try:
+            image = load_face(path)[0]
+        except FaceFileError as err:
+            interact.log_warn(f"Skipping {err}")
+            continue
+        h, w = entry["shape"][:2]
+        if image.shape[:2] != (h, w):
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LANCZOS4)
+            save_face(path, image, meta, jpeg_quality=100)
+        else:
+            write_meta(path, meta)
+        restored += 1
+    sidecar.unlink()
+    interact.log_info(f"Restored the metadata of {restored} faces in {folder}")
+    return 0
+
+
+def pack_faceset(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    if pak.has_pak(folder) and not interact.input_bool(f"{pak.pak_path(folder)} exists. Overwrite it?", True):
+        return 1
+    delete = args.delete_originals
+    if delete is None:
+        delete = interact.input_bool("Delete original files after packing?", True,
+                                     help_message="The pack is verified before anything is deleted.")
+    pak.pack_faceset(folder, delete_originals=delete)
+    return 0
+
+
+def unpack_faceset(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    if not pak.has_pak(folder):
+        raise UserError(f"{pak.pak_path(folder)} not found")
+    pak.unpack_faceset(folder)
+    return 0
+
+
+@dataclass
+class FacesetInfo:
+    count: int
+    face_types: dict[str, int]
+    sizes: dict[str, int]
+    channels: dict[str, int]
+    yaw_histogram: dict[str, int]
+    unreadable: int
+    packed: bool
+
+
+YAW_EDGES = list(range(-90, 91, 15))
+
+
+def faceset_info(folder: Path) -> FacesetInfo:
+    face_types: Counter = Counter()
+    sizes: Counter = Counter()
+    channels: Counter = Counter()
+    yaws: Counter = Counter()
+    count = 0
+    packed = pak.has_pak(folder)
+    names = pak.PackedFaceset(pak.pak_path(folder)).names() if packed else [p.name for p in _faces(folder)]
+    faces = pak.iter_faces(folder)
+    for _, image, meta in tqdm(faces, total=len(names), desc="Reading faces", ascii=True):
+        count += 1
+        face_types[meta.face_type] += 1
+        sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
+        channels["gray" if image.ndim == 2 else "color"] += 1
+        if meta.landmarks is not None:
+            yaw = math.degrees(estimate_pitch_yaw_roll(meta.landmarks, size=image.shape[1])[1])
+            i = min(len(YAW_EDGES) - 2, max(0, int((yaw + 90) // 15)))
+            yaws[f"{YAW_EDGES[i]}..{YAW_EDGES[i + 1]}"] += 1
+    ordered_yaws = {f"{a}..{b}": yaws.get(f"{a}..{b}", 0) for a, b in zip(YAW_EDGES, YAW_EDGES[1:])}
+    return FacesetInfo(count, dict(face_types), dict(sizes), dict(channels), ordered_yaws, len(names) - count, packed)
+
+
+def faceset_info_command(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    info = faceset_info(folder)
+    if args.json:
+        print(json.dumps(info.__dict__, indent=2))
+        return 0
+    lines = [f"Faceset {folder}{' (faceset.pak)' if info.packed else ''}",
+             f"  faces: {info.count}" + (f"  (+{info.unreadable} images without face data)" if info.unreadable else ""),
+             "  face types: " + ", ".join(f"{k} {v}" for k, v in sorted(info.face_types.items())),
+             "  sizes: " + ", ".join(f"{k} ({v})" for k, v in sorted(info.sizes.items())),
+             "  channels: " + ", ".join(f"{k} {v}" for k, v in sorted(info.channels.items())),
+             "  yaw (degrees, + = looking to one side, - = the other):"]
+    peak = max(info.yaw_histogram.values(), default=0) or 1
+    for label, n in info.yaw_histogram.items():
+        lines.append(f"    {label:>9} {n:6d} {'#' * round(40 * n / peak)}")
+    interact.log_info("\n".join(lines))
+    return 0
+
+
+def make_contact_sheet(folder: Path, thumb: int = 96, columns: int = 0, max_faces: int = 0) -> np.ndarray:
+    """One BGR image: a grid of the faces of `folder` (or its faceset.pak), labelled with their names."""
+    tiles = []
+    for name, image, _ in pak.iter_faces(folder, with_meta_only=False):
+        if DEBUG_SUFFIX in Path(name).stem:
+            continue
+        tile = cv2.resize(image, (thumb, thumb), interpolation=cv2.INTER_AREA)
+        tile = cv2.cvtColor(tile, cv2.COLOR_GRAY2BGR) if tile.ndim == 2 else tile
+        label = Path(name).stem[:14]
+        cv2.putText(tile, label, (2, thumb - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 2, cv2.LINE_AA)
+        cv2.putText(tile, label, (2, thumb - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+        if max_faces and len(tiles) >= max_faces:
+            break
+    if not tiles:
+        raise UserError(f"{folder}: no faces to show")
+    columns = columns or max(1, math.ceil(math.sqrt(len(tiles))))
+    rows = math.ceil(len(tiles) / columns)
+    sheet = np.full((rows * thumb, columns * thumb, 3), 32, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * thumb:(r + 1) * thumb, c * thumb:(c + 1) * thumb] = tile
+    return sheet
+
+
+def contact_sheet(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    output = Path(args.output_file) if args.output_file else folder.parent / f"{folder.name}_contact_sheet.png"
+    sheet = make_contact_sheet(folder, args.thumb_size, args.columns, args.max_faces)
+    ok, data = cv2.imencode(".png", sheet)
+    if not ok:
+        raise UserError(f"{output}: could not encode the contact sheet")
+    atomic_write_bytes(output, data.tobytes())
+    interact.log_info(f"Wrote {output} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
+def convert_png_to_jpg(args: argparse.Namespace) -> int:
+    folder = _input_dir(args)
+    converted = 0
+    for path in tqdm([p for p in _faces(folder) if p.suffix.lower() == ".png"], desc="PNG -> JPG", ascii=True):
+        loaded = _read_or_warn(path)
+        if loaded is None:
+            continue
+        target = path.with_suffix(".jpg")
+        if target.exists():
+            interact.log_warn(f"{target.name} exists, {path.name} left as it is")
+            continue
+        save_face(target, loaded[0], loaded[1], jpeg_quality=args.jpeg_quality)
+        path.unlink()
+        converted += 1
+    interact.log_info(f"Converted {converted} PNG faces to JPG in {folder}")
+    return 0
+
+
+def import_dfl_faceset(args: argparse.Namespace) -> int:
+    """Rewrite legacy DeepFaceLab faces (pickled metadata) with our JSON metadata; pixels are not recompressed."""
+    folder = _input_dir(args)
+    output = Path(args.output_dir).expanduser().absolute() if args.output_dir else folder
+    if pak.has_pak(folder):
+        packed = pak.PackedFaceset(pak.pak_path(folder))
+        if packed.legacy:
+            interact.log_info(f"{packed.path} is a DeepFaceLab pack; unpacking it (read safely) first")
+            pak.unpack_faceset(folder)
+    output.mkdir(parents=True, exist_ok=True)
+    imported = skipped = 0
+    for path in tqdm(_faces(folder), desc="Importing DFL faces", ascii=True):
+        try:
+            meta = read_meta(path)
+        except FaceFileError as err:
+            interact.log_warn(f"Skipping {err}")
+            skipped += 1
+            continue
+        if meta is None:
+            skipped += 1
+            continue
+        target = output / path.name
+        if target != path:
+            shutil.copy2(path, target)
+        write_meta(target, meta)
+        imported += 1
+    interact.log_info(f"Imported {imported} faces into {output}" + (f"; skipped {skipped}" if skipped else ""))
+    return 0 if imported or not skipped else 1
+
+
+def faceset_resize(args: argparse.Namespace) -> int:
+    return resize.run(args)
+
+
+def _workspace_targets(ws: Workspace) -> list[Path]:
+    """What clear-workspace removes: everything inside data_src/, data_dst/ and model/, and the results."""
+    targets: list[Path] = []
+    for folder in (ws.data_src, ws.data_dst, ws.model):
+        if folder.is_dir():
+            targets += sorted(folder.iterdir())
+    targets += [p for p in (ws.result, ws.result_mask) if p.exists()]
+    return targets
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def clear_workspace(args: argparse.Namespace) -> int:
+    root = Path(args.workspace or config.settings().workspace).expanduser().absolute()
+    if not root.is_dir():
+        raise UserError(f"{root}: workspace folder not found")
+    ws = Workspace(root)
+    targets = _workspace_targets(ws)
+    if not targets:
+        interact.log_info(f"{root} is already clear.")
+        ws.create()
+        return 0
+    listing = "\n".join(f"  {p.relative_to(root)}{'/' if p.is_dir() else ''}  ({_size(p) / 1e6:.1f} MB)"
+                        for p in targets)
+    kept = [p.name for p in (ws.video("data_src"), ws.video("data_dst")) if p]
+    interact.log_info(f"clear-workspace will delete:\n{listing}\n"
+                      f"and keep: {', '.join(kept) or 'no source videos found'}, logs/ and any other files.")
+    if not (args.yes or interact.input_bool("Delete these files?", False,
+                                            help_message="Frames, aligned faces, merged frames, the model and "
+                                                         "the result videos are removed for good.")):
+        interact.log_info("Nothing deleted." + ("" if interact.is_interactive() else " Pass --yes to confirm."))
+        return 1
+    for path in targets:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    ws.create()
+    interact.log_info(f"Cleared {root}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- registry ---
+
+@dataclass(frozen=True)
+class UtilCommand:
+    help: str
+    func: Callable[[argparse.Namespace], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def _input_dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-dir", required=True, help="Folder of aligned faces.")
+
+
+def _pack_args(p: argparse.ArgumentParser) -> None:
+    _input_dir_arg(p)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--delete-originals", dest="delete_originals", action="store_true", default=None,
+                       help="Delete the face files once the pack is written and verified (asked when missing; "
+                            "default yes).")
+    group.add_argument("--keep-originals", dest="delete_originals", action="store_false",
+                       help="Keep the face files next to the pack.")
+
+
+def _info_args(p: argparse.ArgumentParser) -> None:
+    _input_dir_arg(p)
+    p.add_argument("--json", action="store_true", help="Print the summary as JSON.")
+
+
+def _sheet_args(p: argparse.ArgumentParser) -> None:
+    _input_dir_arg(p)
+    p.add_argument("--output-file", default=None, help="PNG to write (default: <input-dir>_contact_sheet.png).")
+    p.add_argument("--thumb-size", type=int, default=96, help="Size of each face in the grid, pixels.")
+    p.add_argument("--columns", type=int, default=0, help="Faces per row (0 = square grid).")
+    p.add_argument("--max-faces", type=int, default=0, help="Show at most this many faces (0 = all).")
+
+
+def _png_args(p: argparse.ArgumentParser) -> None:
+    _input_dir_arg(p)
+    p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality 1-100.")
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    _input_dir_arg(p)
+    p.add_argument("--output-dir", default=None, help="Write the converted faces here (default: in place).")
+
+
+def _clear_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", "--input-dir", dest="workspace", default=None,
+                   help="Workspace folder (default: the configured workspace).")
+    p.add_argument("--yes", action="store_true", help="Delete without asking.")
+
+
+UTIL_COMMANDS: dict[str, UtilCommand] = {
+    "add-landmarks-debug-images": UtilCommand(
+        "Write <name>_debug.jpg next to each face with its landmarks drawn.", add_landmarks_debug_images),
+    "recover-original-filename": UtilCommand(
+        "Rename faces back to <source frame>_<n> from their metadata.", recover_original_filename),
+    "save-faceset-metadata": UtilCommand(
+        f"Save every face's metadata to {SIDECAR}, so the images can be edited elsewhere.", save_faceset_metadata),
+    "restore-faceset-metadata": UtilCommand(
+        f"Put the metadata from {SIDECAR} back into edited faces (resizing them back if needed).",
+        restore_faceset_metadata),
+    "pack-faceset": UtilCommand("Pack the faces into one faceset.pak file.", pack_faceset, _pack_args),
+    "unpack-faceset": UtilCommand("Unpack faceset.pak back into face files.", unpack_faceset),
+    "faceset-info": UtilCommand("Count faces, face types, sizes, gray/colour and a yaw histogram.",
+                                faceset_info_command, _info_args),
+    "contact-sheet": UtilCommand("Write one PNG grid of the faces for a quick look.", contact_sheet, _sheet_args),
+    "convert-png-to-jpg": UtilCommand("Convert PNG faces to JPG, keeping their metadata.", convert_png_to_jpg,
+                                      _png_args),
+    "import-dfl-faceset": UtilCommand(
+        "Convert legacy DeepFaceLab faces (pickled metadata, read safely) to this toolkit's format.",
+        import_dfl_faceset, _import_args),
+    "faceset-resize": UtilCommand("Resize faces (and convert to grayscale) keeping their metadata; same as "
+                                  "resize-to-grayscale.", faceset_resize, resize.add_arguments),
+    "clear-workspace": UtilCommand("Delete frames, faces, merged frames, the model and results; keep the videos.",
+                                   clear_workspace, _clear_args),
+}
+
+
+def main(args: argparse.Namespace) -> int:
+    return UTIL_COMMANDS[args.util_command].func(args)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("util", help="Faceset utilities and clear-workspace.",
+                              description="Faceset utilities. Each command works on the faces in --input-dir.")
+    commands = p.add_subparsers(dest="util_command", metavar="UTIL_COMMAND", required=True)
+    for name, cmd in UTIL_COMMANDS.items():
+        sub = commands.add_parser(name, help=cmd.help, description=cmd.help)
+        (cmd.add_arguments or _input_dir_arg)(sub)
+        sub.set_defaults(func=main)

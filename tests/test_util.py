@@ -1,0 +1,182 @@
+"""`main.py util ...` commands on a small real faceset, and clear-workspace."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+
+import main as cli
+from facelib.meta import load_face, read_meta, save_face
+from mainscripts.sort import sort_folder
+from mainscripts.sort_methods import SortOptions
+from samplelib import pak
+from tests.test_legacy import make_dfl_jpg
+
+
+def util(*argv) -> int:
+    return cli.main(["util", *map(str, argv)])
+
+
+@pytest.fixture
+def faces(real_faceset, tmp_path):
+    return real_faceset.copy_to(tmp_path / "aligned", ("base", "twoface")), real_faceset
+
+
+def test_add_landmarks_debug_images(faces):
+    folder, fs = faces
+    names = fs.names("base", "twoface")
+    assert util("add-landmarks-debug-images", "--input-dir", folder) == 0
+    debug = sorted(p.name for p in folder.glob("*_debug.jpg"))
+    assert debug == sorted(n.replace(".jpg", "_debug.jpg") for n in names)
+    image, meta = load_face(folder / names[0])
+    drawn = cv2.imread(str(folder / names[0].replace(".jpg", "_debug.jpg")))
+    x, y = np.round(meta.landmarks[30]).astype(int)  # nose tip: a green dot now
+    b, g, r = drawn[y, x].astype(int)
+    assert g > 150 and g > r + 50 and g > b + 50
+    assert read_meta(folder / names[0].replace(".jpg", "_debug.jpg")) is None
+
+
+def test_recover_original_filename_after_sort(faces):
+    folder, fs = faces
+    sort_folder(folder, "hist", SortOptions())
+    assert (folder / "00000.jpg").exists()
+    assert util("recover-original-filename", "--input-dir", folder) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(fs.names("base", "twoface"))
+    for p in folder.iterdir():
+        assert read_meta(p).source_filename.split(".")[0] == p.stem.rsplit("_", 1)[0]
+
+
+def test_save_edit_restore_metadata(faces):
+    folder, fs = faces
+    originals = {p.name: (load_face(p)[0].shape, read_meta(p)) for p in folder.iterdir()}
+    assert util("save-faceset-metadata", "--input-dir", folder) == 0
+    sidecar = folder / "faceset_metadata.json"
+    assert len(json.loads(sidecar.read_text())["faces"]) == len(originals)
+    for p in folder.glob("*.jpg"):  # edit elsewhere: a plain image program drops metadata and resizes
+        image = cv2.imread(str(p))
+        cv2.imwrite(str(p), cv2.resize(255 - image, (64, 64)))
+        assert read_meta(p) is None
+    assert util("restore-faceset-metadata", "--input-dir", folder) == 0
+    assert not sidecar.exists()
+    for name, (shape, meta) in originals.items():
+        image, got = load_face(folder / name)
+        assert image.shape == shape
+        assert np.array_equal(got.landmarks, meta.landmarks) and got.source_filename == meta.source_filename
+    assert util("restore-faceset-metadata", "--input-dir", folder) == 1  # sidecar gone: clear error
+
+
+def test_pack_unpack_commands(faces):
+    folder, fs = faces
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert util("pack-faceset", "--input-dir", folder, "--keep-originals") == 0
+    assert len(list(folder.iterdir())) == len(before) + 1
+    assert util("pack-faceset", "--input-dir", folder) == 0  # non-interactive: overwrite, delete originals
+    assert [p.name for p in folder.iterdir()] == ["faceset.pak"]
+    assert util("unpack-faceset", "--input-dir", folder) == 0
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert util("unpack-faceset", "--input-dir", folder) == 1
+
+
+def test_faceset_info_json(faces, capsys):
+    folder, fs = faces
+    gray_name = fs.groups["base"][0]
+    image, meta = load_face(folder / gray_name)
+    save_face(folder / gray_name, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), meta)
+    cv2.imwrite(str(folder / "plain.png"), np.zeros((8, 8, 3), np.uint8))
+    capsys.readouterr()
+    assert util("faceset-info", "--input-dir", folder, "--json") == 0
+    info = json.loads(capsys.readouterr().out)
+    n = len(fs.names("base", "twoface"))
+    assert info["count"] == n and info["face_types"] == {"full_face": n} and info["sizes"] == {"128x128": n}
+    assert info["channels"] == {"gray": 1, "color": n - 1} and info["unreadable"] == 1
+    assert sum(info["yaw_histogram"].values()) == n
+    pak.pack_faceset(folder, delete_originals=True)
+    assert util("faceset-info", "--input-dir", folder, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["packed"] is True
+
+
+def test_contact_sheet(faces, tmp_path):
+    folder, fs = faces
+    out = tmp_path / "sheet.png"
+    assert util("contact-sheet", "--input-dir", folder, "--output-file", out, "--thumb-size", 32) == 0
+    n = len(fs.names("base", "twoface"))
+    cols = int(np.ceil(np.sqrt(n)))
+    sheet = cv2.imread(str(out))
+    assert sheet.shape == (int(np.ceil(n / cols)) * 32, cols * 32, 3)
+    first = cv2.resize(load_face(folder / sorted(fs.names("base", "twoface"))[0])[0], (32, 32),
+                       interpolation=cv2.INTER_AREA)
+    assert np.abs(sheet[:20, :32].astype(int) - first[:20]).mean() < 3  # top of the first tile, above the label
+
+
+def test_convert_png_to_jpg(faces):
+    folder, fs = faces
+    name = fs.groups["base"][0]
+    image, meta = load_face(folder / name)
+    (folder / name).unlink()
+    save_face(folder / "face.png", image, meta)
+    assert util("convert-png-to-jpg", "--input-dir", folder, "--jpeg-quality", 90) == 0
+    assert not (folder / "face.png").exists()
+    got_image, got = load_face(folder / "face.jpg")
+    assert np.array_equal(got.landmarks, meta.landmarks) and np.abs(got_image.astype(int) - image).mean() < 8
+
+
+def test_import_dfl_faceset(faces, tmp_path):
+    folder, fs = faces
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for name in fs.groups["base"][:3]:
+        image, meta = load_face(folder / name)
+        d = {"face_type": meta.face_type, "landmarks": meta.landmarks.tolist(), "source_filename": meta.source_filename,
+             "source_rect": np.array(meta.source_rect), "image_to_face_mat": meta.image_to_face_mat}
+        (legacy / name).write_bytes(make_dfl_jpg(image, pickle.dumps(d, 3)))
+    out = tmp_path / "imported"
+    assert util("import-dfl-faceset", "--input-dir", legacy, "--output-dir", out) == 0
+    for name in fs.groups["base"][:3]:
+        data = (out / name).read_bytes()
+        assert b"SAEHDBW-META" in data and b"\xff\xef" not in data[:data.index(b"\xff\xda")]
+        got = read_meta(out / name)
+        assert np.allclose(got.landmarks, read_meta(folder / name).landmarks)
+        assert np.array_equal(load_face(out / name)[0], load_face(legacy / name)[0])  # pixels not recompressed
+    assert util("import-dfl-faceset", "--input-dir", legacy) == 0  # in place
+    assert b"SAEHDBW-META" in (legacy / fs.groups["base"][0]).read_bytes()
+
+
+def test_faceset_resize_alias(faces, tmp_path):
+    folder, fs = faces
+    out = tmp_path / "small"
+    assert util("faceset-resize", "--input-dir", folder, "--output-dir", out, "--image-size", 64,
+                "--face-type", "same", "--workers", 1) == 0
+    image, meta = load_face(out / fs.groups["base"][0])
+    assert image.shape == (64, 64)
+    assert np.allclose(meta.landmarks, read_meta(folder / fs.groups["base"][0]).landmarks / 2, atol=1e-3)
+
+
+def _workspace(root):
+    for rel in ("data_src/00001.png", "data_src/aligned/00001_0.jpg", "data_dst/00001.png",
+                "data_dst/merged/00001.png", "model/SAEHDBW_data.json", "logs/run.log"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x" * 10)
+    for rel in ("data_src.mp4", "data_dst.mov", "result.mp4", "notes.txt"):
+        (root / rel).write_bytes(b"v" * 10)
+
+
+def _files(root):
+    """Files under `root`, leaving out the log files main.py itself appends to."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and (p.parent.name != "logs" or p.name == "run.log"))
+
+
+def test_clear_workspace(tmp_path):
+    root = tmp_path / "ws"
+    _workspace(root)
+    everything = _files(root)
+    assert util("clear-workspace", "--workspace", root) == 1  # non-interactive without --yes: nothing deleted
+    assert _files(root) == everything
+    assert util("clear-workspace", "--input-dir", root, "--yes") == 0
+    assert _files(root) == ["data_dst.mov", "data_src.mp4", "logs/run.log", "notes.txt"]
+    for folder in ("data_src/aligned", "data_dst/aligned", "model"):
+        assert (root / folder).is_dir() and not any((root / folder).iterdir())
+    assert util("clear-workspace", "--workspace", tmp_path / "missing", "--yes") == 1
