@@ -41,13 +41,11 @@ def _sobel_vertical_edges(image: np.ndarray) -> np.ndarray:
 
 def _runs(cond: np.ndarray, leftward: bool) -> np.ndarray:
     """Per pixel, the length of the run of True in `cond` ending (leftward) or starting (rightward) there."""
-    out = np.zeros(cond.shape, np.int32)
-    cols = range(cond.shape[1]) if leftward else range(cond.shape[1] - 1, -1, -1)
-    prev = np.zeros(cond.shape[0], np.int32)
-    for c in cols:
-        prev = (prev + 1) * cond[:, c]
-        out[:, c] = prev
-    return out
+    if not leftward:
+        return _runs(cond[:, ::-1], True)[:, ::-1]
+    cols = np.arange(cond.shape[1])
+    last_false = np.maximum.accumulate(np.where(cond, -1, cols), axis=1)
+    return cols - last_false
 
 
 def _edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
