@@ -245,7 +245,7 @@ def prepare_output(opts: ExtractOptions, frames: list[Path]) -> dict[str, list[F
             path.unlink()
         for path in list_images(opts.debug_dir):
             path.unlink()
-        header, done = None, {}
+        header, done, existing = None, {}, []
     if header is None:
         journal.start(opts.signature())
         stems = {p.stem.rsplit("_", 1)[0] for p in existing}
