@@ -96,3 +96,25 @@ def test_bad_inputs(whole_face_set, tmp_path):
     assert resize_faceset(src, tmp_path / "o2", 64, "same", True, workers=1) == len(whole_face_set.groups["faces"])
     with pytest.raises(ValueError, match="square"):
         resize_face(np.zeros((10, 12), np.uint8), read_meta(whole_face_set.dir / whole_face_set.groups["faces"][0]), 8)
+
+
+def test_faceset_flow_on_an_extracted_workspace(tiny_workspace, tmp_path, capsys):
+    """Faces from the real extractor: sort, resize to grayscale, pack, and the training loader reads the pack."""
+    import json
+    import shutil
+    from samplelib.loader import load_samples
+    src = tmp_path / "aligned"
+    shutil.copytree(tiny_workspace.src_aligned, src)
+    count = len(list(src.glob("*.jpg")))
+    assert count >= 10
+    assert cli.main(["sort", "--input-dir", str(src), "--by", "face-yaw"]) == 0
+    gray = tmp_path / "aligned_bw"
+    assert cli.main(["resize-to-grayscale", "--input-dir", str(src), "--output-dir", str(gray),
+                     "--image-size", "64"]) == 0
+    assert cli.main(["util", "pack-faceset", "--input-dir", str(gray)]) == 0
+    capsys.readouterr()
+    assert cli.main(["util", "faceset-info", "--input-dir", str(gray), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["count"] == count and info["channels"] == {"gray": count} and info["sizes"] == {"64x64": count}
+    samples = load_samples(gray, grayscale=True, workers=1)
+    assert len(samples) == count
