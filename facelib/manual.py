@@ -261,7 +261,13 @@ def on_cv2_mouse(state: ManualState, event: int, x: int, y: int, flags: int) -> 
     elif event == cv2.EVENT_RBUTTONDOWN:
         state.on_right_click(x, y)
     elif event == cv2.EVENT_MOUSEWHEEL:
-        state.on_wheel(cv2.getMouseWheelDelta(flags) > 0)
+        state.on_wheel(wheel_delta(flags) > 0)
+
+
+def wheel_delta(flags: int) -> int:
+    """The signed wheel step packed in the high 16 bits of OpenCV's mouse flags."""
+    delta = (int(flags) >> 16) & 0xFFFF
+    return delta - 0x10000 if delta >= 0x8000 else delta
 
 
 KEY_NAMES = {13: "enter", 10: "enter", 32: "space"}
