@@ -102,14 +102,14 @@ def main(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    methods = ", ".join(SORT_METHODS)
+    methods = "\n".join(f"  {m.key:<22} {m.explain}" for m in SORT_METHODS.values())
     p = subparsers.add_parser(
-        "sort", help="Sort or clean an aligned faceset.",
-        description="Order the faces of a folder by a measure, or throw out the weak ones. Kept faces are "
-                    "renamed 00000.jpg, 00001.jpg, ... in the new order; rejected faces go to <folder>_trash. "
-                    f"Methods: {methods}.")
+        "sort", help="Sort or clean an aligned faceset.", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Order the faces of a folder by a measure, or throw out the weak ones. Kept faces are\n"
+                    "renamed 00000.jpg, 00001.jpg, ... in the new order; rejected faces go to <folder>_trash.\n"
+                    f"A faceset.pak is unpacked, sorted and packed again.\n\nmethods:\n{methods}")
     p.add_argument("--input-dir", required=True, help="Folder of aligned faces (or holding faceset.pak).")
-    p.add_argument("--by", choices=list(SORT_METHODS), default=None,
+    p.add_argument("--by", choices=list(SORT_METHODS), default=None, metavar="METHOD",
                    help=f"Sort method; without it a menu is shown (non-interactive: {DEFAULT_METHOD}).")
     p.add_argument("--target-count", type=int, default=None,
                    help="final / final-fast: how many faces to keep (asked when missing, default 2000).")

@@ -45,16 +45,17 @@ class SortResult:
 @dataclass(frozen=True)
 class SortMethod:
     key: str
-    description: str
+    description: str  # DFL's menu text
+    explain: str  # what the user gets, for --help
     func: Callable[[list[Path], SortOptions], SortResult]
 
 
 SORT_METHODS: dict[str, SortMethod] = {}
 
 
-def _method(key: str, description: str):
+def _method(key: str, description: str, explain: str):
     def wrap(func):
-        SORT_METHODS[key] = SortMethod(key, description, func)
+        SORT_METHODS[key] = SortMethod(key, description, explain, func)
         return func
     return wrap
 
@@ -119,12 +120,15 @@ def measure_pose(path: str) -> tuple[float, float] | None:
     return pitch, yaw
 
 
-def measure_rect_area(path: str) -> float | None:
-    _, meta = _load(path)
+def _rect_area(meta: FaceMeta | None) -> float | None:
     if meta is None or meta.source_rect is None:
         return None
     l, t, r, b = meta.source_rect
     return float(abs((r - l) * (b - t)))
+
+
+def measure_rect_area(path: str) -> float | None:
+    return _rect_area(_load(path)[1])
 
 
 def _normalized_sqrt_hist(hist: np.ndarray) -> np.ndarray:
@@ -189,8 +193,7 @@ def measure_best(path: str, fast: bool = False) -> tuple | None:
         return None
     pitch, yaw, _ = estimate_pitch_yaw_roll(meta.landmarks, size=image.shape[1])
     if fast:
-        area = measure_rect_area(path)
-        sharpness = 0.0 if area is None else area
+        sharpness = _rect_area(meta) or 0.0
     else:
         sharpness = estimate_sharpness(_hull_masked(image, meta))
     return sharpness, yaw, pitch, _gray_face_hist(image, meta)
@@ -241,39 +244,45 @@ def dissimilarity_scores(u: np.ndarray, block: int = 2048) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------- the methods ---
 
-@_method("blur", "blur")
+@_method("blur", "blur",
+         "sharpest faces first (CPBD on the face area); featureless faces go to trash")
 def sort_blur(paths: list[Path], opts: SortOptions) -> SortResult:
     values = parallel_map(measure_blur, [str(p) for p in paths], "Sorting by blur", opts.workers)
     values = [None if v is not None and v <= 0 else v for v in values]
     return order_by(paths, values, reverse=True)
 
 
-@_method("motion-blur", "motion blur")
+@_method("motion-blur", "motion blur",
+         "most fine detail first (Laplacian variance); catches motion blur")
 def sort_motion_blur(paths: list[Path], opts: SortOptions) -> SortResult:
     values = parallel_map(measure_motion_blur, [str(p) for p in paths], "Sorting by motion blur", opts.workers)
     values = [None if v is not None and v <= 0 else v for v in values]
     return order_by(paths, values, reverse=True)
 
 
-@_method("face-yaw", "face yaw direction")
+@_method("face-yaw", "face yaw direction",
+         "head turned to one side first, to the other side last")
 def sort_face_yaw(paths: list[Path], opts: SortOptions) -> SortResult:
     poses = parallel_map(measure_pose, [str(p) for p in paths], "Sorting by face yaw", opts.workers)
     return order_by(paths, [None if p is None else p[1] for p in poses], reverse=True)
 
 
-@_method("face-pitch", "face pitch direction")
+@_method("face-pitch", "face pitch direction",
+         "looking up first, looking down last")
 def sort_face_pitch(paths: list[Path], opts: SortOptions) -> SortResult:
     poses = parallel_map(measure_pose, [str(p) for p in paths], "Sorting by face pitch", opts.workers)
     return order_by(paths, [None if p is None else p[0] for p in poses], reverse=True)
 
 
-@_method("face-source-rect-size", "face rect size in source image")
+@_method("face-source-rect-size", "face rect size in source image",
+         "faces that were largest in their frame first")
 def sort_source_rect_size(paths: list[Path], opts: SortOptions) -> SortResult:
     values = parallel_map(measure_rect_area, [str(p) for p in paths], "Sorting by face rect size", opts.workers)
     return order_by(paths, values, reverse=True)
 
 
-@_method("hist", "histogram similarity")
+@_method("hist", "histogram similarity",
+         "chains faces so each is followed by the one with the most similar colours")
 def sort_hist(paths: list[Path], opts: SortOptions) -> SortResult:
     hists = parallel_map(measure_bgr_hist, [str(p) for p in paths], "Sorting by histogram similarity", opts.workers)
     good = [(p, h) for p, h in zip(paths, hists) if h is not None]
@@ -285,7 +294,8 @@ def sort_hist(paths: list[Path], opts: SortOptions) -> SortResult:
     return SortResult(kept, [p for p, h in zip(paths, hists) if h is None])
 
 
-@_method("hist-dissim", "histogram dissimilarity")
+@_method("hist-dissim", "histogram dissimilarity",
+         "most unusual faces (by face-area histogram) first")
 def sort_hist_dissim(paths: list[Path], opts: SortOptions) -> SortResult:
     hists = parallel_map(measure_gray_hist, [str(p) for p in paths], "Sorting by histogram dissimilarity",
                          opts.workers)
@@ -297,13 +307,15 @@ def sort_hist_dissim(paths: list[Path], opts: SortOptions) -> SortResult:
     return order_by(paths, scores, reverse=True)
 
 
-@_method("brightness", "brightness")
+@_method("brightness", "brightness",
+         "brightest faces first")
 def sort_brightness(paths: list[Path], opts: SortOptions) -> SortResult:
     values = parallel_map(measure_brightness, [str(p) for p in paths], "Sorting by brightness", opts.workers)
     return order_by(paths, values, reverse=True)
 
 
-@_method("hue", "hue")
+@_method("hue", "hue",
+         "by average hue (colour faces only)")
 def sort_hue(paths: list[Path], opts: SortOptions) -> SortResult:
     values = parallel_map(measure_hue, [str(p) for p in paths], "Sorting by hue", opts.workers)
     if all(v == 0.0 for v in values if v is not None):
@@ -311,13 +323,15 @@ def sort_hue(paths: list[Path], opts: SortOptions) -> SortResult:
     return order_by(paths, values, reverse=True)
 
 
-@_method("black", "amount of black pixels")
+@_method("black", "amount of black pixels",
+         "fewest black pixels first: faces cut by the frame edge go last")
 def sort_black(paths: list[Path], opts: SortOptions) -> SortResult:
     values = parallel_map(measure_black, [str(p) for p in paths], "Sorting by amount of black pixels", opts.workers)
     return order_by(paths, values, reverse=False)
 
 
-@_method("origname", "original filename")
+@_method("origname", "original filename",
+         "in the order of the video frames they came from")
 def sort_origname(paths: list[Path], opts: SortOptions) -> SortResult:
     names = parallel_map(measure_source_filename, [str(p) for p in paths], "Sorting by original filename",
                          opts.workers)
@@ -329,7 +343,8 @@ def _frame_and_index(path: Path) -> tuple[str, int] | None:
     return (stem, int(k)) if stem and k.isdigit() else None
 
 
-@_method("oneface", "one face in image")
+@_method("oneface", "one face in image",
+         "trashes every face of frames where more than one face was found")
 def sort_oneface(paths: list[Path], opts: SortOptions) -> SortResult:
     """Trash every face of a frame that held more than one face (by `<frame>_<k>` names and source file)."""
     sources = parallel_map(measure_source_filename, [str(p) for p in paths], "Sorting by one face", opts.workers)
@@ -406,7 +421,8 @@ def _sort_absdiff(paths: list[Path], opts: SortOptions, similar: bool) -> SortRe
     return SortResult([good[i][0] for i in order], trash)
 
 
-@_method("absdiff", "absolute pixel difference")
+@_method("absdiff", "absolute pixel difference",
+         "chains faces by pixel difference (asks: similar or dissimilar)")
 def sort_absdiff(paths: list[Path], opts: SortOptions) -> SortResult:
     similar = opts.similar
     if similar is None:
@@ -416,7 +432,8 @@ def sort_absdiff(paths: list[Path], opts: SortOptions) -> SortResult:
     return _sort_absdiff(paths, opts, similar)
 
 
-@_method("absdiff-dissim", "absolute pixel difference, dissimilar first")
+@_method("absdiff-dissim", "absolute pixel difference, dissimilar first",
+         "chains faces, each followed by the most different one")
 def sort_absdiff_dissim(paths: list[Path], opts: SortOptions) -> SortResult:
     return _sort_absdiff(paths, opts, False)
 
@@ -505,12 +522,14 @@ def _sort_best(paths: list[Path], opts: SortOptions, fast: bool) -> SortResult:
     return SortResult([paths[valid[i]] for i in kept], [paths[valid[i]] for i in trash] + failed)
 
 
-@_method("final", "best faces")
+@_method("final", "best faces",
+         "keeps --target-count sharp faces spread evenly over yaw and pitch; the rest to trash")
 def sort_final(paths: list[Path], opts: SortOptions) -> SortResult:
     return _sort_best(paths, opts, fast=False)
 
 
-@_method("final-fast", "best faces faster")
+@_method("final-fast", "best faces faster",
+         "as final, with the face size in the frame instead of sharpness")
 def sort_final_fast(paths: list[Path], opts: SortOptions) -> SortResult:
     return _sort_best(paths, opts, fast=True)
 

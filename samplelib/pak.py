@@ -221,7 +221,8 @@ def unpack_faceset(folder: str | os.PathLike, *, delete_pak: bool = True) -> int
     return len(pak)
 
 
-def iter_faces(folder: str | os.PathLike, *, with_meta_only: bool = True) -> Iterator[tuple[str, np.ndarray, FaceMeta | None]]:
+def iter_faces(folder: str | os.PathLike, *,
+               with_meta_only: bool = True) -> Iterator[tuple[str, np.ndarray, FaceMeta | None]]:
     """Yield (name, image, meta) from `folder/faceset.pak` if present, else from the images in `folder`.
 
     Unreadable faces are warned about and skipped; images without face metadata are skipped unless

@@ -53,7 +53,8 @@ def test_reads_legacy_dfl_jpg(tmp_path, astronaut_bgr, protocol):
     assert np.allclose(meta.landmarks, np.float32(d["landmarks"]))
     assert np.array_equal(meta.source_landmarks, np.float32(d["source_landmarks"]))
     assert np.array_equal(meta.image_to_face_mat, d["image_to_face_mat"])
-    assert meta.xseg_polys[0]["type"] == 1 and np.array_equal(meta.xseg_polys[0]["pts"], d["seg_ie_polys"]["polys"][0]["pts"])
+    assert meta.xseg_polys[0]["type"] == 1
+    assert np.array_equal(meta.xseg_polys[0]["pts"], d["seg_ie_polys"]["polys"][0]["pts"])
     assert meta.xseg_mask.shape == (256, 256) and set(np.unique(meta.xseg_mask)) <= {0.0, 1.0}
     assert meta.eyebrows_expand_mod == 1.0
 

@@ -40,7 +40,8 @@ def test_image_to_face_mat_matches_the_source_frame(whole_face_set):
         out, new = resize_face(image, meta, 128, "f", grayscale=False)
         expected = get_transform_mat(meta.source_landmarks, 128, "full_face")
         corners = np.array([[0, 0], [500, 0], [0, 500], [500, 500]], np.float64)
-        assert np.abs(transform_points(corners, new.image_to_face_mat) - transform_points(corners, expected)).max() < 0.5
+        got_corners = transform_points(corners, new.image_to_face_mat)
+        assert np.abs(got_corners - transform_points(corners, expected)).max() < 0.5
         # re-cutting the face from its frame with the rewritten matrix gives the resized picture
         frame = cv2.imread(str(frames / meta.source_filename))
         recut = cv2.warpAffine(frame, new.image_to_face_mat, (128, 128), flags=cv2.INTER_LANCZOS4)

@@ -34,7 +34,8 @@ def _sobel_vertical_edges(image: np.ndarray) -> np.ndarray:
     strength[strength <= 2.0 * np.sqrt(strength.mean())] = 0
     pad_c = np.zeros((strength.shape[0], 1))
     pad_r = np.zeros((1, strength.shape[1]))
-    horizontal_max = (strength > np.hstack([pad_c, strength[:, :-1]])) & (strength > np.hstack([strength[:, 1:], pad_c]))
+    horizontal_max = ((strength > np.hstack([pad_c, strength[:, :-1]]))
+                      & (strength > np.hstack([strength[:, 1:], pad_c])))
     vertical_max = (strength > np.vstack([pad_r, strength[:-1]])) & (strength > np.vstack([strength[1:], pad_r]))
     return horizontal_max | vertical_max
 
