@@ -92,7 +92,7 @@ def test_wheel_sizes_and_zoom(frames, extractor):
 def test_keys_toggle_accuracy_and_help(frames, extractor):
     state = make_state(frames, extractor, window_size=640)
     with_help = state.render()
-    assert with_help.shape[1::-1] == state.window_size_px() == (427, 240)  # 320x240 frame, 640 = 16:9 width
+    assert with_help.shape[1::-1] == state.window_size_px() == (480, 360)  # scale = 640 / (240 * 16 / 9)
     state.on_key("h")
     assert not state.show_help
     without = state.render()
