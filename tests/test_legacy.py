@@ -148,3 +148,13 @@ def test_numpy_scalars_and_arrays_load():
 def test_garbage_pickle_is_format_error():
     with pytest.raises(legacy.LegacyFormatError):
         legacy.restricted_loads(b"\x80\x03garbage")
+
+
+def test_numpy_1x_module_paths_load():
+    """DFL files were pickled under numpy 1.x, whose reconstructors live in `numpy.core`, not `numpy._core`."""
+    blob = pickle.dumps({"m": np.arange(6.0).reshape(2, 3), "s": np.float32(0.5)}, protocol=3)
+    assert b"numpy._core.multiarray" in blob
+    old = blob.replace(b"numpy._core.", b"numpy.core.")
+    assert b"numpy._core" not in old
+    got = legacy.restricted_loads(old)
+    assert np.array_equal(got["m"], np.arange(6.0).reshape(2, 3)) and got["s"] == np.float32(0.5)
