@@ -1,0 +1,313 @@
+"""`main.py merge`: put the model's faces back into the dst frames (DFL's Merger), interactively or in batch,
+then point the user at `video video-from-sequence` for the result video."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from core import config, interact
+from core.errors import UserError
+from core.fsio import list_images
+from core.workspace import Workspace
+from merger import sources
+from merger.bw_color import BW_OUTPUTS
+from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
+from merger.frames import FaceAlignment, Frame, Merger, RunOptions, build_frames, select_frames
+from merger.interactive import InteractiveState, run_window
+from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
+
+MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96")
+HELP = {
+    "interactive": "Tune settings per frame in an OpenCV window (needs a display; asked if missing, yes).",
+    "bw_output": "One-channel (SAEHDBW) faces in colour frames: luma keeps the frame's colours and replaces the "
+                 "face's brightness (default); gray makes the whole output gray (the fork's behaviour); "
+                 "precomputed writes predicted faces to data_dst/predicted first (pass 1) so they can be edited "
+                 "or colorized, then merges those files (pass 2, run the same command again).",
+}
+
+
+# ------------------------------------------------------------------------------------------- alignments ---
+
+def load_alignments(aligned_dir: Path) -> dict[str, list[FaceAlignment]]:
+    """Frame stem -> faces, from the dst aligned faces (folder or faceset.pak)."""
+    from facelib.meta import FaceFileError, read_meta
+    from samplelib import pak
+
+    metas = []
+    if pak.has_pak(aligned_dir):
+        packed = pak.PackedFaceset(pak.pak_path(aligned_dir))
+        metas = [(name, packed.read_meta(name)) for name in packed.names()]
+    else:
+        for path in list_images(aligned_dir):
+            try:
+                metas.append((path.name, read_meta(path)))
+            except FaceFileError as err:
+                interact.log_warn(f"{err} - skipped")
+    out: dict[str, list[FaceAlignment]] = {}
+    skipped = 0
+    for name, meta in metas:
+        if meta is None or meta.source_filename is None or meta.source_landmarks is None:
+            skipped += 1
+            continue
+        out.setdefault(Path(meta.source_filename).stem, []).append(
+            FaceAlignment(meta.source_landmarks.astype("float64"), meta.eyebrows_expand_mod))
+    if skipped:
+        interact.log_warn(f"{skipped} files in {aligned_dir} have no face metadata or source frame; skipped")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- prompts ---
+
+def _choose(spec, default: str) -> str:
+    listing = " ".join(f"({i}) {c}" for i, c in enumerate(spec.choices))
+    answer = interact.input_str(f"{spec.prompt} {listing}", default,
+                                list(spec.choices) + [str(i) for i in range(len(spec.choices))],
+                                help_message=spec.help)
+    return spec.choices[int(answer)] if answer.isdigit() else answer
+
+
+def ask_config(fixed: dict) -> MergerConfig:
+    """DFL's one-time merge questions (skipping those fixed by flags); non-interactive runs take the defaults."""
+    specs = {s.name: s for s in FIELDS}
+    base = MergerConfig.batch_defaults()
+    values = dict(fixed)
+
+    def ask(name: str) -> None:
+        if name in values:
+            return
+        spec, default = specs[name], getattr(base, name)
+        if spec.choices is not None:
+            values[name] = _choose(spec, default)
+        elif spec.low is None:
+            values[name] = interact.input_bool(spec.prompt, default, help_message=spec.help)
+        else:
+            values[name] = interact.input_int(spec.prompt, default, (spec.low, spec.high), help_message=spec.help)
+
+    ask("mode")
+    raw = values["mode"] in ("raw-rgb", "raw-predict")
+    if values["mode"] == "hist-match":
+        ask("masked_hist_match")
+    if values["mode"] in HIST_MODES:
+        ask("hist_match_threshold")
+    ask("mask_mode")
+    if not raw:
+        for name in ("erode_mask_modifier", "blur_mask_modifier", "motion_blur_power"):
+            ask(name)
+    ask("output_face_scale")
+    if not raw:
+        ask("color_transfer_mode")
+    ask("sharpen_mode")
+    if values["sharpen_mode"] != "none":
+        ask("blursharpen_amount")
+    if not raw:
+        for name in ("image_denoise_power", "bicubic_degrade_power", "color_degrade_power"):
+            ask(name)
+    return MergerConfig.from_dict(values, base)
+
+
+def fixed_fields(args: argparse.Namespace) -> dict:
+    """Merge settings given as flags."""
+    return {s.name: getattr(args, s.name) for s in FIELDS if getattr(args, s.name, None) is not None}
+
+
+def _workers(args: argparse.Namespace) -> int:
+    cpus = os.cpu_count() or 1
+    if args.workers:
+        return max(1, args.workers)
+    if config.settings().merge_workers > 0:
+        return config.settings().merge_workers
+    return interact.input_int("Number of workers?", cpus, (1, cpus),
+                              help_message="Processes merging frames in parallel; the model runs in the main one.")
+
+
+# --------------------------------------------------------------------------------------------------- run ---
+
+def _paths(args: argparse.Namespace) -> dict[str, Path]:
+    ws = Workspace(Path(args.workspace)) if args.workspace else None
+    if ws is None:
+        for value in (args.input_dir, args.aligned_dir, args.output_dir):
+            if value:
+                for folder in Path(value).absolute().parents:
+                    if (folder / "data_dst").is_dir():
+                        ws = Workspace(folder)
+                        break
+            if ws:
+                break
+    ws = ws or Workspace(config.settings().workspace)
+    input_dir = Path(args.input_dir) if args.input_dir else ws.data_dst
+    return {
+        "workspace": ws.root,
+        "input": input_dir,
+        "output": Path(args.output_dir) if args.output_dir else ws.merged,
+        "mask": Path(args.output_mask_dir) if args.output_mask_dir else ws.merged_mask,
+        "aligned": Path(args.aligned_dir) if args.aligned_dir else ws.dst_aligned,
+        "model": Path(args.model_dir) if args.model_dir else ws.model,
+        "predicted": input_dir / "predicted",
+        "result": ws.result,
+        "result_mask": ws.result_mask,
+        "reference": ws.video("data_dst") or ws.root / "data_dst.mp4",
+    }
+
+
+def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSource:
+    from models.registry import load_model
+
+    if not model_dir.is_dir():
+        raise UserError(f"{model_dir}: model folder not found")
+    model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
+                       cpu_only=args.cpu_only, force_gpu_idxs=args.force_gpu_idxs)
+    return sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
+
+
+def _next_steps(paths: dict[str, Path], with_mask: bool) -> None:
+    exe = shlex.quote(sys.executable)
+    main_py = shlex.quote(str(Path(__file__).resolve().parent.parent / "main.py"))
+    ref = shlex.quote(str(paths["reference"]))
+    cmd = (f"{exe} {main_py} video video-from-sequence --input-dir {shlex.quote(str(paths['output']))} "
+           f"--output-file {shlex.quote(str(paths['result']))} --reference-file {ref} --include-audio")
+    interact.log_info(f"Next, make the result video:\n  {cmd}")
+    if with_mask:
+        interact.log_info(f"and the mask video:\n  {exe} {main_py} video video-from-sequence --input-dir "
+                          f"{shlex.quote(str(paths['mask']))} --output-file {shlex.quote(str(paths['result_mask']))} "
+                          f"--reference-file {ref} --no-include-audio")
+
+
+def main(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    if not paths["input"].is_dir():
+        raise UserError(f"{paths['input']}: input frame folder not found")
+    if paths["output"].resolve() == paths["input"].resolve():
+        raise UserError(f"{paths['output']}: the output folder must differ from the input frames")
+    if not paths["aligned"].is_dir():
+        raise UserError(f"{paths['aligned']}: aligned dst faces not found (run the dst extraction first)")
+    alignments = load_alignments(paths["aligned"])
+    if not alignments:
+        interact.log_warn(f"{paths['aligned']}: no aligned faces; every frame is copied unchanged")
+    frames = build_frames(paths["input"], alignments)
+    todo = select_frames(frames, args.frames, args.skip_frames)
+    if not todo:
+        raise UserError("no frames selected: check --frames / --skip-frames against the frame numbers")
+
+    # The face source: the model, or the predicted folder of a precomputed pass 1.
+    precomputed = args.bw_output == "precomputed"
+    source = None
+    if precomputed:
+        found = sources.read_spec(paths["predicted"])
+        if found and all(f.stem in found[1] for f in todo if f.faces):
+            source = sources.PrecomputedSource(paths["predicted"])
+            interact.log_info(f"Merging the predicted faces of {paths['predicted']} (precomputed pass 2)")
+    if source is None:
+        source = _load_source(args, paths["model"])
+    if precomputed and isinstance(source, sources.ModelSource):
+        run = RunOptions(paths["output"], batch_size=args.batch_size)
+        merger = Merger(frames, [MergerConfig()] * len(frames), source, run)
+        count = merger.export_predictions(todo, paths["predicted"])
+        interact.log_info(f"Precomputed pass 1: wrote {count} predicted faces to {paths['predicted']}.\n"
+                          "Edit or colorize them (keep the file names), then run the same command again to merge them.")
+        return 0
+    bw_output = args.bw_output or "luma"
+
+    # Settings: interactive window, a config file, or the one-time questions (+ flags).
+    interactive = args.interactive
+    if interactive is None:
+        interactive = (interact.is_interactive() and config.settings().has_display
+                       and interact.input_bool("Use interactive merger?", True, help_message=HELP["interactive"]))
+    if interactive and not config.settings().has_display:
+        raise UserError("the interactive merger needs a display; use --no-interactive (and --config-file)")
+    session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
+    fixed = fixed_fields(args)
+    if args.config_file or (interactive and session_path.exists()
+                            and interact.input_bool(f"Use saved session {session_path}?", True)):
+        session = MergeSession.load(session_path)
+        if fixed:
+            session = MergeSession(session.base.copy(**fixed),
+                                   {k: v.copy(**fixed) for k, v in session.frames.items()})
+    elif interactive:
+        session = MergeSession(MergerConfig.from_dict(fixed))
+    else:
+        session = MergeSession(ask_config(fixed))
+
+    run = RunOptions(paths["output"], paths["mask"], bw_output=bw_output, stabilize_gamma=args.stabilize_gamma,
+                     gamma_window=args.gamma_window, smooth_mask=args.smooth_mask,
+                     export_mask_alpha=args.export_mask_alpha, force=args.force, batch_size=args.batch_size)
+    names = [f.name for f in frames]
+    merger = Merger(frames, session.resolve(names), source, run)
+
+    if interactive:
+        mask_modes = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)
+        state = InteractiveState.from_session([f.name for f in todo], session, mask_modes)
+
+        def render(index: int, cfg: MergerConfig):
+            res = merger.render(todo[index].index, cfg)
+            return res.image, res.mask
+
+        action = run_window(state, render, lambda s: s.to_session().save(session_path))
+        interact.log_info(f"Merge settings saved to {session_path}")
+        if action != "process":
+            return 0
+        merger.configs = state.to_session().resolve(names)
+        run.force = True
+    if not interactive:
+        interact.log_info(session.base.summary())
+    run.workers = _workers(args)
+    stats = merger.run_all(todo)
+    interact.log_info(f"Merged {stats.merged} frames, copied {stats.copied} without faces, "
+                      f"{stats.already_done} already done, {stats.failed} failed -> {paths['output']}")
+    if stats.merged + stats.copied + stats.already_done:
+        _next_steps(paths, True)
+    return 1 if stats.failed and not (stats.merged or stats.copied) else 0
+
+
+# --------------------------------------------------------------------------------------------- argparse ---
+
+def _add_field_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("merge settings (skip their prompts; also override a --config-file)")
+    for spec in FIELDS:
+        if spec.choices is not None:
+            group.add_argument(spec.flag, choices=spec.choices, default=None, help=spec.help)
+        elif spec.low is None:
+            group.add_argument(spec.flag, action=argparse.BooleanOptionalAction, default=None, help=spec.help)
+        else:
+            group.add_argument(spec.flag, type=int, default=None, metavar=f"{spec.low}..{spec.high}",
+                               help=spec.help)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("merge", help="Merge the trained faces into the dst frames.",
+                              description="Put the model's faces into every dst frame (modes, masks, colour "
+                                          "transfer, degrade), interactively or in batch; frames already merged "
+                                          "are skipped unless --force.")
+    p.add_argument("--input-dir", help="dst frames (default: workspace/data_dst).")
+    p.add_argument("--output-dir", help="Merged frames (default: workspace/data_dst/merged).")
+    p.add_argument("--output-mask-dir", help="Merged masks (default: workspace/data_dst/merged_mask).")
+    p.add_argument("--aligned-dir", help="Aligned dst faces (default: workspace/data_dst/aligned).")
+    p.add_argument("--model-dir", help="Model folder (default: workspace/model).")
+    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="Model class to merge with.")
+    p.add_argument("--force-model-name", help="Use the saved model with this name without asking.")
+    p.add_argument("--workspace", help="Workspace folder for the default paths.")
+    p.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None, help=HELP["interactive"])
+    p.add_argument("--config-file", help="Merge settings JSON (base config + per-frame configs, as the "
+                                         "interactive merger saves it; default data_dst/merge.json there).")
+    p.add_argument("--frames", help="Merge only these frame numbers, e.g. 100-400,500 (numbers from the file "
+                                    "names, e.g. 00123.png is 123).")
+    p.add_argument("--skip-frames", help="Frame numbers to leave out, same syntax as --frames.")
+    p.add_argument("--bw-output", choices=BW_OUTPUTS, default=None, help=HELP["bw_output"])
+    p.add_argument("--stabilize-gamma", action="store_true",
+                   help="Probe pass measuring each predicted face's brightness, then gamma-correct every face "
+                        "toward the running average of its track so faces do not flicker.")
+    p.add_argument("--gamma-window", type=int, default=25, help="Frames in that running average (default 25).")
+    p.add_argument("--smooth-mask", type=int, default=0, metavar="N",
+                   help="Average each face's mask over N neighbouring frames of its track (0 = off).")
+    p.add_argument("--export-mask-alpha", action="store_true",
+                   help="Write merged frames as BGRA PNGs with the merge mask as alpha.")
+    p.add_argument("--force", action="store_true", help="Re-merge frames that already have output.")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Worker processes (default: default_merge_cpu_count or asked, CPU count).")
+    p.add_argument("--batch-size", type=int, default=8, help="Faces per model call (default 8).")
+    p.add_argument("--cpu-only", action="store_true", help="Run the model on the CPU.")
+    p.add_argument("--force-gpu-idxs", help="Comma-separated GPU indexes to use.")
+    _add_field_flags(p)
+    p.set_defaults(func=main)

@@ -1,0 +1,133 @@
+"""`main.py merge` from the command line: flags, config files with per-frame configs, frame ranges, the
+precomputed pass 2 (no model needed), prompts and user errors."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+import main as cli
+from core import config, interact
+from mainscripts.merge import ask_config, load_alignments
+from merger.config import MergerConfig
+from merger.frames import Merger, RunOptions, build_frames
+from tests.fixtures_merge import RealFaceSource
+
+
+@pytest.fixture()
+def ws(merge_workspace, tmp_path, merge_scene):
+    """A workspace copy whose data_dst/predicted holds pass-1 faces of the real-face source (gray, like SAEHDBW)."""
+    root = tmp_path / "ws"
+    shutil.copytree(merge_workspace, root)
+    frames = build_frames(root / "data_dst", load_alignments(root / "data_dst/aligned"))
+    merger = Merger(frames, [MergerConfig()] * len(frames), RealFaceSource(merge_scene, channels=1),
+                    RunOptions(root / "unused"))
+    assert merger.export_predictions(frames, root / "data_dst/predicted") == 5
+    return root
+
+
+@pytest.fixture()
+def log_text():
+    """Everything the toolkit logs during the test (its handler writes to the stdout of import time)."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    interact.log.addHandler(handler)
+    yield lambda: "\n".join(lines)
+    interact.log.removeHandler(handler)
+
+
+def _merge(ws, *extra):
+    return cli.main(["--non-interactive", "merge", "--input-dir", str(ws / "data_dst"), "--model", "SAEHDBW",
+                     "--bw-output", "precomputed", "--workers", "1", "--mask-mode", "dst", *extra])
+
+
+def _img(path):
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def test_precomputed_pass_two_merges_without_a_model(ws, log_text):
+    assert _merge(ws, "--color-transfer-mode", "rct", "--blur-mask-modifier", "10") == 0
+    merged = sorted(p.name for p in (ws / "data_dst/merged").iterdir())
+    assert merged == [f"{i:05d}.png" for i in range(1, 7)]
+    assert len(list((ws / "data_dst/merged_mask").iterdir())) == 6
+    out, src = _img(ws / "data_dst/merged/00001.png"), _img(ws / "data_dst/00001.png")
+    assert out.shape == src.shape and np.abs(out.astype(int) - src.astype(int)).max() > 30
+    text = log_text()
+    assert "video video-from-sequence" in text and "result.mp4" in text and "--include-audio" in text
+    assert "blur_mask_modifier" in text and ": 10" in text      # the config summary was printed
+
+
+def test_config_file_with_per_frame_configs_and_a_range(ws):
+    cfg_file = ws / "merge.json"
+    cfg_file.write_text(json.dumps({"config": {"mode": "overlay", "mask_mode": "dst", "color_transfer_mode": "none"},
+                                    "frames": {"00003.png": {"mode": "original"}}}))
+    assert _merge(ws, "--config-file", str(cfg_file), "--frames", "2-4") == 0
+    assert sorted(p.name for p in (ws / "data_dst/merged").iterdir()) == ["00002.png", "00003.png", "00004.png"]
+    np.testing.assert_array_equal(_img(ws / "data_dst/merged/00003.png"), _img(ws / "data_dst/00003.png"))
+    np.testing.assert_array_equal(_img(ws / "data_dst/merged/00004.png"), _img(ws / "data_dst/00004.png"))
+    assert not np.array_equal(_img(ws / "data_dst/merged/00002.png"), _img(ws / "data_dst/00002.png"))
+    assert _img(ws / "data_dst/merged_mask/00003.png").max() > 200   # the mask is still written
+
+
+def test_gray_output_flag_and_resume(ws):
+    assert _merge(ws, "--frames", "1") == 0
+    stamp = (ws / "data_dst/merged/00001.png").stat().st_mtime_ns
+    assert _merge(ws) == 0
+    assert (ws / "data_dst/merged/00001.png").stat().st_mtime_ns == stamp
+    assert _img(ws / "data_dst/merged/00002.png").ndim == 3        # luma: colour output
+    for p in (ws / "data_dst/merged").iterdir():
+        p.unlink()
+    assert cli.main(["--non-interactive", "merge", "--input-dir", str(ws / "data_dst"), "--model", "SAEHDBW",
+                     "--bw-output", "gray", "--workers", "1", "--model-dir", str(ws / "nope")]) == 1
+
+
+def test_user_errors(ws, tmp_path, log_text):
+    assert cli.main(["--non-interactive", "merge", "--input-dir", str(tmp_path / "missing"), "--model", "SAEHD"]) == 1
+    assert "input frame folder not found" in log_text()
+    assert _merge(ws, "--frames", "90-99") == 1
+    assert "no frames selected" in log_text()
+    config.override(has_display=False)
+    try:
+        assert _merge(ws, "--interactive") == 1
+        assert "needs a display" in log_text()
+    finally:
+        config.override(has_display=config.load_settings().has_display)
+    (ws / "bad.json").write_text("[1, 2]")
+    assert _merge(ws, "--config-file", str(ws / "bad.json")) == 1
+    assert "bad.json" in log_text()
+
+
+def test_prompts_follow_dfl_order_and_flags_skip_them(monkeypatch):
+    answers = ["2", "n", "200", "learned-dst", "5", "10", "0", "-3", "sot-m", "1", "7", "0", "0", "50"]
+    prompts = []
+
+    def reader(prompt):
+        prompts.append(prompt)
+        return answers.pop(0)
+
+    monkeypatch.setattr(interact, "read_line", reader)
+    config.override(non_interactive=False)
+    try:
+        cfg = ask_config({})
+        assert (cfg.mode, cfg.masked_hist_match, cfg.hist_match_threshold, cfg.mask_mode) == (
+            "hist-match", False, 200, "learned-dst")
+        assert (cfg.erode_mask_modifier, cfg.blur_mask_modifier, cfg.output_face_scale) == (5, 10, -3)
+        assert (cfg.color_transfer_mode, cfg.sharpen_mode, cfg.blursharpen_amount) == ("sot-m", "box", 7)
+        assert cfg.color_degrade_power == 50 and not answers
+        assert "Choose mode" in prompts[0] and "Masked hist match" in prompts[1]
+        prompts.clear()
+        answers.extend(["0", "0"])
+        cfg = ask_config({"mode": "raw-rgb", "mask_mode": "dst"})
+        assert cfg.mode == "raw-rgb" and len(prompts) == 2        # face scale and sharpen mode only
+    finally:
+        config.override(non_interactive=True)
+    assert ask_config({}) == MergerConfig.batch_defaults()

@@ -1,0 +1,159 @@
+"""MergerConfig (JSON, DFL ids, ranges) and the interactive merger's state machine driven by key sequences."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import UserError
+from merger.config import MergerConfig, MergeSession
+from merger.interactive import InteractiveState, help_image, normalize_key, view_image
+from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
+
+MASK_MODES = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)
+NAMES = [f"{i:05d}.png" for i in range(1, 7)]
+
+
+def _state(**base) -> InteractiveState:
+    return InteractiveState(NAMES, MergerConfig(**base), MASK_MODES)
+
+
+def _press(state: InteractiveState, keys: str) -> list:
+    """Feed characters as a window would (upper case / shifted symbols = Shift)."""
+    return [state.handle(*normalize_key(ord(ch))) for ch in keys]
+
+
+def test_config_json_roundtrip_ids_and_ranges(tmp_path):
+    cfg = MergerConfig(mode=3, mask_mode=1, color_transfer_mode=7, sharpen_mode=2, erode_mask_modifier=999,
+                       blur_mask_modifier=-5)
+    assert (cfg.mode, cfg.mask_mode, cfg.color_transfer_mode, cfg.sharpen_mode) == ("seamless", "dst", "sot-m",
+                                                                                     "gaussian")
+    assert cfg.erode_mask_modifier == 400 and cfg.blur_mask_modifier == 0
+    with pytest.raises(UserError, match="mode"):
+        MergerConfig(mode="sideways")
+    session = MergeSession(cfg, {"00003.png": cfg.copy(blur_mask_modifier=50)})
+    path = tmp_path / "merge.json"
+    session.save(path)
+    loaded = MergeSession.load(path)
+    assert loaded.base == cfg and loaded.frames["00003.png"].blur_mask_modifier == 50
+    assert [c.blur_mask_modifier for c in loaded.resolve(NAMES)] == [0, 0, 50, 50, 50, 50]
+    path.write_text(json.dumps({"config": {"mode": "hist-match", "unknown": 1}}))
+    partial = MergeSession.load(path).base
+    assert partial.mode == "hist-match" and partial.hist_match_threshold == 255   # batch default
+    path.write_text("{broken")
+    with pytest.raises(UserError, match="merge.json"):
+        MergeSession.load(path)
+
+
+def test_summary_lists_the_fields():
+    text = MergerConfig(mode="hist-match", sharpen_mode="box", blursharpen_amount=4).summary("00001.png")
+    assert text.startswith("MergerConfig 00001.png:")
+    for name in ("hist_match_threshold", "mask_mode", "erode_mask_modifier", "blursharpen_amount",
+                 "color_degrade_power"):
+        assert name in text
+
+
+def test_keys_change_the_right_fields():
+    st = _state()
+    assert st.screen == "help"
+    assert _press(st, "\t") == ["view"] and st.screen == "main"
+    _press(st, "wwwS")                                  # +1 +1 +1 -5
+    assert st.cfg.erode_mask_modifier == -2
+    _press(st, "eeE")
+    assert st.cfg.blur_mask_modifier == 7
+    _press(st, "dddddddddd")                            # clamped at 0
+    assert st.cfg.blur_mask_modifier == 0
+    _press(st, "RRf")
+    assert st.cfg.motion_blur_power == 9
+    _press(st, "uuJ")
+    assert st.cfg.output_face_scale == -3
+    _press(st, "yyH")
+    assert st.cfg.blursharpen_amount == -3
+    _press(st, "nn")
+    assert st.cfg.sharpen_mode == "gaussian"
+    _press(st, "iIkoOlpP;:")
+    assert (st.cfg.image_denoise_power, st.cfg.bicubic_degrade_power, st.cfg.color_degrade_power) == (5, 5, 0)
+    _press(st, "c")
+    assert st.cfg.color_transfer_mode == "lct"
+    _press(st, "x")
+    assert st.cfg.mask_mode == "learned-prd+learned-dst"
+    _press(st, "x")
+    assert st.cfg.mask_mode == "full"                   # XSeg modes are skipped without an XSeg model
+
+
+def test_mode_keys_and_hist_keys():
+    st = _state()
+    assert _press(st, "q") == [None]                    # threshold keys only act in hist-match modes
+    assert st.cfg.hist_match_threshold == 238
+    _press(st, "2")
+    assert st.cfg.mode == "hist-match"
+    _press(st, "qqA")
+    assert st.cfg.hist_match_threshold == 235
+    _press(st, "z")
+    assert st.cfg.masked_hist_match is False
+    for key, mode in zip("`13456", ("original", "overlay", "seamless", "seamless-hist-match", "raw-rgb",
+                                    "raw-predict")):
+        _press(st, key)
+        assert st.cfg.mode == mode
+    assert _press(st, "z") == [None]
+
+
+def test_navigation_inherits_and_applies_configs():
+    st = _state()
+    _press(st, "w")                                     # frame 0: erode 1
+    _press(st, ".")                                     # frame 1 inherits
+    assert st.index == 1 and st.cfg.erode_mask_modifier == 1
+    _press(st, "ww")                                    # frame 1: erode 3
+    _press(st, ",")
+    assert st.index == 0 and st.cfg.erode_mask_modifier == 1
+    _press(st, "..")
+    assert st.index == 2 and st.cfg.erode_mask_modifier == 3   # inherited from frame 1
+    _press(st, "e")                                     # frame 2: blur 1
+    _press(st, "m")                                     # back to frame 1, overwriting it with frame 2's config
+    assert st.index == 1 and st.cfg.blur_mask_modifier == 1
+    _press(st, "/")                                     # frame 2 takes frame 1's config
+    _press(st, "s")
+    _press(st, "/")
+    assert st.index == 3 and st.cfg.erode_mask_modifier == 2
+    _press(st, "<")                                     # Shift+, : first frame
+    assert st.index == 0 and st.cfg.erode_mask_modifier == 1
+    _press(st, "..")
+    _press(st, "E")
+    _press(st, "M")                                     # Shift+M: back to the first frame, all overwritten
+    assert st.index == 0 and all(c.blur_mask_modifier == 6 for c in st.configs[:3])
+    _press(st, "?")                                     # Shift+/ : this config for every remaining frame
+    assert st.index == 1 and all(st.effective(i).blur_mask_modifier == 6 for i in range(6))
+    assert all(c is None for c in st.configs[2:])
+
+
+def test_session_keeps_only_changes_and_round_trips():
+    st = _state()
+    _press(st, "..w.")                                  # frames 0,1 base; frame 2 erode 1; frame 3 inherits
+    session = st.to_session()
+    assert list(session.frames) == ["00003.png"]
+    again = InteractiveState.from_session(NAMES, session, MASK_MODES)
+    assert again.effective(4).erode_mask_modifier == 1 and again.effective(1).erode_mask_modifier == 0
+
+
+def test_process_quit_and_view_keys():
+    st = _state()
+    assert _press(st, "\r") == ["process"]
+    assert _press(st, ">") == ["process"]               # Shift+. : process the rest
+    assert _press(st, "\x1b") == ["quit"]
+    _press(st, "==-v")
+    assert st.zoom == pytest.approx(1.1) and st.checkerboard
+    assert _press(st, "b") == [None]
+    assert normalize_key(-1) is None and normalize_key(0x250000) is None
+
+
+def test_view_and_help_images():
+    st = _state()
+    st.checkerboard = True
+    img = np.full((40, 60, 3), 200, np.uint8)
+    mask = np.zeros((40, 60), np.float32)
+    mask[10:30, 20:40] = 1
+    out = view_image(img, mask, st, "00001.png")
+    assert out.shape[0] == 40 + 24 and out.shape[1] >= 60
+    assert (out[20, 30] == 200).all() and not (out[0, 0] == 200).all()     # checkerboard outside the mask
+    assert help_image().mean() > 30
