@@ -131,3 +131,29 @@ def test_prompts_follow_dfl_order_and_flags_skip_them(monkeypatch):
     finally:
         config.override(non_interactive=True)
     assert ask_config({}) == MergerConfig.batch_defaults()
+
+
+def test_interactive_session_is_saved_and_then_merged(ws, monkeypatch):
+    """--interactive with a display: the window (replaced by a script of key presses) sets frame 3 to
+    `original`, then Enter merges everything with the per-frame configs, which are saved to merge.json."""
+    import mainscripts.merge as merge_script
+
+    def fake_window(state, render, save):
+        image, mask = render(state.index, state.cfg)
+        assert image.shape == (240, 320, 3) and mask.max() > 0.5
+        for key in ("tab", ".", ".", "`", ".", "1", "enter"):
+            state.handle(key)
+        save(state)
+        return "process"
+
+    monkeypatch.setattr(merge_script, "run_window", fake_window)
+    config.override(has_display=True)
+    try:
+        assert _merge(ws, "--interactive", "--color-transfer-mode", "none") == 0
+    finally:
+        config.override(has_display=config.load_settings().has_display)
+    session = json.loads((ws / "data_dst/merge.json").read_text())
+    assert session["frames"]["00003.png"]["mode"] == "original"
+    assert session["frames"]["00004.png"]["mode"] == "overlay"
+    np.testing.assert_array_equal(_img(ws / "data_dst/merged/00003.png"), _img(ws / "data_dst/00003.png"))
+    assert not np.array_equal(_img(ws / "data_dst/merged/00004.png"), _img(ws / "data_dst/00004.png"))

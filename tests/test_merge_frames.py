@@ -170,3 +170,12 @@ def test_precomputed_two_pass(ws, merge_scene):
     out = _read(ws / "data_dst/merged/00002.png").astype(int)
     mask = _read(ws / "data_dst/merged_mask/00002.png") > 200
     assert (out[..., 2] - out[..., 0])[mask].mean() > 20          # the colorized (reddish) face is in the frame
+
+
+def test_interactive_preview_matches_the_written_frame(ws, merge_scene):
+    merger, frames = _merger(ws, RealFaceSource(merge_scene))
+    preview = merger.render(1, CFG)
+    merger.run_all(frames[1:2])
+    np.testing.assert_array_equal(preview.image, _read(ws / "data_dst/merged/00002.png"))
+    other = merger.render(1, CFG.copy(mode="original"))          # cached prediction, new config
+    np.testing.assert_array_equal(other.image, _read(frames[1].path))

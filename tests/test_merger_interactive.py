@@ -157,3 +157,28 @@ def test_view_and_help_images():
     assert out.shape[0] == 40 + 24 and out.shape[1] >= 60
     assert (out[20, 30] == 200).all() and not (out[0, 0] == 200).all()     # checkerboard outside the mask
     assert help_image().mean() > 30
+
+
+def test_window_driver_with_synthetic_keys(monkeypatch):
+    """run_window on a fake OpenCV: the key codes a window would deliver drive the state machine, every frame
+    change and the end save the session, and each (frame, config) is rendered once."""
+    import merger.interactive as mi
+
+    codes = [9, ord("w"), ord("W"), -1, ord("."), ord("e"), ord("."), 13]
+    shown, saved, rendered = [], [], []
+    monkeypatch.setattr(mi.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(mi.cv2, "destroyWindow", lambda *a: None)
+    monkeypatch.setattr(mi.cv2, "imshow", lambda name, img: shown.append(img.shape))
+    monkeypatch.setattr(mi.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(mi.cv2, "waitKeyEx", lambda delay: codes.pop(0))
+
+    def render(index, cfg):
+        rendered.append((index, cfg.erode_mask_modifier, cfg.blur_mask_modifier))
+        return np.zeros((30, 40, 3), np.uint8), np.zeros((30, 40), np.float32)
+
+    st = _state()
+    action = mi.run_window(st, render, lambda s: saved.append(s.to_session()))
+    assert action == "process" and not codes
+    assert rendered == [(0, 0, 0), (0, 1, 0), (0, 6, 0), (1, 6, 0), (1, 6, 1), (2, 6, 1)]
+    assert len(saved) == 3 and saved[-1].frames["00002.png"].blur_mask_modifier == 1
+    assert st.effective(5).erode_mask_modifier == 6
