@@ -43,6 +43,7 @@ class Settings:
     log_dir: Path | None = None
     has_display: bool = True  # a screen for OpenCV windows (Windows/macOS, or DISPLAY/WAYLAND_DISPLAY set)
     train_precision: str = "auto"  # training compute dtype: auto | float32 | bfloat16
+    sample_workers: int = -1  # training sample-generator processes per side; -1 = half the CPUs, 0 = in-process
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -65,6 +66,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_dir=Path(env["DFL_LOG_DIR"]) if env.get("DFL_LOG_DIR") else None,
         has_display=sys.platform in ("win32", "darwin") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")),
         train_precision=env.get("DFL_TRAIN_PRECISION", Settings.train_precision).strip().lower(),
+        sample_workers=_int(env, "DFL_SAMPLE_WORKERS", Settings.sample_workers),
     )
 
 
