@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""Merge throughput: frames/s for 1920x1080 PNG frames with one face and a res-128 SAEHD model (default dims,
-untrained weights cost the same as trained ones), through the real frame loop (read, predict in batches,
-merge in worker processes, write PNG + mask). Prints one JSON object.
+"""Merge throughput: frames/s for 1920x1080 PNG frames with one face through the real frame loop (read PNG,
+predict in batches in the main process, merge in worker processes, write PNG + mask PNG). Prints one JSON object.
 
-    python bench/merge.py [--frames 24] [--workers N] [--cases overlay+rct,seamless+rct,overlay+sot-m]
+Models (untrained weights cost the same as trained ones), all resolution 128:
+  saehd      SAEHD liae-ud 256/64/64/22 (DFL's defaults), colour
+  saehdbw    SAEHDBW df-ud 128/48/32/16 (the fork author's small dims), gray faces merged with --bw-output luma
+  none       precomputed predictions: the merger's own cost (PNG decode + merge + PNG encode)
+Besides wall-clock frames/s (which depends on whatever else the machine runs), each case reports the CPU
+seconds spent per frame (main process + workers) and `fps_2_free_cores` = 2 / that, the rate two otherwise
+idle cores reach when the work spreads over both.
+
+    python bench/merge.py [--frames 24] [--workers N] [--models saehd,saehdbw,none]
+                          [--cases overlay+rct,seamless+rct,overlay+sot-m]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -25,14 +34,20 @@ import numpy as np  # noqa: E402
 SIZE = (1920, 1080)
 
 
+MODELS = {
+    "saehd": dict(channels=3),
+    "saehdbw": dict(channels=1, archi="df-ud", ae_dims=128, e_dims=48, d_dims=32, d_mask_dims=16),
+}
+
+
 class EngineModel:
     """A freshly built SAEHD engine offering the merger's model interface."""
 
-    def __init__(self, resolution: int, channels: int):
+    def __init__(self, resolution: int, **engine):
         from models.base import MergeSpec
         from models.saehd_engine import EngineConfig, SAEHDEngine
-        self.engine = SAEHDEngine(EngineConfig(resolution=resolution, channels=channels))
-        self.spec = MergeSpec(resolution, "full_face", channels)
+        self.engine = SAEHDEngine(EngineConfig(resolution=resolution, **engine))
+        self.spec = MergeSpec(resolution, "full_face", engine["channels"])
 
     def merge_spec(self):
         return self.spec
@@ -71,45 +86,64 @@ def make_frames(folder: Path, count: int) -> None:
                                                                  image_to_face_mat=face_mat))
 
 
-def run_case(folder: Path, out: Path, model, cfg, workers: int) -> float:
+def _cpu_seconds() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_case(folder: Path, out: Path, source, cfg, workers: int) -> dict:
     from mainscripts.merge import load_alignments
     from merger.frames import Merger, RunOptions, build_frames
-    from merger.sources import ModelSource
 
     frames = build_frames(folder, load_alignments(folder / "aligned"))
     run = RunOptions(out / "merged", out / "merged_mask", workers=workers, force=True, batch_size=8)
-    merger = Merger(frames, [cfg] * len(frames), ModelSource(model), run)
-    merger.run_all(frames[:2])                       # warm-up: model graph and worker start
-    start = time.perf_counter()
+    merger = Merger(frames, [cfg] * len(frames), source, run)
+    merger.run_all(frames[:2])                       # warm-up: model graph, first calls
+    cpu, start = _cpu_seconds(), time.perf_counter()
     stats = merger.run_all(frames)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     assert stats.merged == len(frames), stats
-    return len(frames) / elapsed
+    per_frame = cpu / len(frames)
+    return {"fps": round(len(frames) / elapsed, 2), "cpu_s_per_frame": round(per_frame, 3),
+            "fps_2_free_cores": round(2 / per_frame, 2)}
 
 
 def main() -> None:
+    from merger import sources
     from merger.config import MergerConfig
+    from merger.frames import Merger, RunOptions, build_frames
+    from mainscripts.merge import load_alignments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--models", default="saehd,saehdbw,none")
     parser.add_argument("--cases", default="overlay+rct,seamless+rct,overlay+sot-m")
     args = parser.parse_args()
     result = {"frame_size": list(SIZE), "frames": args.frames, "workers": args.workers,
-              "model": f"SAEHD liae-ud res {args.resolution} (256/64/64/22)", "cpu_count": os.cpu_count()}
+              "resolution": args.resolution, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
+              "target_fps": 8, "results": {}}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "data_dst"
         make_frames(folder, args.frames)
-        model = EngineModel(args.resolution, 3)
-        fps = {}
-        for case in args.cases.split(","):
-            mode, ct = case.split("+")
-            cfg = MergerConfig(mode=mode, mask_mode="learned-prd*learned-dst", color_transfer_mode=ct,
-                               blur_mask_modifier=16)
-            fps[case] = round(run_case(folder, Path(tmp) / case, model, cfg, args.workers), 2)
-        result["frames_per_second"] = fps
-        result["target_overlay_rct_fps"] = 8
+        models = {name: EngineModel(args.resolution, **MODELS[name]) for name in args.models.split(",")
+                  if name in MODELS}
+        if "none" in args.models.split(","):     # predictions written once, then read back: no model in the loop
+            model = models.get("saehd") or EngineModel(args.resolution, **MODELS["saehd"])
+            frames = build_frames(folder, load_alignments(folder / "aligned"))
+            Merger(frames, [MergerConfig()] * len(frames), sources.ModelSource(model),
+                   RunOptions(Path(tmp))).export_predictions(frames, folder / "predicted")
+        for name in args.models.split(","):
+            source = sources.PrecomputedSource(folder / "predicted") if name == "none" else \
+                sources.ModelSource(models[name])
+            for case in args.cases.split(","):
+                mode, ct = case.split("+")
+                cfg = MergerConfig(mode=mode, mask_mode="learned-prd*learned-dst", color_transfer_mode=ct,
+                                   blur_mask_modifier=16)
+                result["results"][f"{name}/{case}"] = run_case(folder, Path(tmp) / name / case, source, cfg,
+                                                               args.workers)
+    result["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
 
 

@@ -15,7 +15,7 @@ from core.workspace import Workspace
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
-from merger.frames import FaceAlignment, Frame, Merger, RunOptions, build_frames, select_frames
+from merger.frames import FaceAlignment, Merger, RunOptions, build_frames, select_frames
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 

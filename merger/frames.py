@@ -80,24 +80,20 @@ def parse_frame_ranges(text: str) -> set[int]:
     return out
 
 
-def frame_number(frames: list[Frame], frame: Frame) -> int:
-    """The number a user sees for a frame: the trailing digits of its name (00123.png -> 123), or its 1-based
-    position when the names carry no numbers."""
-    numbered = all(re.search(r"\d+$", f.stem) for f in frames)
-    return int(re.search(r"(\d+)$", frame.stem).group(1)) if numbered else frame.index + 1
+def frame_numbers(frames: list[Frame]) -> list[int]:
+    """The numbers a user sees for frames: the trailing digits of their names (00123.png -> 123), or their 1-based
+    positions when the names carry no numbers."""
+    found = [re.search(r"(\d+)$", f.stem) for f in frames]
+    if all(found):
+        return [int(m.group(1)) for m in found]
+    return [f.index + 1 for f in frames]
 
 
 def select_frames(frames: list[Frame], only: str | None = None, skip: str | None = None) -> list[Frame]:
     """The frames `--frames` keeps and `--skip-frames` does not drop."""
     keep = parse_frame_ranges(only) if only else None
     drop = parse_frame_ranges(skip) if skip else set()
-    numbered = all(re.search(r"\d+$", f.stem) for f in frames)
-    out = []
-    for f in frames:
-        n = int(re.search(r"(\d+)$", f.stem).group(1)) if numbered else f.index + 1
-        if (keep is None or n in keep) and n not in drop:
-            out.append(f)
-    return out
+    return [f for f, n in zip(frames, frame_numbers(frames)) if (keep is None or n in keep) and n not in drop]
 
 
 # ----------------------------------------------------------------------------------------------- options ---
@@ -293,7 +289,7 @@ class Merger:
             gamma = self.gammas.get((item.frame.index, k), 1.0)
             item.preds[k] = None if pred is None else temporal.apply_gamma(pred, gamma)
 
-    def _stream(self, frames: list[Frame], desc: str | None = None) -> Iterator[_Loaded]:
+    def _stream(self, frames: list[Frame]) -> Iterator[_Loaded]:
         """Loaded and predicted frames in order; the next chunk is read while this one is predicted."""
         chunk = max(1, self.run.batch_size)
         groups = [frames[i:i + chunk] for i in range(0, len(frames), chunk)]
@@ -475,7 +471,7 @@ class Merger:
                     bar.update(1)
                     continue
                 pending[executor.submit(finish_frame, job)] = job
-                if len(pending) >= 2 * workers:
+                if len(pending) >= 2 * workers + self.run.batch_size:
                     done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
                     collect(done)
             collect(list(pending))
