@@ -313,7 +313,7 @@ PIPELINE = (
 
 TINY_TRAIN_CONFIG = {
     "resolution": 64, "face_type": "f", "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16,
-    "d_mask_dims": 8, "batch_size": 2, "target_iter": 4, "write_preview_history": False, "random_warp": False,
+    "d_mask_dims": 16, "batch_size": 2, "target_iter": 4, "write_preview_history": False, "random_warp": False,
 }
 
 
