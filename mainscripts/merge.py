@@ -234,7 +234,12 @@ def main(args: argparse.Namespace) -> int:
                      gamma_window=args.gamma_window, smooth_mask=args.smooth_mask,
                      export_mask_alpha=args.export_mask_alpha, force=args.force, batch_size=args.batch_size)
     names = [f.name for f in frames]
-    merger = Merger(frames, session.resolve(names), source, run)
+    configs = session.resolve(names)
+    xseg = sorted({c.mask_mode for c in configs if c.mask_mode in XSEG_MASK_MODES})
+    if xseg:
+        raise UserError(f"mask mode {xseg[0]} needs XSeg masks, which this toolkit's merger cannot make yet; "
+                        "choose dst or a learned-* mask mode")
+    merger = Merger(frames, configs, source, run)
 
     if interactive:
         mask_modes = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)

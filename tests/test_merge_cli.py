@@ -157,3 +157,8 @@ def test_interactive_session_is_saved_and_then_merged(ws, monkeypatch):
     assert session["frames"]["00004.png"]["mode"] == "overlay"
     np.testing.assert_array_equal(_img(ws / "data_dst/merged/00003.png"), _img(ws / "data_dst/00003.png"))
     assert not np.array_equal(_img(ws / "data_dst/merged/00004.png"), _img(ws / "data_dst/00004.png"))
+
+
+def test_xseg_mask_modes_stop_before_merging(ws, log_text):
+    assert _merge(ws, "--mask-mode", "XSeg-dst") == 1
+    assert "XSeg" in log_text() and not (ws / "data_dst/merged").exists()
