@@ -1,0 +1,1 @@
+"""Network architectures built from core.leras layers."""

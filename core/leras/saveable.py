@@ -1,0 +1,79 @@
+"""Weights to and from HDF5 (one file per sub-network), crash-safe and pickle-free.
+
+A file holds one dataset per variable path (`down1/downs_0/conv1/weight`) plus attributes `format`, `version`
+and `network`. `save_many` writes every file to a temp name, fsyncs them all, then renames them all, so a crash
+leaves either the old or the new file in each place and never a half-written one.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import tensorflow as tf
+
+from core.errors import UserError
+from core.fsio import atomic_open
+
+FORMAT = "dfl-leras-weights"
+VERSION = 1
+
+
+def _write(f, variables: dict[str, tf.Variable], network: str) -> None:
+    with h5py.File(f, "w") as h5:
+        h5.attrs["format"] = FORMAT
+        h5.attrs["version"] = VERSION
+        h5.attrs["network"] = network
+        for name, var in variables.items():
+            h5.create_dataset(name, data=var.numpy())
+
+
+def save_many(entries: list[tuple[str | os.PathLike, dict[str, tf.Variable], str]]) -> None:
+    """Save each `(path, variables, network_name)`; the renames happen only after every file is on disk."""
+    with contextlib.ExitStack() as stack:
+        for path, variables, network in entries:
+            _write(stack.enter_context(atomic_open(path, "w+b")), variables, network)
+
+
+def save_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], network: str) -> None:
+    save_many([(path, variables, network)])
+
+
+def read_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Every dataset of a weights file as numpy arrays, and the file attributes; `UserError` if unreadable."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = dict(h5.attrs)
+            h5.visititems(lambda name, obj: arrays.__setitem__(name, obj[()])
+                          if isinstance(obj, h5py.Dataset) else None)
+    except FileNotFoundError:
+        raise UserError(f"{path}: weights file is missing") from None
+    except (OSError, KeyError, ValueError) as e:
+        raise UserError(f"{path}: weights file is truncated or not an HDF5 weights file ({e})") from None
+    if attrs.get("format") != FORMAT:
+        raise UserError(f"{path}: not a weights file of this toolkit (format {attrs.get('format')!r})")
+    return arrays, attrs
+
+
+def load_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], network: str | None = None) -> None:
+    """Fill `variables` from `path`; every variable must be present with its exact shape (else `UserError`).
+
+    Nothing is assigned unless the whole file checks out.
+    """
+    arrays, attrs = read_arrays(path)
+    if network is not None and attrs.get("network") != network:
+        raise UserError(f"{path}: holds network {attrs.get('network')!r}, expected {network!r}")
+    missing = [name for name in variables if name not in arrays]
+    if missing:
+        raise UserError(f"{path}: {len(missing)} weight(s) missing, e.g. {missing[0]!r} "
+                        f"(the file belongs to a different model configuration)")
+    for name, var in variables.items():
+        if tuple(arrays[name].shape) != tuple(var.shape):
+            raise UserError(f"{path}: weight {name!r} has shape {tuple(arrays[name].shape)}, the model needs "
+                            f"{tuple(var.shape)} (different resolution, archi or dims?)")
+    for name, var in variables.items():
+        var.assign(arrays[name].astype(var.dtype.as_numpy_dtype, copy=False))
