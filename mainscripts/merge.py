@@ -240,6 +240,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"mask mode {xseg[0]} needs XSeg masks, which this toolkit's merger cannot make yet; "
                         "choose dst or a learned-* mask mode")
     merger = Merger(frames, configs, source, run)
+    run.workers = _workers(args)
 
     if interactive:
         mask_modes = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)
@@ -257,7 +258,6 @@ def main(args: argparse.Namespace) -> int:
         run.force = True
     if not interactive:
         interact.log_info(session.base.summary())
-    run.workers = _workers(args)
     stats = merger.run_all(todo)
     interact.log_info(f"Merged {stats.merged} frames, copied {stats.copied} without faces, "
                       f"{stats.already_done} already done, {stats.failed} failed -> {paths['output']}")
