@@ -33,6 +33,7 @@ YAW_BINS = 128
 YAW_RANGE = 1.2            # 2DFAN landmarks practically span yaw +-1.2 rad
 DEFAULT_CACHE_MB = 2048
 RESULT_POLL_S = 1.0
+PARENT_CHECK_S = 2.0
 
 
 # ------------------------------------------------------------------------------------- index selection ---
@@ -206,8 +207,14 @@ def _worker_main(maker_args: tuple, slots_raw, slots: int, batch_size: int, task
     cv2.setNumThreads(1)
     maker = BatchMaker(*maker_args)
     ring = BatchSlots(slots_raw, slots, batch_size, maker.cfg)
+    parent = mp.parent_process()
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=PARENT_CHECK_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return  # the trainer was killed: do not linger
+            continue
         if task is None:
             return
         try:

@@ -205,10 +205,13 @@ _U8_TO_FLOAT = np.float32(1 / 255)
 
 def render_into(batch: Batch, i: int, face: np.ndarray, masks: np.ndarray, cfg: ProcessorConfig,
                 rng: np.random.Generator, ct_ref: np.ndarray | None = None) -> None:
-    """Draw one random augmentation of a prepared sample (`prepare_block`) into row `i` of `batch`."""
+    """Draw one random augmentation of a prepared sample (`prepare_block`) into row `i` of `batch`.
+
+    All four outputs share the draw; the mirror is applied last to each output (the same thing as composing
+    it into the resampling, but OpenCV's warpAffine is several times slower on right-to-left maps)."""
     r, c = cfg.resolution, cfg.channels
     params = draw_params(cfg, rng)
-    mat = warp.source_affine(params, out_size=r, src_size=r)
+    mat = warp.source_affine(params, can_flip=False, out_size=r, src_size=r)
     if ct_ref is not None and cfg.ct_mode != "none":
         face = apply_color_transfer(face, ct_ref, cfg.ct_mode, rng)
     src = np.multiply(face, _U8_TO_FLOAT, dtype=np.float32)
@@ -216,27 +219,29 @@ def render_into(batch: Batch, i: int, face: np.ndarray, masks: np.ndarray, cfg: 
         src = src[..., 0]
     target = batch.target[i] if c == 3 else batch.target[i, ..., 0]
     warped = batch.warped[i] if c == 3 else batch.warped[i, ..., 0]
+    mask, em = batch.mask[i, ..., 0], batch.em_mask[i, ..., 0]
     cv2.warpAffine(src, mat, (r, r), dst=target, flags=_INV_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     if cfg.random_warp:
-        warped_map = warp.sample_maps(params, r, r)[1]
+        warped_map = warp.sample_maps(params, r, r, can_flip=False)[1]
         cv2.remap(src, warped_map, None, IMAGE_INTER, dst=warped, borderMode=cv2.BORDER_REPLICATE)
     else:
         warped[...] = target
     if c == 3 and cfg.random_hsv_power > 0:
-        batch.warped[i] = random_hsv(warped, cfg.random_hsv_power, rng)
+        batch.warped[i] = random_hsv(batch.warped[i], cfg.random_hsv_power, rng)
 
     if cfg.eyes_mouth_prio:  # OpenCV warps 4 uint8 channels as fast as one: both masks in one pass
         both = cv2.warpAffine(cv2.merge([masks[0], masks[1], masks[0], masks[1]]), mat, (r, r), flags=_INV_LINEAR)
-        np.multiply(both[..., 0], _U8_TO_FLOAT, out=batch.mask[i, ..., 0])
-        em = batch.em_mask[i, ..., 0]
+        np.multiply(both[..., 0], _U8_TO_FLOAT, out=mask)
         np.multiply(both[..., 1], _U8_TO_FLOAT, out=em)
         peak = float(em.max())
         if peak > 0:  # DFL renormalises the warped eyes+mouth mask by its maximum
             em *= 1.0 / peak
     else:
-        mask = cv2.warpAffine(masks[0], mat, (r, r), flags=_INV_LINEAR)
-        np.multiply(mask, _U8_TO_FLOAT, out=batch.mask[i, ..., 0])
-        batch.em_mask[i] = 0.0
+        np.multiply(cv2.warpAffine(masks[0], mat, (r, r), flags=_INV_LINEAR), _U8_TO_FLOAT, out=mask)
+        em[...] = 0.0
+    if params.flip:
+        for out in (target, warped, mask, em):
+            cv2.flip(out, 1, dst=out)
 
 
 def render(face: np.ndarray, masks: np.ndarray, cfg: ProcessorConfig, rng: np.random.Generator,

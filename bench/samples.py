@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Benchmark: cost of the training sample generator per batch, 1 channel (SAEHDBW) vs 3 (SAEHD); prints JSON.
+
+For each resolution and channel count it reports, on one CPU thread (as a sample worker runs):
+  sample_ms_per_batch     median CPU ms to render one batch once the faces are cached (steady state);
+  uncached_ms_per_batch   the same with the cache off: every face decoded, converted, re-aligned and masked
+                          again each time (what DeepFaceLab does every iteration);
+  next_ms_per_batch       what the training process itself pays per `next()` with background workers;
+  batches_per_s           end-to-end throughput of the spawned workers.
+The 1-channel rows carry `ratio_to_3ch` for each cost. Faces: `--faceset DIR` (a folder or faceset.pak),
+default a real faceset built from the public-domain photos (dlib landmarks, as in the tests).
+`measure_generator()` is importable (bench/train.py reports `sample_ms_per_batch` with it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _cpu_ms_per_batch(gen, batches: int) -> float:
+    times = []
+    for _ in range(batches):
+        t = time.process_time()
+        gen.next()
+        times.append((time.process_time() - t) * 1000)
+    return float(np.median(times))
+
+
+def measure_generator(samples, resolution: int, channels: int, batch_size: int = 4, batches: int = 60,
+                      face_type: str = "f", workers: bool = True) -> dict:
+    """One row of measurements for `samples` (from `samplelib.loader.load_samples`)."""
+    from samplelib.generator import SampleGeneratorFace
+    cv2.setNumThreads(1)
+    common = dict(random_warp=True, random_flip=True, seed=0)
+    row = {"resolution": resolution, "channels": channels, "batch_size": batch_size, "faces": len(samples)}
+    gen = SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, workers=0, **common)
+    for _ in range(-(-len(samples) // batch_size) * 2):  # every face prepared and cached
+        gen.next()
+    row["sample_ms_per_batch"] = round(_cpu_ms_per_batch(gen, batches), 3)
+    gen = SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, workers=0, cache_mb=0,
+                              **common)
+    row["uncached_ms_per_batch"] = round(_cpu_ms_per_batch(gen, max(10, batches // 3)), 3)
+    if workers:
+        with SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, **common) as gen:
+            for _ in range(-(-len(samples) // batch_size) * 2):
+                gen.next()
+            start, cpu = time.perf_counter(), time.process_time()
+            for _ in range(batches):
+                gen.next()
+            wall = time.perf_counter() - start
+            row["next_ms_per_batch"] = round((time.process_time() - cpu) * 1000 / batches, 3)
+            row["batches_per_s"] = round(batches / wall, 1)
+            row["workers"] = gen.workers
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faceset", type=Path, help="Aligned faces (folder or faceset.pak); default: built.")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[96, 128])
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=60, help="Batches timed per measurement.")
+    parser.add_argument("--face-size", type=int, default=256, help="Size of the built faces.")
+    parser.add_argument("--no-workers", action="store_true", help="Skip the spawned-worker throughput runs.")
+    args = parser.parse_args()
+    os.environ.setdefault("DFL_NONINTERACTIVE", "1")
+    from samplelib.loader import load_samples
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.faceset
+        if folder is None:
+            from tests.fixtures_faceset import build_faceset
+            folder = build_faceset(Path(tmp) / "aligned", size=args.face_size).dir
+        rows = []
+        for res in args.resolutions:
+            pair = {}
+            for channels in (1, 3):
+                samples = load_samples(folder, grayscale=channels == 1)
+                pair[channels] = measure_generator(samples, res, channels, args.batch_size, args.batches,
+                                                   workers=not args.no_workers)
+            for key in ("sample_ms_per_batch", "uncached_ms_per_batch", "next_ms_per_batch"):
+                if key in pair[1]:
+                    pair[1].setdefault("ratio_to_3ch", {})[key] = round(pair[1][key] / pair[3][key], 3)
+            rows += [pair[1], pair[3]]
+    print(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
