@@ -119,3 +119,23 @@ def test_small_images_work_at_64_and_come_back(face):
     out = warp.warp_by_params(p, small)
     assert out.shape == small.shape and out.dtype == small.dtype
     assert np.abs(out.astype(int) - small).mean() > 1  # changed
+
+
+def test_sample_maps_share_the_draw_and_differ_only_by_the_warp(face):
+    p = _params(8)
+    plain, warped = warp.sample_maps(p, 128, 128)
+    np.testing.assert_allclose(plain, warp.affine_map(warp.source_affine(p, out_size=128, src_size=128), 128),
+                               atol=1e-4)
+    still = warp.WarpParams(p.w, p.size, warp.identity_params(128, p.cell_size).grid, p.cell_size, p.rmat, p.flip)
+    np.testing.assert_allclose(warp.sample_maps(still, 128, 128)[1], plain, atol=1e-4)
+    shift = np.hypot(*(warped - plain).transpose(2, 0, 1))
+    assert 0.05 < shift.mean() < 0.5 * p.cell_size
+    assert warp.sample_maps(p, 128, 128, with_warp=False)[1] is None
+
+
+def test_maps_scale_to_a_different_source_size():
+    """An output of 64 px drawn from a 256 px source: same geometry, coordinates scaled by 4."""
+    p = _params(9, size=64)
+    small = warp.sample_maps(p, 64, 64)[1]
+    big = warp.sample_maps(p, 64, 256)[1]
+    np.testing.assert_allclose(big, (small + 0.5) * 4 - 0.5, atol=1e-3)

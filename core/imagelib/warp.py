@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 MIN_WARP_SIZE = 64  # DFL works at 64 px for smaller images
+_IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,9 @@ def grid_map(params: WarpParams) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
-def _pixel_grid(n: int, step: int = 1, offset: float = 0.0) -> np.ndarray:
-    """(n, n, 2) float32 lattice of pixel coordinates `offset + i * step`."""
-    axis = offset + step * np.arange(n, dtype=np.float64)
+def _pixel_grid(n: int) -> np.ndarray:
+    """(n, n, 2) float32 coordinates (x, y) of every pixel of an n x n image."""
+    axis = np.arange(n, dtype=np.float32)
     gx, gy = np.meshgrid(axis, axis)
     grid = np.dstack([gx, gy]).astype(np.float32)
     grid.setflags(write=False)
@@ -192,9 +193,6 @@ def warp_map(params: WarpParams, can_transform: bool = True, can_flip: bool = Tr
              src_size: int | None = None) -> np.ndarray:
     """(out, out, 2) float32 `cv2.remap` lookup: output pixel -> flip -> inverse affine -> warp -> source pixel."""
     return sample_maps(params, out_size, src_size, can_transform, can_flip)[1]
-
-
-_IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
 def remap(img: np.ndarray, map_xy: np.ndarray, interpolation: int = cv2.INTER_CUBIC,
