@@ -277,11 +277,11 @@ class SampleGeneratorFace:
         self._ct_index = ShuffledCycle(range(len(self.ct_samples)), self._rng) if self.ct_samples else None
 
         ctx = mp.get_context("spawn")
-        r, c = resolution, channels
         limit = int(cache_mb) * 1024 * 1024
-        faces = SharedFaces.create(ctx, len(self.samples), (r, r, c), (2, r, r), limit)
-        ct_faces = (SharedFaces.create(ctx, len(self.ct_samples), (r, r, c), None, limit // 2)
-                    if self.ct_samples else None)
+        faces = SharedFaces.create(ctx, len(self.samples), (resolution, resolution, channels),
+                                   (2, resolution, resolution), limit)
+        ct_faces = (SharedFaces.create(ctx, len(self.ct_samples), (resolution, resolution, channels), None,
+                                       limit // 2) if self.ct_samples else None)
         self._shared = (faces, ct_faces)  # keep the shared blocks and locks alive while workers use them
         maker_args = (self.samples, self.cfg, faces, self.ct_samples, ct_faces)
         self.workers = max(1, (os.cpu_count() or 2) // 2) if workers is None else int(workers)
@@ -289,18 +289,22 @@ class SampleGeneratorFace:
         self._closed = False
         if self.workers == 0:
             self._maker = BatchMaker(*maker_args)
-            return
-        self._slots = self.workers * max(1, int(prefetch))
+        else:
+            self._start_workers(ctx, maker_args, max(1, int(prefetch)))
+
+    def _start_workers(self, ctx, maker_args: tuple, prefetch: int) -> None:
+        """Spawn the workers and give each `prefetch` batches to make, one shared-memory slot per batch."""
+        self._slots = self.workers * prefetch
         self._ring_raw = _raw(ctx, BatchSlots.nbytes(self._slots, self.batch_size, self.cfg))
         self._ring = BatchSlots(self._ring_raw, self._slots, self.batch_size, self.cfg)
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
+        self._finalizer = weakref.finalize(self, _shutdown, self._procs, self._tasks)
         for k in range(self.workers):
             p = ctx.Process(target=_worker_main, name=f"sample-worker-{k}", daemon=True,
                             args=(maker_args, self._ring_raw, self._slots, self.batch_size, self._tasks,
                                   self._results))
             p.start()
             self._procs.append(p)
-        self._finalizer = weakref.finalize(self, _shutdown, self._procs, self._tasks)
         for slot in range(self._slots):
             self._tasks.put(self._task(slot))
 
