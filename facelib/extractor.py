@@ -80,8 +80,8 @@ def rotate(image: np.ndarray, degrees: int) -> tuple[np.ndarray, np.ndarray]:
         180: np.array([[-1, 0, w - 1], [0, -1, h - 1]], np.float64),
         270: np.array([[0, 1, 0], [-1, 0, w - 1]], np.float64),
     }[degrees]
-    turned = {0: image, 90: cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), 180: cv2.rotate(image, cv2.ROTATE_180),
-              270: cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)}[degrees]
+    codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    turned = image if degrees == 0 else cv2.rotate(image, codes[degrees])
     return turned, cv2.invertAffineTransform(forward)
 
 
@@ -140,7 +140,7 @@ def align_face(image: np.ndarray, face: FoundFace, face_type: FaceType, image_si
                         source_rect=rect, source_landmarks=lm, image_to_face_mat=None)
         return image.copy(), meta
     mat = L.get_transform_mat(lm, image_size, face_type)
-    aligned = cv2.warpAffine(image, mat, (image_size, image_size), flags=cv2.INTER_LANCZOS4)
+    aligned = cv2.warpAffine(image, mat, (image_size, image_size), flags=cv2.INTER_CUBIC)
     meta = FaceMeta(face_type=face_type.to_string(), landmarks=L.transform_points(lm, mat),
                     source_filename=source_filename, source_rect=rect, source_landmarks=lm, image_to_face_mat=mat)
     return aligned, meta

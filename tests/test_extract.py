@@ -45,7 +45,7 @@ def test_cli_writes_aligned_faces_with_metadata_and_debug(tiny_workspace, tmp_pa
     assert 0 <= l < r <= frame.shape[1] and 0 <= t < b <= frame.shape[0]
     assert (l <= meta.source_landmarks[30]).all() and (meta.source_landmarks[30] <= (r, b)).all()
     # the aligned face is the frame warped by the stored matrix
-    expected = cv2.warpAffine(frame, meta.image_to_face_mat, (96, 96), flags=cv2.INTER_LANCZOS4)
+    expected = cv2.warpAffine(frame, meta.image_to_face_mat, (96, 96), flags=cv2.INTER_CUBIC)
     assert np.abs(image.astype(int) - expected).mean() < 6
     debug = sorted((tmp_path / "data_dst" / "aligned_debug").iterdir())
     assert [p.name for p in debug] == [f"{f.stem}.jpg" for f in frames]

@@ -41,6 +41,16 @@ class Detector(Protocol):
     def detect(self, image: np.ndarray) -> list[Detection]: ...
 
 
+def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize down to (width, height) with area averaging; big reductions go through a fast bilinear step to twice
+    the target first (OpenCV's area filter is slow for non-integer factors)."""
+    import cv2
+    h, w = image.shape[:2]
+    if w > 4 * width and h > 4 * height:
+        image = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
 def to_bgr(image: np.ndarray) -> np.ndarray:
     """Three-channel view of a grayscale or BGRA image (detectors expect BGR)."""
     import cv2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facelib.detectors.base import Detection, to_bgr
+from facelib.detectors.base import Detection, shrink, to_bgr
 from facelib.detectors.tflite_runtime import load_model
 
 MODEL_FILE = "face_detection_full_range.tflite"
@@ -31,7 +31,7 @@ def letterbox(image: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, fl
     h, w = image.shape[:2]
     scale = size / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    resized = shrink(image, nw, nh) if scale < 1 else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     pad = np.array([(size - nw) // 2, (size - nh) // 2], np.float32)
     square = np.zeros((size, size, 3), np.uint8)
     square[int(pad[1]):int(pad[1]) + nh, int(pad[0]):int(pad[0]) + nw] = resized

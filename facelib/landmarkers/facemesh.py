@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facelib.detectors.base import Detection, to_bgr
+from facelib.detectors.base import Detection, shrink, to_bgr
 from facelib.detectors.tflite_runtime import load_model
 from facelib.landmarkers.mesh68 import mesh_to_68
 
@@ -67,11 +67,29 @@ def roi_from_points(points: np.ndarray, eye_right: int, eye_left: int) -> Roi:
 
 
 def crop(image: np.ndarray, roi: Roi, out_size: int = INPUT_SIZE) -> np.ndarray:
-    """The ROI resampled to out_size x out_size (area-averaged when shrinking a lot, zero outside the image)."""
-    factor = int(min(4, max(1, roi.size / out_size)))  # supersample big ROIs, then area-downscale
-    big = cv2.warpAffine(image, roi.crop_to_image(out_size * factor), (out_size * factor,) * 2,
-                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
-    return big if factor == 1 else cv2.resize(big, (out_size, out_size), interpolation=cv2.INTER_AREA)
+    """The ROI resampled to out_size x out_size (zero outside the image).
+
+    A big ROI is first cut out upright and shrunk with area averaging, then rotated: sharp, alias-free and much
+    cheaper than warping the full-resolution image.
+    """
+    to_image = roi.crop_to_image(out_size)
+    k = roi.size / out_size  # image pixels per crop pixel
+    if k > 1.5:
+        corners = np.array([(0, 0), (out_size, 0), (out_size, out_size), (0, out_size)], np.float64)
+        pts = corners @ to_image[:, :2].T + to_image[:, 2]
+        h, w = image.shape[:2]
+        x0, y0 = np.clip(np.floor(pts.min(axis=0)).astype(int), 0, (w, h))
+        x1, y1 = np.clip(np.ceil(pts.max(axis=0)).astype(int), 0, (w, h))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return np.zeros((out_size, out_size) + image.shape[2:], image.dtype)
+        sw, sh = max(1, round((x1 - x0) / k)), max(1, round((y1 - y0) / k))
+        image = shrink(image[y0:y1, x0:x1], sw, sh)
+        to_small = np.array([[sw / (x1 - x0), 0, 0], [0, sh / (y1 - y0), 0]], np.float64)
+        to_small[:, 2] = -to_small[:, :2] @ (x0, y0)
+        to_image = to_small[:, :2] @ to_image[:, :2], to_small[:, :2] @ to_image[:, 2] + to_small[:, 2]
+        to_image = np.hstack([to_image[0], to_image[1][:, None]])
+    return cv2.warpAffine(image, to_image, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT)
 
 
 class FaceMeshLandmarker:
