@@ -1,0 +1,412 @@
+"""The trainable SAEHD/SAEHDBW network engine: networks, losses, optimizer and one `tf.function` train step.
+
+`channels=3` is SAEHD, `channels=1` is SAEHDBW (one grayscale channel in and out, losses on one channel).
+The model classes (options, files, previews) sit on top; this module knows nothing about prompts or folders
+beyond the weight files it is told to write.
+
+The step trains src→src and dst→dst only. Later powers (GAN, true face, style losses) plug in through
+`generator_terms` (extra per-sample loss terms) and `uses_swap` (adds the src-from-dst path to the forward).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from core.errors import UserError
+from core.interact import log_warn
+from core.leras import ops
+from core.leras.archis.deepfake import ArchiSpec, Decoder, Encoder, Inter, lowest_dense_res, normalize_resolution
+from core.leras.losses import dssim, dssim_filter_sizes, mae, mse
+from core.leras.module import Module
+from core.leras.optimizers import AdaBelief, Optimizer, RMSprop
+from core.leras.saveable import load_variables, save_many
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+LR_DROPOUT_KEEP = 0.3
+OPTIMIZER_FILE = "src_dst_opt"
+
+
+@dataclass
+class EngineConfig:
+    """Everything that shapes the networks and the step. Option names follow DFL's where they exist.
+
+    `lr_dropout` takes DFL's option values (`n`/`y`/`cpu`, or a bool) or a keep probability in (0, 1].
+    `lr_cos` is the LR cosine period in optimizer steps; None = DFL's rule (500 when LR dropout is on).
+    `precision`/`data_format`/`jit` "auto" pick the fastest measured path for the device (see `resolved`).
+    `input_channels` None = `channels`; 3 with channels=1 is the fork's colour-in/gray-out mode.
+    `random_warp` off freezes LIAE's inter_AB, as DFL does.
+    `xla_optimizer` compiles just the optimizer update with XLA (measured ~2x faster update on CPU).
+    """
+
+    resolution: int = 128
+    channels: int = 3
+    archi: str = "liae-ud"
+    ae_dims: int = 256
+    e_dims: int = 64
+    d_dims: int = 64
+    d_mask_dims: int = 22
+    masked_training: bool = True
+    eyes_mouth_prio: bool = False
+    blur_out_mask: bool = False
+    adabelief: bool = True
+    lr_dropout: bool | str | float = False
+    clipgrad: bool = False
+    batch_size: int = 4
+    precision: str = "auto"
+    jit: bool | str = "auto"
+    data_format: str = "auto"
+    random_warp: bool = True
+    learning_rate: float = 5e-5
+    lr_cos: int | None = None
+    input_channels: int | None = None
+    xla_optimizer: bool = True
+    init: str = "glorot_uniform"
+    seed: int | None = None
+
+    @property
+    def lr_dropout_keep(self) -> float:
+        v = self.lr_dropout
+        if isinstance(v, str):
+            return LR_DROPOUT_KEEP if v.strip().lower() in ("y", "cpu", "1", "true") else 1.0
+        if isinstance(v, bool):
+            return LR_DROPOUT_KEEP if v else 1.0
+        return float(v)
+
+    def resolved(self, on_gpu: bool | None = None) -> "EngineConfig":
+        """A copy with every "auto" replaced by the concrete choice for this device, and values validated.
+
+        Defaults come from bench/train.py on the project CPU (AVX512-BF16): bfloat16 compute with float32
+        master weights was the fastest correct path and XLA was slower, so CPU = NHWC + bfloat16 + no jit.
+        GPU = NCHW (DFL's GPU layout) + float32 + no jit until measured on a lent GPU.
+        """
+        if on_gpu is None:
+            on_gpu = bool(tf.config.list_logical_devices("GPU"))
+        spec = ArchiSpec.parse(self.archi)
+        if self.channels not in (1, 3):
+            raise UserError(f"channels must be 1 (SAEHDBW) or 3 (SAEHD), not {self.channels}")
+        in_ch = self.input_channels or self.channels
+        if in_ch not in (1, 3):
+            raise UserError(f"input_channels must be 1 or 3, not {in_ch}")
+        if normalize_resolution(self.resolution, spec) != self.resolution:
+            raise UserError(f"resolution {self.resolution} is not valid for archi {spec}: use "
+                            f"{normalize_resolution(self.resolution, spec)} (64..640, step {32 if spec.has('d') else 16})")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        precision = self.precision
+        if precision == "auto":
+            precision = "float32" if on_gpu or not _cpu_has_bf16() else "bfloat16"
+        data_format = self.data_format
+        if data_format == "auto":
+            data_format = "NCHW" if on_gpu else "NHWC"
+        ops.check_data_format(data_format)
+        jit = self.jit
+        if jit == "auto":
+            jit = False
+        lr_cos = self.lr_cos
+        if lr_cos is None:
+            lr_cos = 500 if self.lr_dropout_keep < 1.0 else 0
+        return replace(self, archi=str(spec), precision=precision, data_format=data_format, jit=bool(jit),
+                       lr_cos=lr_cos, input_channels=in_ch)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _cpu_has_bf16() -> bool:
+    """True when the CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where bf16 compute pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
+    except OSError:
+        return False
+    return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
+
+
+class StepLosses(NamedTuple):
+    """Batch-mean losses of one step; unpacks as `(src_loss, dst_loss)`. Check `.finite` to catch NaN/Inf."""
+
+    src_loss: float
+    dst_loss: float
+
+    @property
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.src_loss) and np.isfinite(self.dst_loss))
+
+
+GeneratorTerm = Callable[[dict[str, tf.Tensor]], tuple[tf.Tensor, tf.Tensor]]
+
+
+class SAEHDEngine:
+    """SAEHD/SAEHDBW networks + AdaBelief/RMSprop + the train/predict functions.
+
+    Batches follow the sample generator: `[warped, target, mask, em_mask]` float32 NHWC in [0, 1].
+    """
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = cfg = config.resolved()
+        self.spec = ArchiSpec.parse(cfg.archi)
+        self.compute_dtype = tf.bfloat16 if cfg.precision == "bfloat16" else tf.float32
+        self.nets: dict[str, Module] = self._build_networks(np.random.default_rng(cfg.seed))
+        all_vars = self._named_variables()
+        opt_cls = AdaBelief if cfg.adabelief else RMSprop
+        self.optimizer: Optimizer = opt_cls(all_vars, lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep,
+                                            lr_cos=cfg.lr_cos, clipnorm=1.0 if cfg.clipgrad else 0.0,
+                                            xla=cfg.xla_optimizer and not cfg.jit)
+        frozen = ("inter_AB",) if self.spec.type == "liae" and not cfg.random_warp else ()
+        self.trainable_nets = [n for n in self.nets if n not in frozen]
+        self._train_vars = [v for n in self.trainable_nets for v in self.nets[n].variables().values()]
+        self.generator_terms: list[GeneratorTerm] = []
+        self.uses_swap = False
+        self._make_functions()
+
+    # ---------------------------------------------------------------- networks
+    def _build_networks(self, rng: np.random.Generator) -> dict[str, Module]:
+        cfg, spec = self.config, self.spec
+        kw = dict(data_format=cfg.data_format, kernel_init=cfg.init, rng=rng)
+        encoder = Encoder(cfg.input_channels, cfg.e_dims, spec, **kw)
+        enc_out = encoder.out_features(cfg.resolution)
+        low = lowest_dense_res(cfg.resolution, spec)
+        if spec.type == "df":
+            return {
+                "encoder": encoder,
+                "inter": Inter(enc_out, cfg.ae_dims, cfg.ae_dims, low, spec, **kw),
+                "decoder_src": Decoder(cfg.ae_dims, cfg.d_dims, cfg.d_mask_dims, spec, cfg.channels, **kw),
+                "decoder_dst": Decoder(cfg.ae_dims, cfg.d_dims, cfg.d_mask_dims, spec, cfg.channels, **kw),
+            }
+        return {
+            "encoder": encoder,
+            "inter_AB": Inter(enc_out, cfg.ae_dims, cfg.ae_dims * 2, low, spec, **kw),
+            "inter_B": Inter(enc_out, cfg.ae_dims, cfg.ae_dims * 2, low, spec, **kw),
+            "decoder": Decoder(cfg.ae_dims * 4, cfg.d_dims, cfg.d_mask_dims, spec, cfg.channels, **kw),
+        }
+
+    def _named_variables(self) -> dict[str, tf.Variable]:
+        return {f"{net}/{name}": v for net, m in self.nets.items() for name, v in m.variables().items()}
+
+    def param_counts(self) -> dict[str, int]:
+        counts = {name: net.param_count() for name, net in self.nets.items()}
+        counts["total"] = sum(counts.values())
+        return counts
+
+    def _input(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(ops.to_format(x, self.config.data_format), self.compute_dtype)
+
+    def _out(self, x: tf.Tensor) -> tf.Tensor:
+        return ops.from_format(x, self.config.data_format)
+
+    def _codes(self, x: tf.Tensor, n_src: tf.Tensor | None) -> dict[str, tf.Tensor]:
+        """Decoder inputs. x holds src faces then dst faces (n_src of them src; None = all dst)."""
+        feats = self.nets["encoder"](x)
+        if self.spec.type == "df":
+            code = self.nets["inter"](feats)
+            if n_src is None:
+                return {"dst": code, "swap": code}
+            src, dst = tf.split(code, [n_src, -1])
+            return {"src": src, "dst": dst, "swap": dst}
+        ch = ops.channel_axis(self.config.data_format)
+        ab = self.nets["inter_AB"](feats)
+        if n_src is None:
+            ab_src, ab_dst, dst_feats = None, ab, feats
+        else:
+            ab_src, ab_dst = tf.split(ab, [n_src, -1])
+            dst_feats = tf.split(feats, [n_src, -1])[1]
+        codes = {"dst": tf.concat([self.nets["inter_B"](dst_feats), ab_dst], ch),
+                 "swap": tf.concat([ab_dst, ab_dst], ch)}
+        if ab_src is not None:
+            codes["src"] = tf.concat([ab_src, ab_src], ch)
+        return codes
+
+    def _decoders(self) -> tuple[Decoder, Decoder]:
+        if self.spec.type == "df":
+            return self.nets["decoder_src"], self.nets["decoder_dst"]
+        return self.nets["decoder"], self.nets["decoder"]
+
+    def _forward_train(self, warped_src: tf.Tensor, warped_dst: tf.Tensor) -> dict[str, tf.Tensor]:
+        """src→src and dst→dst (+ src-from-dst when `uses_swap`), NHWC float32."""
+        n_src = tf.shape(warped_src)[0]
+        codes = self._codes(self._input(tf.concat([warped_src, warped_dst], 0)), n_src)
+        dec_src, dec_dst = self._decoders()
+        out: dict[str, tf.Tensor] = {}
+        if dec_src is dec_dst:  # LIAE: one decoder, one batched call
+            img, msk = dec_src(tf.concat([codes["src"], codes["dst"]], 0))
+            out["src_src"], out["dst_dst"] = tf.split(self._out(img), [n_src, -1])
+            out["src_srcm"], out["dst_dstm"] = tf.split(self._out(msk), [n_src, -1])
+        else:
+            img, msk = dec_src(codes["src"])
+            out["src_src"], out["src_srcm"] = self._out(img), self._out(msk)
+            img, msk = dec_dst(codes["dst"])
+            out["dst_dst"], out["dst_dstm"] = self._out(img), self._out(msk)
+        if self.uses_swap:
+            img, msk = dec_src(codes["swap"])
+            out["src_dst"], out["src_dstm"] = self._out(img), self._out(msk)
+        return out
+
+    # ---------------------------------------------------------------- losses
+    def _face_loss(self, target: tf.Tensor, mask: tf.Tensor, em_mask: tf.Tensor, pred: tf.Tensor,
+                   pred_mask: tf.Tensor) -> tf.Tensor:
+        """SAEHD's per-sample reconstruction loss for one side (src or dst)."""
+        cfg = self.config
+        res = cfg.resolution
+        if cfg.blur_out_mask:
+            target = blur_out_mask(target, mask, res / 128)
+        mask_blur = tf.clip_by_value(ops.gaussian_blur(mask, max(1, res // 32)), 0.0, 0.5) * 2.0
+        if cfg.masked_training:
+            t_opt, p_opt = target * mask_blur, pred * mask_blur
+        else:
+            t_opt, p_opt = target, pred
+        loss = tf.add_n([w * tf.reduce_mean(dssim(t_opt, p_opt, k), axis=1) for w, k in dssim_filter_sizes(res)])
+        loss += 10.0 * mse(t_opt, p_opt)
+        if cfg.eyes_mouth_prio:
+            loss += 300.0 * mae(target * em_mask, pred * em_mask)
+        loss += 10.0 * mse(mask, pred_mask)
+        return loss
+
+    def _losses(self, src: Sequence[tf.Tensor], dst: Sequence[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        out = self._forward_train(src[0], dst[0])
+        src_vec = self._face_loss(src[1], src[2], src[3], out["src_src"], out["src_srcm"])
+        dst_vec = self._face_loss(dst[1], dst[2], dst[3], out["dst_dst"], out["dst_dstm"])
+        if self.generator_terms:
+            ctx = dict(out, warped_src=src[0], target_src=src[1], target_srcm=src[2], target_srcm_em=src[3],
+                       warped_dst=dst[0], target_dst=dst[1], target_dstm=dst[2], target_dstm_em=dst[3])
+            for term in self.generator_terms:
+                add_src, add_dst = term(ctx)
+                src_vec, dst_vec = src_vec + add_src, dst_vec + add_dst
+        return src_vec, dst_vec
+
+    # ---------------------------------------------------------------- tf.functions
+    def _batch_signature(self, channels: int) -> list[tf.TensorSpec]:
+        r = self.config.resolution
+        return [tf.TensorSpec([None, r, r, channels], tf.float32)]
+
+    def _make_functions(self) -> None:
+        cfg = self.config
+        side = (self._batch_signature(cfg.input_channels) + self._batch_signature(cfg.channels)
+                + self._batch_signature(1) + self._batch_signature(1))
+        self._train_fn = tf.function(self._train_graph, input_signature=side + side, jit_compile=cfg.jit)
+        self._eval_fn = tf.function(self._eval_graph, input_signature=side + side)
+        self._predict_fn = tf.function(self._predict_graph, input_signature=self._batch_signature(cfg.input_channels))
+        self._view_fn = tf.function(self._view_graph, input_signature=self._batch_signature(cfg.input_channels) * 2)
+
+    def _train_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        src, dst = tensors[:4], tensors[4:]
+        with tf.GradientTape() as tape:
+            src_vec, dst_vec = self._losses(src, dst)
+            # DFL differentiates the per-sample loss vector: the gradient of the batch sum, not the mean.
+            total = tf.reduce_sum(src_vec) + tf.reduce_sum(dst_vec)
+        grads = tape.gradient(total, self._train_vars)
+
+        def update() -> tf.Tensor:
+            with tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._train_vars))]):
+                return tf.constant(True)
+
+        # A NaN/Inf loss skips the update, so the weights stay those of the last finite step.
+        tf.cond(tf.math.is_finite(total), update, lambda: tf.constant(False))
+        return tf.reduce_mean(src_vec), tf.reduce_mean(dst_vec)
+
+    def _eval_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        src_vec, dst_vec = self._losses(tensors[:4], tensors[4:])
+        return tf.reduce_mean(src_vec), tf.reduce_mean(dst_vec)
+
+    def _predict_graph(self, dst_faces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        codes = self._codes(self._input(dst_faces), None)
+        dec_src, dec_dst = self._decoders()
+        face, src_mask = dec_src(codes["swap"])
+        dst_mask = dec_dst.mask(codes["dst"])
+        return self._out(face), self._out(src_mask), self._out(dst_mask)
+
+    def _view_graph(self, src_faces: tf.Tensor, dst_faces: tf.Tensor) -> dict[str, tf.Tensor]:
+        n_src = tf.shape(src_faces)[0]
+        codes = self._codes(self._input(tf.concat([src_faces, dst_faces], 0)), n_src)
+        dec_src, dec_dst = self._decoders()
+        out = {}
+        for key, dec, code in (("src_src", dec_src, "src"), ("dst_dst", dec_dst, "dst"), ("src_dst", dec_src, "swap")):
+            img, msk = dec(codes[code])
+            out[key], out[key + "m"] = self._out(img), self._out(msk)
+        return out
+
+    # ---------------------------------------------------------------- public API
+    def _tensors(self, batch: Sequence[np.ndarray], name: str) -> list[tf.Tensor]:
+        if len(batch) != 4:
+            raise ValueError(f"{name} batch must be [warped, target, mask, em_mask], got {len(batch)} arrays")
+        return [tf.convert_to_tensor(a, tf.float32) for a in batch]
+
+    def train_step(self, src_batch: Sequence[np.ndarray], dst_batch: Sequence[np.ndarray]) -> StepLosses:
+        """One optimizer update on a src and a dst batch; returns the losses computed before the update."""
+        s, d = self.train_step_tensors(src_batch, dst_batch)
+        return StepLosses(float(s), float(d))
+
+    def train_step_tensors(self, src_batch, dst_batch) -> tuple[tf.Tensor, tf.Tensor]:
+        """`train_step` without the host sync: scalar tensors, for callers that check losses less often."""
+        return self._train_fn(*self._tensors(src_batch, "src"), *self._tensors(dst_batch, "dst"))
+
+    def evaluate(self, src_batch, dst_batch) -> StepLosses:
+        """The step's losses without updating anything."""
+        s, d = self._eval_fn(*self._tensors(src_batch, "src"), *self._tensors(dst_batch, "dst"))
+        return StepLosses(float(s), float(d))
+
+    def predict(self, dst_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Swap: (src face from dst code N×R×R×C, src-decoder mask N×R×R×1, dst-decoder mask N×R×R×1)."""
+        x = np.asarray(dst_faces, np.float32)
+        r, c = self.config.resolution, self.config.input_channels
+        if x.ndim == 2 or (x.ndim == 3 and x.shape == (r, r, c)):  # one face
+            x = x.reshape(1, r, r, -1)
+        elif x.ndim == 3 and c == 1:  # N gray faces without a channel axis
+            x = x[..., None]
+        if x.ndim != 4 or x.shape[1:] != (r, r, c):
+            raise ValueError(f"predict expects N×{r}×{r}×{c} faces, got {x.shape}")
+        return tuple(t.numpy() for t in self._predict_fn(x))  # type: ignore[return-value]
+
+    def view(self, src_faces: np.ndarray, dst_faces: np.ndarray) -> dict[str, np.ndarray]:
+        """Preview outputs: src_src, src_srcm, dst_dst, dst_dstm, src_dst, src_dstm (NHWC float32 in [0, 1])."""
+        out = self._view_fn(tf.convert_to_tensor(src_faces, tf.float32), tf.convert_to_tensor(dst_faces, tf.float32))
+        return {k: v.numpy() for k, v in out.items()}
+
+    @property
+    def iteration(self) -> int:
+        """Optimizer updates applied so far (restored by `load`)."""
+        return int(self.optimizer.iters.numpy())
+
+    @staticmethod
+    def _path(folder: str | os.PathLike, prefix: str, name: str) -> Path:
+        if prefix and not prefix.endswith("_"):
+            prefix += "_"
+        return Path(folder) / f"{prefix}{name}.h5"
+
+    def file_names(self, prefix: str = "") -> list[str]:
+        """The files `save` writes, for backups: one per network plus the optimizer state."""
+        return [self._path("", prefix, n).name for n in [*self.nets, OPTIMIZER_FILE]]
+
+    def save(self, folder: str | os.PathLike, prefix: str = "") -> None:
+        """Write `<prefix>_<net>.h5` for every network and `<prefix>_src_dst_opt.h5`, all-or-nothing per file."""
+        entries = [(self._path(folder, prefix, n), net.variables(), n) for n, net in self.nets.items()]
+        entries.append((self._path(folder, prefix, OPTIMIZER_FILE), self.optimizer.variables(), OPTIMIZER_FILE))
+        save_many(entries)
+
+    def load(self, folder: str | os.PathLike, prefix: str = "", skip: Sequence[str] = ()) -> None:
+        """Load every network not in `skip` (those keep their fresh init, e.g. inters after pretraining).
+
+        A missing optimizer file is tolerated (fresh optimizer, with a warning); anything else missing,
+        truncated or shaped differently raises `UserError` naming the file.
+        """
+        for name, net in self.nets.items():
+            if name not in skip:
+                load_variables(self._path(folder, prefix, name), net.variables(), name)
+        opt_path = self._path(folder, prefix, OPTIMIZER_FILE)
+        if OPTIMIZER_FILE in skip:
+            return
+        if not opt_path.exists():
+            log_warn(f"{opt_path}: no optimizer state found, starting the optimizer fresh")
+            return
+        load_variables(opt_path, self.optimizer.variables(), OPTIMIZER_FILE)
+
+
+def blur_out_mask(target: tf.Tensor, mask: tf.Tensor, sigma: float) -> tf.Tensor:
+    """Fill the background of `target` with a normalised-convolution smear of its own colours (DFL's option)."""
+    x = ops.gaussian_blur(target * (1.0 - mask), sigma)
+    y = 1.0 - ops.gaussian_blur(mask, sigma)
+    y = tf.where(tf.equal(y, 0.0), tf.ones_like(y), y)
+    return target * mask + (x / y) * (1.0 - mask)

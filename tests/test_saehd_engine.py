@@ -1,0 +1,195 @@
+"""models.saehd_engine: SAEHD (3 channels) and SAEHDBW (1 channel) networks, step, save/load, guards.
+
+Real faces: crops of the public-domain photos in core.sample_media, res 64, tiny dims.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.errors import UserError
+from core.sample_media import astronaut, grace_hopper
+from models.saehd_engine import EngineConfig, SAEHDEngine, StepLosses, blur_out_mask
+
+RES = 64
+TINY = dict(resolution=RES, ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=8, precision="float32")
+# face boxes (x, y, size) in the photos
+BOXES = {"src": (astronaut, (165, 45, 150)), "dst": (grace_hopper, (130, 70, 250))}
+
+
+def face_batch(side: str, channels: int, n: int = 4, res: int = RES) -> list[np.ndarray]:
+    """[warped, target, mask, em_mask] from real face crops, each sample shifted a little."""
+    photo_fn, (x, y, s) = BOXES[side]
+    photo = photo_fn()
+    faces = []
+    for i in range(n):
+        dx, dy = (i % 2) * s // 20, (i // 2) * s // 20
+        crop = cv2.resize(photo[y + dy:y + dy + s, x + dx:x + dx + s], (res, res), interpolation=cv2.INTER_AREA)
+        if channels == 1:
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[..., None]
+        faces.append(crop.astype(np.float32) / 255.0)
+    target = np.stack(faces)
+    mask = np.zeros((res, res), np.float32)
+    cv2.ellipse(mask, (res // 2, res // 2), (res * 3 // 8, res * 15 // 32), 0, 0, 360, 1.0, -1)
+    em = np.zeros((res, res), np.float32)
+    for cx, cy in ((res * 3 // 8, res * 7 // 16), (res * 5 // 8, res * 7 // 16), (res // 2, res * 3 // 4)):
+        cv2.circle(em, (cx, cy), res // 12, 1.0, -1)
+    masks = np.repeat(mask[None, ..., None], n, 0)
+    ems = np.repeat(em[None, ..., None], n, 0)
+    warped = np.clip(target + np.random.default_rng(1).normal(0, 0.02, target.shape), 0, 1).astype(np.float32)
+    return [warped, target, masks, ems]
+
+
+@pytest.fixture(scope="module")
+def batches():
+    return {ch: (face_batch("src", ch), face_batch("dst", ch)) for ch in (1, 3)}
+
+
+@pytest.mark.parametrize("channels,archi", [(3, "df-ud"), (1, "liae-udt")])
+def test_loss_decreases_on_real_faces(channels, archi, batches):
+    eng = SAEHDEngine(EngineConfig(channels=channels, archi=archi, seed=0, learning_rate=2e-4, **TINY))
+    src, dst = batches[channels]
+    losses = [eng.train_step(src, dst) for _ in range(30)]
+    assert all(isinstance(l, StepLosses) and l.finite for l in losses)
+    first, last = losses[0], eng.evaluate(src, dst)
+    assert last.src_loss < 0.8 * first.src_loss and last.dst_loss < 0.8 * first.dst_loss
+    assert eng.iteration == 30
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_predict_and_view_shapes(channels, batches):
+    eng = SAEHDEngine(EngineConfig(channels=channels, archi="df-ud", seed=1, **TINY))
+    src, dst = batches[channels]
+    face, src_mask, dst_mask = eng.predict(dst[1])
+    assert face.shape == (4, RES, RES, channels) and src_mask.shape == dst_mask.shape == (4, RES, RES, 1)
+    assert face.dtype == np.float32 and 0 <= face.min() and face.max() <= 1
+    view = eng.view(src[1], dst[1])
+    assert set(view) == {"src_src", "src_srcm", "dst_dst", "dst_dstm", "src_dst", "src_dstm"}
+    assert view["src_dst"].shape == (4, RES, RES, channels) and view["dst_dstm"].shape == (4, RES, RES, 1)
+    np.testing.assert_allclose(view["src_dst"], face, atol=1e-5)  # predict = the swap path of the preview
+    np.testing.assert_allclose(view["dst_dstm"], dst_mask, atol=1e-5)
+    assert eng.predict(dst[1][0]).__len__() == 3  # a single face is accepted too
+    with pytest.raises(ValueError, match="expects"):
+        eng.predict(np.zeros((1, RES, RES, 2), np.float32))
+
+
+def test_param_counts_per_network():
+    eng = SAEHDEngine(EngineConfig(channels=1, archi="liae-ud", seed=0, **TINY))
+    counts = eng.param_counts()
+    assert list(counts) == ["encoder", "inter_AB", "inter_B", "decoder", "total"]
+    assert counts["inter_AB"] == counts["inter_B"]
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    assert counts["total"] == sum(int(np.prod(v.shape)) for v in eng._named_variables().values())
+
+
+def test_save_load_continue_reproduces_losses(tmp_path, batches):
+    cfg = EngineConfig(channels=1, archi="df-ud", seed=3, **TINY)
+    src, dst = batches[1]
+    a = SAEHDEngine(cfg)
+    for _ in range(3):
+        a.train_step(src, dst)
+    a.save(tmp_path, "new_SAEHDBW")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(a.file_names("new_SAEHDBW"))
+    expected = [a.train_step(src, dst) for _ in range(2)]
+
+    b = SAEHDEngine(EngineConfig(channels=1, archi="df-ud", seed=99, **TINY))
+    assert not np.isclose(b.evaluate(src, dst).src_loss, expected[0].src_loss)
+    b.load(tmp_path, "new_SAEHDBW")
+    assert b.iteration == 3
+    got = [b.train_step(src, dst) for _ in range(2)]
+    np.testing.assert_allclose(np.array(got), np.array(expected), rtol=1e-5)
+
+
+def test_load_errors_name_the_file(tmp_path, batches):
+    a = SAEHDEngine(EngineConfig(channels=3, archi="df-ud", seed=0, **TINY))
+    a.save(tmp_path, "m")
+    other = SAEHDEngine(EngineConfig(channels=3, archi="df-ud", seed=0, **dict(TINY, ae_dims=48)))
+    with pytest.raises(UserError, match="m_inter.h5"):
+        other.load(tmp_path, "m")
+    enc = tmp_path / "m_encoder.h5"
+    enc.write_bytes(enc.read_bytes()[: enc.stat().st_size // 2])
+    with pytest.raises(UserError, match="m_encoder.h5"):
+        a.load(tmp_path, "m")
+    # skipping a network keeps its fresh weights; a missing optimizer file only warns
+    (tmp_path / "m_src_dst_opt.h5").unlink()
+    a.load(tmp_path, "m", skip=("encoder",))
+
+
+def test_nan_batch_skips_the_update(batches):
+    eng = SAEHDEngine(EngineConfig(channels=1, archi="df-ud", seed=0, **TINY))
+    src, dst = batches[1]
+    before = {k: v.numpy().copy() for k, v in eng._named_variables().items()}
+    bad = [src[0].copy(), *src[1:]]
+    bad[0][0, 0, 0, 0] = np.nan
+    losses = eng.train_step(bad, dst)
+    assert not losses.finite
+    assert eng.iteration == 0
+    for k, v in eng._named_variables().items():
+        np.testing.assert_array_equal(v.numpy(), before[k])
+    assert eng.train_step(src, dst).finite and eng.iteration == 1
+
+
+def test_liae_without_random_warp_freezes_inter_ab(batches):
+    eng = SAEHDEngine(EngineConfig(channels=1, archi="liae-ud", seed=0, random_warp=False, **TINY))
+    assert eng.trainable_nets == ["encoder", "inter_B", "decoder"]
+    before = {n: [v.numpy().copy() for v in eng.nets[n].variables().values()] for n in eng.nets}
+    eng.train_step(*batches[1])
+    for name, net in eng.nets.items():
+        changed = any(not np.array_equal(a, v.numpy()) for a, v in zip(before[name], net.variables().values()))
+        assert changed == (name != "inter_AB")
+
+
+def test_bfloat16_losses_close_to_float32(batches):
+    src, dst = batches[3]
+    f32 = SAEHDEngine(EngineConfig(channels=3, archi="df-ud", seed=5, **TINY))
+    bf16 = SAEHDEngine(EngineConfig(channels=3, archi="df-ud", seed=5, **dict(TINY, precision="bfloat16")))
+    assert bf16.compute_dtype == tf.bfloat16
+    a, b = f32.evaluate(src, dst), bf16.evaluate(src, dst)
+    np.testing.assert_allclose(np.array(b), np.array(a), rtol=0.02)
+    assert bf16.predict(dst[1])[0].dtype == np.float32
+
+
+def test_loss_options_change_the_loss(batches):
+    src, dst = batches[1]
+    base = dict(channels=1, archi="df", seed=2, **TINY)
+    plain = SAEHDEngine(EngineConfig(**base)).evaluate(src, dst)
+    prio = SAEHDEngine(EngineConfig(eyes_mouth_prio=True, **base)).evaluate(src, dst)
+    unmasked = SAEHDEngine(EngineConfig(masked_training=False, **base)).evaluate(src, dst)
+    assert prio.src_loss > plain.src_loss + 1.0  # 300·L1 on the eyes/mouth region
+    assert unmasked.src_loss > plain.src_loss  # the background counts too
+
+
+def test_blur_out_mask_keeps_face_and_fills_background():
+    rng = np.random.default_rng(0)
+    img = rng.random((1, 32, 32, 1)).astype(np.float32)
+    mask = np.zeros((1, 32, 32, 1), np.float32)
+    mask[:, 8:24, 8:24] = 1
+    out = blur_out_mask(tf.constant(img), tf.constant(mask), 1.0).numpy()
+    np.testing.assert_allclose(out[mask > 0], img[mask > 0], atol=1e-6)
+    assert not np.allclose(out[mask == 0], img[mask == 0])
+    assert np.isfinite(out).all()
+
+
+def test_config_validation_and_auto_choices():
+    with pytest.raises(UserError, match="use 96"):
+        EngineConfig(resolution=100, archi="df-ud").resolved()
+    with pytest.raises(UserError, match="channels"):
+        EngineConfig(channels=2).resolved()
+    with pytest.raises(ValueError, match="archi"):
+        EngineConfig(archi="dfx").resolved()
+    cpu = EngineConfig(archi="LIAE-UD", lr_dropout="y").resolved(on_gpu=False)
+    assert (cpu.data_format, cpu.jit, cpu.archi, cpu.lr_cos) == ("NHWC", False, "liae-ud", 500)
+    assert cpu.lr_dropout_keep == 0.3 and cpu.precision in ("float32", "bfloat16")
+    gpu = EngineConfig(lr_dropout="n", lr_cos=0).resolved(on_gpu=True)
+    assert (gpu.data_format, gpu.precision, gpu.lr_cos, gpu.lr_dropout_keep) == ("NCHW", "float32", 0, 1.0)
+    assert EngineConfig(channels=1, input_channels=3).resolved().input_channels == 3
+
+
+def test_nchw_engine_matches_nhwc(batches):
+    src, dst = batches[3]
+    outs = [SAEHDEngine(EngineConfig(channels=3, archi="liae-udt", seed=7, data_format=f, **TINY)).predict(dst[1])
+            for f in ("NHWC", "NCHW")]
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, atol=1e-5)
