@@ -7,7 +7,8 @@ For each resolution and channel count it reports, on one CPU thread (as a sample
                           again each time (what DeepFaceLab does every iteration);
   next_ms_per_batch       what the training process itself pays per `next()` with background workers;
   batches_per_s           end-to-end throughput of the spawned workers.
-The 1-channel rows carry `ratio_to_3ch` for each cost. Faces: `--faceset DIR` (a folder or faceset.pak),
+The 1-channel rows carry `ratio_to_3ch` for each cost; 1- and 3-channel batches are timed in alternation so
+that other load on the machine affects both alike. Faces: `--faceset DIR` (a folder or faceset.pak),
 default a real faceset built from the public-domain photos (dlib landmarks, as in the tests).
 `measure_generator()` is importable (bench/train.py reports `sample_ms_per_batch` with it).
 """
@@ -27,41 +28,57 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _cpu_ms_per_batch(gen, batches: int) -> float:
-    times = []
-    for _ in range(batches):
-        t = time.process_time()
-        gen.next()
-        times.append((time.process_time() - t) * 1000)
-    return float(np.median(times))
-
-
-def measure_generator(samples, resolution: int, channels: int, batch_size: int = 4, batches: int = 60,
-                      face_type: str = "f", workers: bool = True) -> dict:
-    """One row of measurements for `samples` (from `samplelib.loader.load_samples`)."""
+def _steady_generator(samples, resolution: int, channels: int, batch_size: int, face_type: str, **kw):
+    """An in-process generator whose faces are all cached already (unless `cache_mb=0`)."""
     from samplelib.generator import SampleGeneratorFace
-    cv2.setNumThreads(1)
-    common = dict(random_warp=True, random_flip=True, seed=0)
-    row = {"resolution": resolution, "channels": channels, "batch_size": batch_size, "faces": len(samples)}
-    gen = SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, workers=0, **common)
-    for _ in range(-(-len(samples) // batch_size) * 2):  # every face prepared and cached
+    gen = SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, random_warp=True,
+                              random_flip=True, seed=0, **kw)
+    for _ in range(-(-len(samples) // batch_size) * 2):
         gen.next()
-    row["sample_ms_per_batch"] = round(_cpu_ms_per_batch(gen, batches), 3)
-    gen = SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, workers=0, cache_mb=0,
-                              **common)
-    row["uncached_ms_per_batch"] = round(_cpu_ms_per_batch(gen, max(10, batches // 3)), 3)
+    return gen
+
+
+def _interleaved_cpu_ms(gens: dict, batches: int) -> dict:
+    """Median CPU ms per `next()` of each generator, timed in alternation so that load from other processes
+    on the machine affects all of them alike."""
+    times = {k: [] for k in gens}
+    for _ in range(batches):
+        for key, gen in gens.items():
+            t = time.process_time()
+            gen.next()
+            times[key].append((time.process_time() - t) * 1000)
+    return {k: round(float(np.median(v)), 3) for k, v in times.items()}
+
+
+def _worker_run(samples, resolution: int, channels: int, batch_size: int, face_type: str, batches: int) -> dict:
+    with _steady_generator(samples, resolution, channels, batch_size, face_type, workers=None) as gen:
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(batches):
+            gen.next()
+        wall = time.perf_counter() - start
+        return {"next_ms_per_batch": round((time.process_time() - cpu) * 1000 / batches, 3),
+                "batches_per_s": round(batches / wall, 1), "workers": gen.workers}
+
+
+def measure_generator(samples_by_channels: dict, resolution: int, batch_size: int = 4, batches: int = 60,
+                      face_type: str = "f", workers: bool = True) -> dict[int, dict]:
+    """Rows of measurements per channel count, from `{channels: samples}` (`samplelib.loader.load_samples`
+    with `grayscale=channels == 1`)."""
+    cv2.setNumThreads(1)  # as inside a sample worker
+    rows = {c: {"resolution": resolution, "channels": c, "batch_size": batch_size, "faces": len(s)}
+            for c, s in samples_by_channels.items()}
+    args = dict(resolution=resolution, batch_size=batch_size, face_type=face_type)
+    cached = {c: _steady_generator(s, channels=c, workers=0, **args) for c, s in samples_by_channels.items()}
+    for c, ms in _interleaved_cpu_ms(cached, batches).items():
+        rows[c]["sample_ms_per_batch"] = ms
+    uncached = {c: _steady_generator(s, channels=c, workers=0, cache_mb=0, **args)
+                for c, s in samples_by_channels.items()}
+    for c, ms in _interleaved_cpu_ms(uncached, max(10, batches // 3)).items():
+        rows[c]["uncached_ms_per_batch"] = ms
     if workers:
-        with SampleGeneratorFace(samples, batch_size, resolution, channels, face_type, **common) as gen:
-            for _ in range(-(-len(samples) // batch_size) * 2):
-                gen.next()
-            start, cpu = time.perf_counter(), time.process_time()
-            for _ in range(batches):
-                gen.next()
-            wall = time.perf_counter() - start
-            row["next_ms_per_batch"] = round((time.process_time() - cpu) * 1000 / batches, 3)
-            row["batches_per_s"] = round(batches / wall, 1)
-            row["workers"] = gen.workers
-    return row
+        for c, s in samples_by_channels.items():
+            rows[c].update(_worker_run(s, resolution, c, batch_size, face_type, batches))
+    return rows
 
 
 def main() -> int:
@@ -83,11 +100,8 @@ def main() -> int:
             folder = build_faceset(Path(tmp) / "aligned", size=args.face_size).dir
         rows = []
         for res in args.resolutions:
-            pair = {}
-            for channels in (1, 3):
-                samples = load_samples(folder, grayscale=channels == 1)
-                pair[channels] = measure_generator(samples, res, channels, args.batch_size, args.batches,
-                                                   workers=not args.no_workers)
+            samples = {c: load_samples(folder, grayscale=c == 1) for c in (1, 3)}
+            pair = measure_generator(samples, res, args.batch_size, args.batches, workers=not args.no_workers)
             for key in ("sample_ms_per_batch", "uncached_ms_per_batch", "next_ms_per_batch"):
                 if key in pair[1]:
                     pair[1].setdefault("ratio_to_3ch", {})[key] = round(pair[1][key] / pair[3][key], 3)
