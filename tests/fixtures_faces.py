@@ -1,7 +1,7 @@
 """Session fixture `tiny_workspace`: a small real DFL workspace made by the real pipeline.
 
-From the public-domain photos: `data_src.mp4` (astronaut) and `data_dst.mp4` (Grace Hopper, with an audio
-track), each ~20 frames of 320x240 with camera pan/zoom/roll and light changes; their frames extracted by ffmpeg
+From the public-domain photos: `data_src.mp4` (astronaut) and `data_dst.mp4` (Grace Hopper), each with a sine
+audio track and ~20 frames of 320x240 with camera pan/zoom/roll and light changes; their frames extracted by ffmpeg
 into `data_src/*.png` and `data_dst/*.png`; aligned full faces (`f`, 128 px JPG + FaceMeta) extracted by the
 default detector into `data_src/aligned` and `data_dst/aligned` (dst also gets `aligned_debug`).
 Treat it as read-only: copy what you modify.
@@ -36,11 +36,10 @@ def build_tiny_workspace(root: Path, frames: int = TINY_FRAMES, size: tuple[int,
 
     ws = Workspace(root)
     ws.create()
-    for stem, photo, seed, audio, aligned, debug in (
-            ("data_src", "astronaut", 1, False, ws.src_aligned, False),
-            ("data_dst", "grace_hopper", 2, True, ws.dst_aligned, True)):
+    for stem, photo, seed, aligned, debug in (("data_src", "astronaut", 1, ws.src_aligned, False),
+                                              ("data_dst", "grace_hopper", 2, ws.dst_aligned, True)):
         clip = synth_frames(head_crop(photo), frames, size=size, motion=Motion(roll_deg=12.0), seed=seed)
-        video = ffmpeg.write_video(clip, root / f"{stem}.mp4", fps=25, audio=audio)
+        video = ffmpeg.write_video(clip, root / f"{stem}.mp4", fps=25, audio=True)
         ffmpeg.extract_frames(video, root / stem, ext="png")
         run_extraction(ExtractOptions(input_dir=root / stem, output_dir=aligned, face_type=FaceType.FULL,
                                       image_size=TINY_FACE_SIZE, output_debug=debug, workers=1))

