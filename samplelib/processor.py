@@ -60,17 +60,17 @@ class ProcessorConfig:
 
 # ------------------------------------------------------------------------------------------ preparation ---
 
-def _resize_mat(src_size: int, dst_size: int) -> np.ndarray:
-    """2x3 matrix of `cv2.resize` between square images (pixel-centre convention)."""
-    s = dst_size / src_size
-    return np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5]], np.float64)
+def _scale_xy(sx: float, sy: float) -> np.ndarray:
+    """2x3 matrix of `cv2.resize` by (sx, sy) (pixel-centre convention)."""
+    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]], np.float64)
 
 
-def alignment_matrix(sample, cfg: ProcessorConfig, size: int | None = None) -> np.ndarray:
-    """2x3 matrix from the sample's pixels (image width `size`) to the model's R x R face: a re-alignment
+def alignment_matrix(sample, cfg: ProcessorConfig, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """2x3 matrix from the sample's pixels (image `shape` h, w) to the model's R x R face: a re-alignment
     when the face types differ, else a plain resize."""
+    h, w = shape or sample.shape[:2]
     if cfg.face_type is None or cfg.face_type == sample.face_type:
-        return _resize_mat(size or sample.size, cfg.resolution)
+        return _scale_xy(cfg.resolution / w, cfg.resolution / h)
     return get_transform_mat(sample.landmarks, cfg.resolution, cfg.face_type)
 
 
@@ -86,10 +86,6 @@ def _warp_face(img: np.ndarray, mat: np.ndarray, size: int, interpolation: int, 
     border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_CONSTANT
     out = cv2.warpAffine(img, mat, (size, size), flags=interpolation, borderMode=border)
     return out
-
-
-def _scale_xy(sx: float, sy: float) -> np.ndarray:
-    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]], np.float64)
 
 
 def check_face_type(sample, cfg: ProcessorConfig) -> str | None:
@@ -122,18 +118,22 @@ def prepare_block(sample, cfg: ProcessorConfig, image: np.ndarray | None = None)
     if image.shape[2] != c:  # a gray faceset for a colour model, or the reverse
         image = np.repeat(image, 3, axis=2) if c == 3 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None]
     h, w = image.shape[:2]
-    mat = alignment_matrix(sample, cfg, w)
-    if np.allclose(mat, _resize_mat(w, r)):
-        face = cv2.resize(image, (r, r), interpolation=cv2.INTER_AREA if r < w else IMAGE_INTER)
-    else:
-        face = _warp_face(image, mat, r, IMAGE_INTER, replicate=True)
+    mat = alignment_matrix(sample, cfg, (h, w))
+    resize_only = np.allclose(mat, _scale_xy(r / w, r / h))
+
+    def to_model(img: np.ndarray, interpolation: int, replicate: bool) -> np.ndarray:
+        if resize_only:
+            return cv2.resize(img, (r, r), interpolation=cv2.INTER_AREA if r < w else interpolation)
+        return _warp_face(img, mat, r, interpolation, replicate)
+
+    face = to_model(image, IMAGE_INTER, True)
     masks = np.zeros((2, r, r), np.uint8)
     mask = full_face_mask(sample, (h, w))
     planes = [mask]
     if cfg.eyes_mouth_prio:
         planes.append(get_eyes_mouth_mask((h, w), sample.landmarks)[..., 0] * (mask > 0))
     for k, plane in enumerate(planes):
-        aligned = _warp_face(plane.astype(np.float32), mat, r, MASK_INTER, replicate=False)
+        aligned = to_model(plane.astype(np.float32), MASK_INTER, False)
         masks[k] = np.clip(aligned * 255 + 0.5, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(face.reshape(r, r, c)), masks
 
