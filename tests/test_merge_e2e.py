@@ -55,3 +55,16 @@ def test_train_merge_and_make_the_result_video(tiny_workspace, tmp_path):
     assert (info.width, info.height, info.frame_count) == (*src.shape[1::-1], len(frames))
     assert info.has_audio
     assert any(PROVENANCE_TEXT in str(v) for v in info.tags.values())
+
+    # The precomputed two-pass workflow with the same model: pass 1 writes the gray faces, pass 2 merges them
+    # (with gamma stabilization and mask smoothing) without loading the model.
+    common = ["--non-interactive", "merge", "--input-dir", str(ws.data_dst), "--output-dir", str(tmp_path / "m2"),
+              "--output-mask-dir", str(tmp_path / "m2_mask"), "--model-dir", str(ws.model), "--model", "SAEHDBW",
+              "--force-model-name", "tiny", "--bw-output", "precomputed", "--workers", "1"]
+    assert cli.main(common) == 0
+    predicted = sorted(p.name for p in ws.predicted.glob("*.png"))
+    assert len(predicted) >= len(frames) - 1 and not (tmp_path / "m2").exists()
+    face = cv2.imread(str(ws.predicted / predicted[0]), cv2.IMREAD_UNCHANGED)
+    assert face.shape == (64, 64)                                         # one channel, model resolution
+    assert cli.main(common + ["--stabilize-gamma", "--smooth-mask", "3"]) == 0
+    assert sorted(p.name for p in (tmp_path / "m2").glob("*.png")) == frames
