@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from core import interact
@@ -47,7 +48,6 @@ class ExtractOptions:
     smooth_landmarks: int = 0            # window in frames; < 2 = off
     workers: int = 2
     accurate: bool = True
-    extra: dict = field(default_factory=dict)
 
     @property
     def debug_dir(self) -> Path:
@@ -146,23 +146,35 @@ def _init_worker(opts: ExtractOptions) -> None:
     _extractor = FaceExtractor(opts.detector, accurate=opts.accurate, max_faces=opts.max_faces)
 
 
-def _detect(path: Path, write: bool) -> tuple[str, list[dict] | None]:
-    """Find (and when `write`, also write) the faces of one frame; None = unreadable frame."""
+# What a per-frame task returns: (frame name, faces as JSON) or (frame name, None) for an unreadable image,
+# or (frame name, "error text") when processing that one frame failed.
+FrameResult = tuple[str, "list[dict] | str | None"]
+FRAME_ERRORS = (cv2.error, ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def _detect(path: Path, write: bool) -> FrameResult:
+    """Find (and when `write`, also write) the faces of one frame."""
     image = read_frame(path)
     if image is None:
         return path.name, None
-    faces = _extractor.find_faces(image)
-    if write:
-        write_frame(image, path, faces, _options)
+    try:
+        faces = _extractor.find_faces(image)
+        if write:
+            write_frame(image, path, faces, _options)
+    except FRAME_ERRORS as err:
+        return path.name, f"{type(err).__name__}: {err}"
     return path.name, [f.to_json() for f in faces]
 
 
-def _write(item: tuple[Path, list[dict]]) -> tuple[str, list[dict] | None]:
+def _write(item: tuple[Path, list[dict]]) -> FrameResult:
     path, faces = item
     image = read_frame(path)
     if image is None:
         return path.name, None
-    write_frame(image, path, [FoundFace.from_json(f) for f in faces], _options)
+    try:
+        write_frame(image, path, [FoundFace.from_json(f) for f in faces], _options)
+    except FRAME_ERRORS as err:
+        return path.name, f"{type(err).__name__}: {err}"
     return path.name, faces
 
 
@@ -175,7 +187,7 @@ def _detect_and_write(path: Path):
 
 
 def _run_tasks(func: Callable, items: list, opts: ExtractOptions, desc: str,
-               needs_detector: bool = True) -> Iterator[tuple[str, list[dict] | None]]:
+               needs_detector: bool = True) -> Iterator[FrameResult]:
     """Run `func` over `items` in worker processes (or in this process for one worker), in order, with a bar."""
     workers = max(1, min(opts.workers, len(items)))
     init = _init_worker if needs_detector else _set_options
@@ -213,7 +225,7 @@ class ExtractReport:
     frames_processed: int = 0
     frames_skipped: int = 0          # already done in an earlier run
     faces_detected: int = 0          # faces written in this run
-    unreadable: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # or failed: skipped, tried again next run
     no_face: list[str] = field(default_factory=list)
 
 
@@ -283,9 +295,8 @@ def run_extraction(opts: ExtractOptions, manual_pass: Callable | None = None,
     else:
         task = _detect_and_write if one_pass else _detect_only
         for name, faces in _run_tasks(task, pending, opts, "Extracting" if one_pass else "Finding faces"):
-            if faces is None:
-                interact.log_warn(f"{opts.input_dir / name}: cannot read this image; skipped")
-                report.unreadable.append(name)
+            if not isinstance(faces, list):
+                _skip(report, opts.input_dir / name, faces)
                 continue
             results[name] = [FoundFace.from_json(f) for f in faces]
             if one_pass:
@@ -297,8 +308,9 @@ def run_extraction(opts: ExtractOptions, manual_pass: Callable | None = None,
             results = manual_pass([f for f in pending if f.name in results], results)
         items = [(f, [face.to_json() for face in results[f.name]]) for f in pending if f.name in results]
         for name, faces in _run_tasks(_write, items, opts, "Writing faces", needs_detector=False):
-            if faces is None:
-                report.unreadable.append(name)
+            if not isinstance(faces, list):
+                _skip(report, opts.input_dir / name, faces)
+                del results[name]
                 continue
             journal.record(name, results[name])
     for name, faces in results.items():
@@ -307,6 +319,12 @@ def run_extraction(opts: ExtractOptions, manual_pass: Callable | None = None,
         if not faces:
             report.no_face.append(name)
     return report
+
+
+def _skip(report: ExtractReport, path: Path, error: str | None) -> None:
+    """Warn about a frame that could not be processed; it is not recorded, so the next run tries it again."""
+    interact.log_warn(f"{path}: {'cannot read this image' if error is None else error}; skipped")
+    report.unreadable.append(path.name)
 
 
 def _smooth(frames: list[Path], done: dict, results: dict, window: int) -> dict[str, list[FoundFace]]:
