@@ -63,6 +63,6 @@ def synth_frames(photo: np.ndarray, count: int, size: tuple[int, int] = (640, 48
         angle = motion.roll_deg * np.sin(t + phases[1])
         shift = (motion.pan * fw * np.sin(t + phases[2]), motion.pan * fh * np.sin(t + phases[3]))
         mat = similarity(photo.shape[:2], size, scale, angle, shift)
-        frame = cv2.warpAffine(photo, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        frame = cv2.warpAffine(photo, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         gain = 1 + motion.light * np.sin(t + phases[4])
         yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
