@@ -7,11 +7,10 @@ Models (untrained weights cost the same as trained ones), all resolution 128:
   saehdbw    SAEHDBW df-ud 128/48/32/16 (the fork author's small dims), gray faces merged with --bw-output luma
   none       precomputed predictions: the merger's own cost (PNG decode + merge + PNG encode)
 Besides wall-clock frames/s (which depends on whatever else the machine runs), each case reports the CPU
-seconds spent per frame (main process + workers) and `fps_2_free_cores` = 2 / that, the rate two otherwise
-idle cores reach when the work spreads over both.
+seconds one more frame costs (main process + workers, start-up excluded) and `fps_2_free_cores` = 2 / that,
+the rate two otherwise idle cores reach when the work spreads over both.
 
-    python bench/merge.py [--frames 24] [--workers N] [--models saehd,saehdbw,none]
-                          [--cases overlay+rct,seamless+rct,overlay+sot-m]
+    python bench/merge.py [--frames 16] [--workers N] [--cases saehd/overlay+rct,saehdbw/overlay+rct,...]
 """
 from __future__ import annotations
 
@@ -92,6 +91,8 @@ def _cpu_seconds() -> float:
 
 
 def run_case(folder: Path, out: Path, source, cfg, workers: int) -> dict:
+    """Wall-clock fps of a full run, and the CPU cost of one more frame: the CPU of a run over all frames minus
+    that of a run over half of them, per extra frame (start-up costs such as spawning workers cancel out)."""
     from mainscripts.merge import load_alignments
     from merger.frames import Merger, RunOptions, build_frames
 
@@ -99,11 +100,15 @@ def run_case(folder: Path, out: Path, source, cfg, workers: int) -> dict:
     run = RunOptions(out / "merged", out / "merged_mask", workers=workers, force=True, batch_size=8)
     merger = Merger(frames, [cfg] * len(frames), source, run)
     merger.run_all(frames[:2])                       # warm-up: model graph, first calls
+    half = len(frames) // 2
+    cpu = _cpu_seconds()
+    merger.run_all(frames[:half])
+    cpu_half = _cpu_seconds() - cpu
     cpu, start = _cpu_seconds(), time.perf_counter()
     stats = merger.run_all(frames)
-    elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    elapsed, cpu_full = time.perf_counter() - start, _cpu_seconds() - cpu
     assert stats.merged == len(frames), stats
-    per_frame = cpu / len(frames)
+    per_frame = (cpu_full - cpu_half) / (len(frames) - half)
     return {"fps": round(len(frames) / elapsed, 2), "cpu_s_per_frame": round(per_frame, 3),
             "fps_2_free_cores": round(2 / per_frame, 2)}
 
@@ -115,11 +120,12 @@ def main() -> None:
     from mainscripts.merge import load_alignments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=128)
-    parser.add_argument("--models", default="saehd,saehdbw,none")
-    parser.add_argument("--cases", default="overlay+rct,seamless+rct,overlay+sot-m")
+    parser.add_argument("--cases", default="saehd/overlay+rct,saehd/seamless+rct,saehd/overlay+sot-m,"
+                                           "saehdbw/overlay+rct,none/overlay+rct",
+                        help="model/mode+color-transfer, comma-separated")
     args = parser.parse_args()
     result = {"frame_size": list(SIZE), "frames": args.frames, "workers": args.workers,
               "resolution": args.resolution, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
@@ -127,22 +133,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "data_dst"
         make_frames(folder, args.frames)
-        models = {name: EngineModel(args.resolution, **MODELS[name]) for name in args.models.split(",")
-                  if name in MODELS}
-        if "none" in args.models.split(","):     # predictions written once, then read back: no model in the loop
+        cases = [c.split("/") for c in args.cases.split(",")]
+        names = {name for name, _ in cases}
+        models = {name: EngineModel(args.resolution, **MODELS[name]) for name in names if name in MODELS}
+        if "none" in names:     # predictions written once, then read back: no model in the loop
             model = models.get("saehd") or EngineModel(args.resolution, **MODELS["saehd"])
             frames = build_frames(folder, load_alignments(folder / "aligned"))
             Merger(frames, [MergerConfig()] * len(frames), sources.ModelSource(model),
                    RunOptions(Path(tmp))).export_predictions(frames, folder / "predicted")
-        for name in args.models.split(","):
+        for name, case in cases:
             source = sources.PrecomputedSource(folder / "predicted") if name == "none" else \
                 sources.ModelSource(models[name])
-            for case in args.cases.split(","):
-                mode, ct = case.split("+")
-                cfg = MergerConfig(mode=mode, mask_mode="learned-prd*learned-dst", color_transfer_mode=ct,
-                                   blur_mask_modifier=16)
-                result["results"][f"{name}/{case}"] = run_case(folder, Path(tmp) / name / case, source, cfg,
-                                                               args.workers)
+            mode, ct = case.split("+")
+            cfg = MergerConfig(mode=mode, mask_mode="learned-prd*learned-dst", color_transfer_mode=ct,
+                               blur_mask_modifier=16)
+            result["results"][f"{name}/{case}"] = run_case(folder, Path(tmp) / name / case, source, cfg,
+                                                           args.workers)
     result["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from core.imagelib.filters import color_degrade
 from merger.config import MergerConfig
 from merger.masked import FacePrediction, FrameResult, Motion, PreparedFace, merge_faces, to_float, from_float
 
@@ -54,7 +55,8 @@ def merge_luma(frame_bgr: np.ndarray, faces: Faces, cfg: MergerConfig) -> FrameR
     crop = frame_bgr[y0:y1, x0:x1]
     ycc = cv2.cvtColor(to_float(crop), cv2.COLOR_BGR2YCrCb)
     luma = np.ascontiguousarray(ycc[..., :1])
-    res = merge_faces(luma, [(f.shifted(x0, y0), p, m) for f, p, m in faces], cfg)
+    # colour degrade belongs to the colour frame (a 256-colour palette), not to the gray plane
+    res = merge_faces(luma, [(f.shifted(x0, y0), p, m) for f, p, m in faces], cfg.copy(color_degrade_power=0))
     if cfg.mode == "raw-predict":
         return res
     changed = res.image[..., 0] != luma[..., 0]
@@ -62,6 +64,8 @@ def merge_luma(frame_bgr: np.ndarray, faces: Faces, cfg: MergerConfig) -> FrameR
     out = frame_bgr.copy()
     region = out[y0:y1, x0:x1]
     region[changed] = from_float(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), np.uint8)[changed]
+    if cfg.color_degrade_power > 0 and changed.any():
+        out = from_float(color_degrade(to_float(out), cfg.color_degrade_power, 256), np.uint8)
     mask = np.zeros((h, w), np.float32)
     mask[y0:y1, x0:x1] = res.mask
     return FrameResult(out, mask)

@@ -228,3 +228,13 @@ def test_prediction_channel_mismatch_is_an_error(merge_scene):
     with pytest.raises(ValueError, match="channels"):
         merge_faces(merge_scene.frame, [(face3, FacePrediction(pred.face, pred.learned_prd, pred.learned_dst),
                                          None)], MergerConfig())
+
+
+def test_luma_colour_degrade_uses_a_colour_palette(merge_scene):
+    source = RealFaceSource(merge_scene, RES, channels=1)
+    cfg = MergerConfig(mode="overlay", mask_mode="dst", color_transfer_mode="none", color_degrade_power=100)
+    res = merge_frame(merge_scene.frame, _faces(merge_scene, source, cfg=cfg), cfg, "luma")
+    colours = np.unique(res.image.reshape(-1, 3), axis=0)
+    assert 16 < len(colours) <= 256
+    gray = merge_frame(merge_scene.frame, _faces(merge_scene, source, cfg=cfg), cfg, "gray")
+    assert len(np.unique(gray.image)) <= 16                     # the fork's 16 gray levels
