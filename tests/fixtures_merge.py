@@ -16,7 +16,6 @@ from facelib.landmarks import get_image_hull_mask, get_transform_mat, transform_
 from facelib.meta import FaceMeta, save_face
 from merger.masked import FacePrediction
 from merger.sources import SourceSpec
-from tests.fixtures_faceset import DlibLandmarker
 
 RES = 64
 
@@ -47,12 +46,8 @@ class RealFaceSource:
 
 
 @pytest.fixture(scope="session")
-def dlib_landmarker() -> DlibLandmarker:
-    return DlibLandmarker()
-
-
-@pytest.fixture(scope="session")
 def merge_scene(hopper_bgr, astronaut_bgr, dlib_landmarker) -> MergeScene:
+    """(`dlib_landmarker` comes from tests/fixtures_faceset.py.)"""
     lm_dst = dlib_landmarker.largest(hopper_bgr)
     lm_src = dlib_landmarker.largest(astronaut_bgr)
     assert lm_dst is not None and lm_src is not None
