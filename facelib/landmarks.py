@@ -224,11 +224,24 @@ def get_eyes_mouth_mask(image_shape, landmarks: np.ndarray) -> np.ndarray:
 
 
 def estimate_pitch_yaw_roll(landmarks: np.ndarray, size: int = 256) -> tuple[float, float, float]:
-    """Head pose (pitch, yaw, roll) in radians, each within ±π/2, from aligned-face landmarks of a `size` image."""
+    """Head pose (pitch, yaw, roll) in radians, each within ±π/2, from aligned-face landmarks of a `size` image.
+
+    The PnP fit starts from an upright head facing the camera at the distance its image size implies. Started
+    blind, the solver often lands on the mirror solution behind the camera (turned 180° about the view axis),
+    which reads as roll ±π/2 and a yaw jump on ordinary upright faces with little perspective.
+    """
     camera = np.array([[size, 0, size / 2], [0, size, size / 2], [0, 0, 1]], np.float64)
     image_pts = np.asarray(landmarks, np.float64)[mean_face.POSE_INDICES]
     model_pts = mean_face.LANDMARKS_68_3D[mean_face.POSE_INDICES].astype(np.float64)
-    _, rvec, _ = cv2.solvePnP(model_pts, image_pts, camera, np.zeros(4))
+    image_spread = max(float(np.linalg.norm(image_pts.std(axis=0))), 1e-6)
+    depth = size * float(np.linalg.norm(model_pts[:, :2].std(axis=0))) / image_spread
+    centre = (image_pts.mean(axis=0) - size / 2) * depth / size
+    rvec = np.zeros((3, 1))
+    tvec = np.array([[centre[0]], [centre[1]], [depth]])
+    _, rvec, tvec = cv2.solvePnP(model_pts, image_pts, camera, np.zeros(4), rvec, tvec, useExtrinsicGuess=True)
+    if tvec[2, 0] <= 0:  # still behind the camera: take the closed-form solution, which keeps the head in front
+        _, rvecs, _, _ = cv2.solvePnPGeneric(model_pts, image_pts, camera, np.zeros(4), flags=cv2.SOLVEPNP_SQPNP)
+        rvec = rvecs[0]
     r, _ = cv2.Rodrigues(rvec)
     sy = math.hypot(r[0, 0], r[1, 0])
     if sy >= 1e-6:

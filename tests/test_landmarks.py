@@ -162,6 +162,25 @@ def test_pose_estimation_recovers_angles(pitch, yaw, roll):
     assert (p, y, r) == pytest.approx((pitch, yaw, roll), abs=0.05)
 
 
+def orthographic_landmarks(pitch=0.0, yaw=0.0, roll=0.0, size=256) -> np.ndarray:
+    """The posed 3D head seen without perspective (a long lens far away), as real detectors' points often look."""
+    pts = mean_face.LANDMARKS_68_3D.astype(np.float64) @ _rotation(pitch, yaw, roll).T
+    return (pts[:, :2] * size / 260.0 + size / 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("pitch, yaw, roll", [(0.0, 0.0, 0.0), (-0.1, 0.05, -0.2), (0.15, -0.3, 0.1),
+                                              (0.05, 0.45, 0.25), (-0.2, -0.45, -0.3)])
+def test_pose_never_takes_the_mirror_solution_behind_the_camera(pitch, yaw, roll):
+    # Regression: without a starting pose, PnP often converged to the head turned 180 degrees behind the camera,
+    # reported as roll +-pi/2 with a jump in yaw on ordinary upright faces.
+    rng = np.random.default_rng(7)
+    lm = orthographic_landmarks(pitch, yaw, roll) + rng.normal(0, 1.0, (68, 2)).astype(np.float32)
+    p, y, r = L.estimate_pitch_yaw_roll(lm, 256)
+    assert r == pytest.approx(roll, abs=0.05)
+    assert p == pytest.approx(pitch, abs=0.1)
+    assert y == pytest.approx(yaw, abs=0.12)
+
+
 def test_mirror_landmarks():
     lm = posed_landmarks(yaw=0.4)
     mirrored = L.mirror_landmarks(lm, 256)
