@@ -94,7 +94,8 @@ def run_case(folder: Path, out: Path, source, cfg, workers: int) -> dict:
     """Wall-clock fps of a full run, and the CPU cost of one more frame: the CPU of a run over all frames minus
     that of a run over half of them, per extra frame (start-up costs such as spawning workers cancel out)."""
     from mainscripts.merge import load_alignments
-    from merger.frames import Merger, RunOptions, build_frames
+    from merger.frames import RunOptions, build_frames
+    from merger.loop import Merger
 
     frames = build_frames(folder, load_alignments(folder / "aligned"))
     run = RunOptions(out / "merged", out / "merged_mask", workers=workers, force=True, batch_size=8)
@@ -116,7 +117,8 @@ def run_case(folder: Path, out: Path, source, cfg, workers: int) -> dict:
 def main() -> None:
     from merger import sources
     from merger.config import MergerConfig
-    from merger.frames import Merger, RunOptions, build_frames
+    from merger.frames import RunOptions, build_frames
+    from merger.loop import Merger
     from mainscripts.merge import load_alignments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

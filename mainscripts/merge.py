@@ -15,7 +15,8 @@ from core.workspace import Workspace
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
-from merger.frames import FaceAlignment, Merger, RunOptions, build_frames, select_frames
+from merger.frames import FaceAlignment, RunOptions, build_frames, select_frames
+from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 

@@ -14,7 +14,8 @@ import main as cli
 from core import config, interact
 from mainscripts.merge import ask_config, load_alignments
 from merger.config import MergerConfig
-from merger.frames import Merger, RunOptions, build_frames
+from merger.frames import RunOptions, build_frames
+from merger.loop import Merger
 from tests.fixtures_merge import RealFaceSource
 
 

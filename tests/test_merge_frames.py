@@ -12,7 +12,8 @@ from core.errors import UserError
 from mainscripts.merge import load_alignments
 from merger import sources
 from merger.config import MergerConfig
-from merger.frames import Merger, RunOptions, build_frames, parse_frame_ranges, select_frames
+from merger.frames import RunOptions, build_frames, parse_frame_ranges, select_frames
+from merger.loop import Merger
 from tests.fixtures_merge import RealFaceSource
 
 CFG = MergerConfig(mode="overlay", mask_mode="dst", blur_mask_modifier=8, color_transfer_mode="rct")

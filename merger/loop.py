@@ -1,0 +1,286 @@
+"""The frame loop: reading frames and predicting their faces in batches in the main process (the next chunk
+is read while one is predicted), merging and writing in worker processes, resume, and the temporal passes
+(gamma probe, mask smoothing). `Merger` also renders the interactive merger's preview."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import multiprocessing
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from core import interact
+from core.errors import UserError
+from merger import bw_color, sources, temporal
+from merger.config import MergerConfig
+from merger.frames import Frame, RunOptions, is_done, output_paths
+from merger.masked import FacePrediction, FrameResult, PreparedFace, prepare_face
+from merger.worker import FrameJob, finish_frame, read_image, render_job, worker_init
+
+
+@dataclass
+class MergeStats:
+    merged: int = 0
+    copied: int = 0
+    already_done: int = 0
+    failed: int = 0
+
+
+@dataclass
+class _Loaded:
+    frame: Frame
+    image: np.ndarray | None
+    faces: list[PreparedFace | None]
+    preds: list[FacePrediction | None] = field(default_factory=list)
+    unreadable: bool = False
+
+
+class Merger:
+    """Merges a list of frames with one face source; per-frame configs come from `configs` (same length)."""
+
+    def __init__(self, frames: list[Frame], configs: list[MergerConfig], source: sources.FaceSource,
+                 run: RunOptions):
+        if len(configs) != len(frames):
+            raise ValueError("one config per frame is needed")
+        self.frames, self.configs, self.source, self.run = frames, configs, source, run
+        self.spec = source.spec
+        landmarks = [[fa.landmarks for fa in f.faces] for f in frames]
+        self.motions = temporal.motion_vectors(landmarks)
+        self.tracks = temporal.assign_tracks(landmarks)
+        self.gammas: dict[tuple[int, int], float] = {}
+        self._cache: dict[int, tuple[np.ndarray, list[FacePrediction | None]]] = {}
+
+    # -- per frame -----------------------------------------------------------------------------------------
+    def color_mode(self) -> str:
+        return bw_color.color_mode(self.spec.channels, self.run.bw_output)
+
+    def load(self, frame: Frame, cfg: MergerConfig) -> _Loaded:
+        """Read a frame with faces and cut the model inputs (thread-safe: OpenCV releases the GIL)."""
+        if not frame.faces:
+            return _Loaded(frame, None, [])
+        image = read_image(frame.path)
+        if image is None:
+            interact.log_warn(f"{frame.path}: unreadable frame, skipped")
+            return _Loaded(frame, None, [], unreadable=True)
+        view = bw_color.model_view(image, self.spec.channels)
+        faces = [prepare_face(view, fa.landmarks, self.spec.resolution, self.spec.face_type,
+                              cfg.output_face_scale, fa.eyebrows_expand_mod) for fa in frame.faces]
+        return _Loaded(frame, image, faces)
+
+    def _predict(self, items: list[_Loaded]) -> None:
+        keys, inputs, slots = [], [], []
+        for item in items:
+            item.preds = [None] * len(item.faces)
+            for k, face in enumerate(item.faces):
+                if face is not None:
+                    keys.append((item.frame.stem, k))
+                    inputs.append(face.dst_face)
+                    slots.append((item, k))
+        if not inputs:
+            return
+        for (item, k), pred in zip(slots, self.source.predict(keys, inputs)):
+            gamma = self.gammas.get((item.frame.index, k), 1.0)
+            item.preds[k] = None if pred is None else temporal.apply_gamma(pred, gamma)
+
+    def _stream(self, frames: list[Frame]) -> Iterator[_Loaded]:
+        """Loaded and predicted frames in order; the next chunk is read while this one is predicted."""
+        chunk = max(1, self.run.batch_size)
+        groups = [frames[i:i + chunk] for i in range(0, len(frames), chunk)]
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            pending = deque()
+            for group in groups[:2]:
+                pending.append([pool.submit(self.load, f, self.configs[f.index]) for f in group])
+            next_group = 2
+            while pending:
+                items = [fut.result() for fut in pending.popleft()]
+                if next_group < len(groups):
+                    pending.append([pool.submit(self.load, f, self.configs[f.index]) for f in groups[next_group]])
+                    next_group += 1
+                self._predict(items)
+                yield from items
+
+    def _job(self, item: _Loaded) -> FrameJob:
+        frame = item.frame
+        faces = [(face, pred, self.motions[frame.index])
+                 for face, pred in zip(item.faces, item.preds) if face is not None and pred is not None]
+        out, mask = output_paths(frame, self.run)
+        return FrameJob(frame.path, item.image, faces, self.configs[frame.index], self.color_mode(), out, mask,
+                        self.run.export_mask_alpha, self.spec.resolution)
+
+    def render(self, index: int, cfg: MergerConfig | None = None) -> FrameResult:
+        """Merge frame `index` in this process (the interactive preview); predictions are cached per frame."""
+        frame = self.frames[index]
+        cfg = cfg or self.configs[index]
+        if index not in self._cache:
+            item = self.load(frame, cfg)
+            self._predict([item])
+            self._cache = {k: v for k, v in self._cache.items() if abs(k - index) < 8}
+            self._cache[index] = (item.image, item.preds)
+        image, preds = self._cache[index]
+        item = _Loaded(frame, image, [])
+        if image is not None:
+            view = bw_color.model_view(image, self.spec.channels)
+            item.faces = [prepare_face(view, fa.landmarks, self.spec.resolution, self.spec.face_type,
+                                       cfg.output_face_scale, fa.eyebrows_expand_mod) for fa in frame.faces]
+        item.preds = preds
+        job = self._job(item)
+        job.cfg = cfg
+        return render_job(job)
+
+    def export_predictions(self, frames: list[Frame], folder: Path) -> int:
+        """Precomputed pass 1: write every predicted face of `frames` to `folder`; returns the face count."""
+        folder.mkdir(parents=True, exist_ok=True)
+        count = 0
+        for item in tqdm(self._stream([f for f in frames if f.faces]), total=sum(1 for f in frames if f.faces),
+                         desc="Predicting faces", unit="frame"):
+            for k, pred in enumerate(item.preds):
+                if pred is not None:
+                    sources.save_prediction(folder, (item.frame.stem, k), pred)
+                    count += 1
+        found = sources.read_spec(folder)
+        stems = [f.stem for f in frames] + (sorted(found[1]) if found else [])
+        sources.write_spec(folder, self.spec, stems)
+        return count
+
+    # -- temporal passes -------------------------------------------------------------------------------------
+    def _context(self, todo: list[Frame], radius: int) -> list[Frame]:
+        """`todo` plus its neighbours within `radius` frames (what the temporal passes look at)."""
+        if radius <= 0:
+            return todo
+        wanted = set()
+        for f in todo:
+            wanted.update(range(max(0, f.index - radius), min(len(self.frames), f.index + radius + 1)))
+        return [self.frames[i] for i in sorted(wanted)]
+
+    def probe_gamma(self, frames: list[Frame]) -> None:
+        """Gamma stabilization probe: predict every face once, measure its brightness, derive gammas per track."""
+        self.gammas = {}
+        brightness = {}
+        with tqdm(total=len(frames), desc="Gamma probe", unit="frame", leave=False) as bar:
+            for item in self._stream(frames):
+                for k, pred in enumerate(item.preds):
+                    if pred is not None:
+                        brightness[(item.frame.index, k)] = temporal.face_brightness(pred)
+                bar.update(1)
+        self.gammas = temporal.track_gammas(self.tracks, brightness, self.run.gamma_window)
+
+    def _smooth_one(self, window: dict[int, _Loaded], idx: int, radius: int) -> _Loaded:
+        item = window[idx]
+        faces, preds = list(item.faces), list(item.preds)
+        for k, (face, pred) in enumerate(zip(item.faces, item.preds)):
+            if face is None or pred is None:
+                continue
+            hood = [(i, j) for i, j in temporal.track_neighbours(self.tracks, idx, k, radius, set(window))
+                    if j < len(window[i].preds) and window[i].preds[j] is not None]
+            preds[k] = FacePrediction(pred.face,
+                                      temporal.average_masks([window[i].preds[j].learned_prd for i, j in hood]),
+                                      temporal.average_masks([window[i].preds[j].learned_dst for i, j in hood]))
+            faces[k] = dataclasses.replace(
+                face, dst_hull=temporal.average_masks([window[i].faces[j].dst_hull for i, j in hood]))
+        return _Loaded(item.frame, item.image, faces, preds, item.unreadable)
+
+    def _smoothed(self, stream: Iterable[_Loaded]) -> Iterator[_Loaded]:
+        """Average each face's masks (learned and landmark hull, in face space) with the same track's masks in
+        the `smooth_mask` neighbouring frames. Items arrive in frame order; each leaves once its later
+        neighbours have arrived."""
+        radius = self.run.smooth_mask // 2
+        if radius <= 0:
+            yield from stream
+            return
+        window: dict[int, _Loaded] = {}
+        pending: deque[int] = deque()
+        for item in stream:
+            idx = item.frame.index
+            window[idx] = item
+            pending.append(idx)
+            while pending and pending[0] + radius <= idx:
+                yield self._smooth_one(window, pending.popleft(), radius)
+            low = (pending[0] if pending else idx) - radius
+            for old in [i for i in window if i < low]:
+                del window[old]
+        while pending:
+            yield self._smooth_one(window, pending.popleft(), radius)
+
+    # -- the run ---------------------------------------------------------------------------------------------
+    def _finish(self, job: FrameJob, stats: MergeStats, error: BaseException | None = None) -> None:
+        if error is None:
+            if job.faces:
+                stats.merged += 1
+            else:
+                stats.copied += 1
+            return
+        if isinstance(error, (UserError, cv2.error, OSError, ValueError)):
+            interact.log_warn(f"{job.path}: not merged ({str(error).strip()[:200]})")
+            stats.failed += 1
+            return
+        raise error
+
+    def run_all(self, todo: list[Frame]) -> MergeStats:
+        """Merge and write `todo` (frames already merged are skipped unless `force`)."""
+        stats = MergeStats()
+        if not self.run.force:
+            remaining = [f for f in todo if not is_done(f, self.run)]
+            stats.already_done = len(todo) - len(remaining)
+            if stats.already_done:
+                interact.log_info(f"{stats.already_done} frames already merged, skipped (use --force to redo them)")
+            todo = remaining
+        if not todo:
+            return stats
+        self.run.output_dir.mkdir(parents=True, exist_ok=True)
+        if self.run.mask_dir is not None:
+            self.run.mask_dir.mkdir(parents=True, exist_ok=True)
+        if self.run.stabilize_gamma:
+            self.probe_gamma([f for f in self._context(todo, self.run.gamma_window // 2) if f.faces])
+        todo_ids = {f.index for f in todo}
+        workers = max(1, self.run.workers)
+        executor = None
+        if workers > 1:
+            executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+                                              mp_context=multiprocessing.get_context("spawn"))
+        pending: dict[cf.Future, FrameJob] = {}
+
+        def collect(futures) -> None:
+            for fut in futures:
+                job = pending.pop(fut)
+                self._finish(job, stats, fut.exception())
+                bar.update(1)
+
+        bar = tqdm(total=len(todo), desc="Merging", unit="frame")
+        try:
+            for item in self._smoothed(self._stream(self._context(todo, self.run.smooth_mask // 2))):
+                if item.frame.index not in todo_ids:
+                    continue
+                if item.unreadable:
+                    stats.failed += 1
+                    bar.update(1)
+                    continue
+                job = self._job(item)
+                if executor is None:
+                    try:
+                        finish_frame(job)
+                        self._finish(job, stats)
+                    except Exception as err:  # noqa: BLE001 - _finish re-raises what is not a per-frame problem
+                        self._finish(job, stats, err)
+                    bar.update(1)
+                    continue
+                pending[executor.submit(finish_frame, job)] = job
+                if len(pending) >= 2 * workers + self.run.batch_size:
+                    done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+                    collect(done)
+            collect(list(pending))
+        except BaseException:
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+                executor = None
+            raise
+        finally:
+            bar.close()
+            if executor is not None:
+                executor.shutdown(wait=True)
+        return stats

@@ -1,0 +1,115 @@
+"""The worker side of the frame loop (spawn-safe, no TensorFlow): merge one frame from its predicted faces and
+write the merged PNG and its mask PNG; frames without faces are passed through."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import UserError
+from core.fsio import atomic_write_bytes
+from merger import bw_color
+from merger.config import MergerConfig
+from merger.masked import FacePrediction, FrameResult, Motion, PreparedFace
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """BGR uint8 HxWx3, or None for an unreadable file."""
+    try:
+        img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    except OSError:
+        return None
+    return img
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise UserError("cannot encode PNG")
+    return buf.tobytes()
+
+
+@dataclass
+class FrameJob:
+    """Everything a worker needs to merge and write one frame (picklable)."""
+
+    path: Path
+    image: np.ndarray | None
+    faces: list[tuple[PreparedFace, FacePrediction, Motion | None]]
+    cfg: MergerConfig
+    mode: str                      # bw_color.COLOR_MODES
+    out_path: Path
+    mask_path: Path | None
+    export_mask_alpha: bool = False
+    resolution: int = 0            # raw-predict writes a black square of this size for frames without faces
+
+
+def _to_color_mode(faces, mode: str):
+    """A frame whose faces mix gray and colorized predictions is merged in colour (gray faces replicated)."""
+    chans = {p.face.shape[2] for _, p, _ in faces}
+    if chans == {1} or not faces:
+        return faces, mode
+    out = [(f, FacePrediction(np.repeat(p.face, 3, axis=2) if p.face.shape[2] == 1 else p.face,
+                              p.learned_prd, p.learned_dst), m) for f, p, m in faces]
+    return out, "color"
+
+
+def render_job(job: FrameJob) -> FrameResult:
+    image = job.image if job.image is not None else read_image(job.path)
+    if image is None:
+        raise UserError(f"{job.path}: unreadable frame")
+    faces, mode = _to_color_mode(job.faces, job.mode)
+    if not faces and job.cfg.mode == "raw-predict":
+        c = 3 if mode == "color" else 1
+        return FrameResult(np.zeros((job.resolution, job.resolution, c), np.uint8),
+                           np.zeros((job.resolution, job.resolution), np.float32))
+    if not faces:
+        out = bw_color.to_gray(image) if mode == "gray" else image
+        return FrameResult(out, np.zeros(image.shape[:2], np.float32))
+    return bw_color.merge_frame(image, faces, job.cfg, mode)
+
+
+def finish_frame(job: FrameJob) -> str:
+    """Worker entry point: merge one frame and write its image and mask PNGs. Returns the frame name."""
+    if (not job.faces and job.mode != "gray" and job.cfg.mode != "raw-predict" and not job.export_mask_alpha
+            and job.path.suffix.lower() == ".png"):
+        _copy_through(job)
+        return job.path.name
+    res = render_job(job)
+    mask8 = np.clip(np.rint(res.mask * 255), 0, 255).astype(np.uint8)
+    image = res.image
+    if job.export_mask_alpha and image.shape[:2] == mask8.shape:
+        bgr = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+        image = np.concatenate([bgr, mask8[..., None]], axis=2)
+    atomic_write_bytes(job.out_path, encode_png(image))
+    if job.mask_path is not None:
+        atomic_write_bytes(job.mask_path, encode_png(mask8))
+    return job.path.name
+
+
+def _copy_through(job: FrameJob) -> None:
+    """A frame without faces is passed on unchanged (PNG bytes copied, all-zero mask)."""
+    tmp = job.out_path.with_name(f".{job.out_path.name}.tmp")
+    shutil.copyfile(job.path, tmp)
+    tmp.replace(job.out_path)
+    if job.mask_path is not None:
+        h, w = _png_size(job.path)
+        atomic_write_bytes(job.mask_path, encode_png(np.zeros((h, w), np.uint8)))
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+    img = read_image(path)
+    if img is None:
+        raise UserError(f"{path}: unreadable frame")
+    return img.shape[:2]
+
+
+def worker_init() -> None:
+    cv2.setNumThreads(1)
