@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from core import interact
+from core.errors import UserError
 from merger.config import MODES, MergerConfig, MergeSession, HIST_MODES, step_field
 
 # key -> (field, step); Shift multiplies the step by 5.
@@ -244,8 +245,13 @@ def run_window(state: InteractiveState, render: Callable[[int, MergerConfig], tu
             else:
                 key = (state.index, state.cfg)
                 if key != cache_key:
-                    image, mask = render(state.index, state.cfg)
-                    frame_view, cache_key = (image, mask), key
+                    try:
+                        frame_view = render(state.index, state.cfg)
+                    except (UserError, cv2.error, ValueError) as err:   # one bad frame must not end the session
+                        state.message = f"cannot merge this frame: {str(err).strip()[:80]}"
+                        interact.log_warn(f"{state.names[state.index]}: {state.message}")
+                        frame_view = (np.zeros((240, 320, 3), np.uint8), np.zeros((240, 320), np.float32))
+                    cache_key = key
                 cv2.imshow(window, view_image(*frame_view, state, state.names[state.index]))
             code = cv2.waitKeyEx(50)
             if cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:

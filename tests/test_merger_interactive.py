@@ -182,3 +182,23 @@ def test_window_driver_with_synthetic_keys(monkeypatch):
     assert rendered == [(0, 0, 0), (0, 1, 0), (0, 6, 0), (1, 6, 0), (1, 6, 1), (2, 6, 1)]
     assert len(saved) == 3 and saved[-1].frames["00002.png"].blur_mask_modifier == 1
     assert st.effective(5).erode_mask_modifier == 6
+
+
+def test_window_survives_a_frame_that_cannot_be_merged(monkeypatch):
+    import merger.interactive as mi
+    from core.errors import UserError
+
+    codes = [9, ord("."), 27]
+    monkeypatch.setattr(mi.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(mi.cv2, "destroyWindow", lambda *a: None)
+    monkeypatch.setattr(mi.cv2, "imshow", lambda name, img: None)
+    monkeypatch.setattr(mi.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(mi.cv2, "waitKeyEx", lambda delay: codes.pop(0))
+
+    def render(index, cfg):
+        if index == 0:
+            raise UserError("00001.png: unreadable frame")
+        return np.zeros((30, 40, 3), np.uint8), np.zeros((30, 40), np.float32)
+
+    st = _state()
+    assert mi.run_window(st, render, lambda s: None) == "quit" and st.index == 1
