@@ -472,16 +472,23 @@ def denoise_image_sequence(input_dir: str | os.PathLike, factor: int = 7) -> int
     return len(images)
 
 
-def _has_alpha(image_path: Path) -> bool:
-    image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
-    return image is not None and image.ndim == 3 and image.shape[2] == 4
+def complete_image(data: bytes, suffix: str) -> bool:
+    """Cheap check that an encoded frame is whole: PNG/JPEG start and end markers, a full decode otherwise."""
+    suffix = suffix.lower()
+    if suffix == ".png":
+        return data.startswith(b"\x89PNG\r\n\x1a\n") and data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82")
+    if suffix in (".jpg", ".jpeg"):
+        return data.startswith(b"\xff\xd8") and data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9")
+    return bool(data) and cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
 
 
-def _image_size(image_path: Path) -> tuple[int, int]:
-    image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise UserError(f"{image_path}: unreadable image")
-    return image.shape[1], image.shape[0]
+def _first_frame(images: list[Path]) -> np.ndarray:
+    """The first decodable image of the sequence (its size and alpha decide the encoding)."""
+    for path in images:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is not None:
+            return image
+    raise UserError(f"{images[0].parent}: none of the {len(images)} images can be read")
 
 
 def sequence_images(input_dir: Path, ext: str) -> list[Path]:
@@ -515,9 +522,10 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
     images = sequence_images(input_dir, ext)
     reference = probe(reference_file, count=False) if reference_file else None
     rate = fps or (reference.fps_text if reference else None) or 25
-    alpha = suffix == ".mov" and _has_alpha(images[0])
+    first = _first_frame(images)
+    alpha = suffix == ".mov" and first.ndim == 3 and first.shape[2] == 4
     png_codec = suffix == ".mov" and (lossless or alpha)
-    width, height = _image_size(images[0])
+    height, width = first.shape[:2]
 
     use_drawtext = bool(watermark) and not alpha and drawtext_works()
     burn = bool(watermark) and not use_drawtext
@@ -542,16 +550,23 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
     kwargs.update(_provenance_kwargs(provenance))
 
     def feed() -> Iterator[bytes]:
+        previous = None
         for image in images:
             if burn:
                 frame = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
                 data = None if frame is None else cv2.imencode(".png", burn_label(frame, watermark))[1].tobytes()
             else:
-                data = image.read_bytes() or None
+                data = image.read_bytes()
+                data = data if complete_image(data, image.suffix) else None
             if data is None:
-                interact.log_warn(f"{image}: unreadable image, skipped")
-                continue
-            yield data
+                # A truncated file would swallow the next frames in ffmpeg's image pipe; repeating the previous
+                # frame keeps the frame count, and so the sync with the reference's audio.
+                action = "skipped" if previous is None else "the previous frame is repeated"
+                interact.log_warn(f"{image}: unreadable or truncated image; {action}")
+                data = previous
+            if data is not None:
+                previous = data
+                yield data
 
     with _atomic_output(output) as tmp:
         _run(ffmpeg.output(*streams, str(tmp), **kwargs), output, total=len(images), desc="Encoding video",

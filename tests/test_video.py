@@ -121,6 +121,23 @@ def test_video_from_sequence_workspace_defaults_and_fps_flag(video_cli, workspac
     assert video_cli("video-from-sequence", "--workspace", str(ws), "--ext", "png") == 1
 
 
+def test_truncated_frames_are_replaced_so_frame_count_and_timing_hold(workspace_with_dst, log_messages):
+    # Regression: a truncated PNG went into ffmpeg's image pipe as is and swallowed the frames after it
+    # (9 frames in, 7 out, at a wrong frame rate); an unreadable first frame ended the whole job.
+    ws = workspace_with_dst
+    frames = ws / "frames"
+    ff.extract_frames(ws / "data_dst.mp4", frames, ext="png")
+    for name in ("00001.png", "00005.png"):
+        data = (frames / name).read_bytes()
+        (frames / name).write_bytes(data[: len(data) // 2])
+    info = ff.probe(ff.video_from_sequence(frames, ws / "out.mp4", reference_file=ws / "data_dst.mp4"))
+    assert info.frame_count == VIDEO_FRAMES - 1  # the first frame has no predecessor to stand in for it
+    assert info.fps == pytest.approx(VIDEO_FPS) and info.has_audio
+    assert sum("truncated" in m and "00005.png" in m for m in log_messages) == 1
+    assert ff.complete_image((frames / "00002.png").read_bytes(), ".png")
+    assert not ff.complete_image(b"\xff\xd8\xff\xe0 cut short", ".jpg")
+
+
 def test_extract_video_at_lower_fps_defaults_output_dir_to_video_stem(video_cli, workspace_with_dst):
     ws = workspace_with_dst
     assert video_cli("extract-video", "--input-file", str(ws / "data_dst.mp4"), "--output-ext", "jpg",
@@ -189,12 +206,12 @@ def test_lossless_mov_gives_back_the_exact_frames(tmp_path, astronaut_bgr):
     originals = list(synth_frames(astronaut_bgr, 3, size=(64, 48)))
     for i, frame in enumerate(originals, 1):
         cv2.imwrite(str(frames / f"{i:05d}.png"), frame)
-    (frames / "00004.png").write_bytes(b"")  # a corrupt frame is skipped with a warning, not fatal
+    (frames / "00004.png").write_bytes(b"")  # a corrupt frame is warned about and stood in for, not fatal
     out = ff.video_from_sequence(frames, tmp_path / "exact.mov", fps=5, lossless=True)
     assert ff.probe(out).video_codec == "png"
     back = tmp_path / "back"
-    assert ff.extract_frames(out, back) == 3
-    for i, original in enumerate(originals, 1):
+    assert ff.extract_frames(out, back) == 4
+    for i, original in enumerate(originals + originals[-1:], 1):
         assert np.array_equal(cv2.imread(str(back / f"{i:05d}.png")), original)
 
 
