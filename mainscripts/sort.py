@@ -1,8 +1,8 @@
 """`main.py sort --input-dir DIR --by METHOD`: order or clean an aligned faceset with one of DFL's sort methods.
 
 Kept faces are renamed `00000.jpg, 00001.jpg, ...` in sorted order (two passes, so no file is ever
-overwritten; the metadata inside each file is untouched). Rejected faces are moved to `<DIR>_trash`, never
-deleted. A packed faceset (`faceset.pak`) is unpacked, sorted and packed again.
+overwritten; the metadata inside each file is untouched). Rejected faces and images without face data are
+moved to `<DIR>_trash`, never deleted. A packed faceset (`faceset.pak`) is unpacked, sorted and packed again.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tqdm import tqdm
 from core import interact
 from core.errors import UserError
 from core.fsio import list_images
+from facelib.meta import FaceFileError, read_meta
 from mainscripts.sort_methods import DEFAULT_METHOD, SORT_METHODS, SortOptions, SortResult
 from samplelib import pak
 
@@ -52,14 +53,35 @@ def apply_result(folder: Path, result: SortResult) -> None:
         temp.rename(folder / f"{i:05d}{path.suffix}")
 
 
+def split_faces(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(aligned faces, other images): debug images, plain pictures and unreadable files carry no face data."""
+    faces, others = [], []
+    for path in paths:
+        try:
+            has_meta = read_meta(path) is not None
+        except FaceFileError:
+            has_meta = False
+        (faces if has_meta else others).append(path)
+    return faces, others
+
+
 def sort_folder(folder: Path, method: str, opts: SortOptions | None = None) -> SortResult:
-    """Run sort `method` on the images of `folder` and apply the result; returns it (with the original paths)."""
+    """Run sort `method` on the images of `folder` and apply the result; returns it (with the original paths).
+
+    Images without face metadata (e.g. `_debug` images, pictures dropped in by hand) go to the trash whatever
+    the method, so they are never renamed in among the faces.
+    """
     opts = opts or SortOptions()
     paths = list_images(folder)
     if not paths:
         raise UserError(f"{folder}: no images to sort")
+    paths, others = split_faces(paths)
+    if others:
+        interact.log_warn(f"{len(others)} images in {folder} are not aligned faces (no face data), e.g. "
+                          f"{others[0].name}; they go to the trash")
     interact.log_info(f"Sorting {len(paths)} images of {folder} by {method} ({SORT_METHODS[method].description})")
-    result = SORT_METHODS[method].func(paths, opts)
+    result = SORT_METHODS[method].func(paths, opts) if paths else SortResult([])
+    result.trash = others + result.trash
     apply_result(folder, result)
     interact.log_info(f"Kept {len(result.kept)}, trashed {len(result.trash)}.")
     return result
@@ -106,7 +128,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "sort", help="Sort or clean an aligned faceset.", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Order the faces of a folder by a measure, or throw out the weak ones. Kept faces are\n"
-                    "renamed 00000.jpg, 00001.jpg, ... in the new order; rejected faces go to <folder>_trash.\n"
+                    "renamed 00000.jpg, 00001.jpg, ... in the new order; rejected faces, and images without\n"
+                    "face data (e.g. _debug images), go to <folder>_trash.\n"
                     f"A faceset.pak is unpacked, sorted and packed again.\n\nmethods:\n{methods}")
     p.add_argument("--input-dir", required=True, help="Folder of aligned faces (or holding faceset.pak).")
     p.add_argument("--by", choices=list(SORT_METHODS), default=None, metavar="METHOD",

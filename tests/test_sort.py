@@ -67,6 +67,19 @@ def test_non_face_images_go_to_trash_for_metadata_methods(subset):
     assert trash == ["plain.png"] and (trash_dir(folder) / "plain.png").exists()
 
 
+@pytest.mark.parametrize("method", ["hist", "brightness", "black"])
+def test_images_without_face_data_go_to_trash_for_every_method(subset, method):
+    # Regression: pixel-only methods renamed add-landmarks-debug-images' `_debug.jpg` files (and any picture
+    # dropped in by hand) in among the faces as 000NN.jpg, where nobody could tell them apart any more.
+    folder, fs = subset("dark")
+    first = folder / fs.groups["dark"][0]
+    cv2.imwrite(str(folder / f"{first.stem}_debug.jpg"), cv2.imread(str(first)))
+    cv2.imwrite(str(folder / "plain.png"), np.full((64, 64, 3), 128, np.uint8))
+    kept, trash = _run(folder, method)
+    assert sorted(kept) == sorted(fs.groups["dark"])
+    assert sorted(trash) == sorted([f"{first.stem}_debug.jpg", "plain.png"])
+
+
 @pytest.mark.parametrize("method,index", [("face-yaw", 1), ("face-pitch", 0)])
 def test_pose_sorts_are_monotone(subset, method, index):
     folder, _ = subset("base")
