@@ -164,8 +164,12 @@ def restore_faceset_metadata(args: argparse.Namespace) -> int:
         else:
             write_meta(path, meta)
         restored += 1
-    sidecar.unlink()
     interact.log_info(f"Restored the metadata of {restored} faces in {folder}")
+    if restored < len(saved):  # the sidecar is the only copy of the missing faces' metadata: keep it
+        interact.log_warn(f"{len(saved) - restored} faces were not restored; {sidecar} is kept so you can run "
+                          "restore-faceset-metadata again once they are back")
+        return 1
+    sidecar.unlink()
     return 0
 
 
@@ -269,9 +273,26 @@ def make_contact_sheet(folder: Path, thumb: int = 96, columns: int = 0, max_face
     return sheet
 
 
+def _holds_frames(folder: Path) -> bool:
+    return folder.is_dir() and any(p.stem.isdigit() for p in list_images(folder))
+
+
+def default_sheet_path(folder: Path) -> Path:
+    """`<faceset>_contact_sheet.png` beside the faceset, or one level up when that folder holds video frames
+    (data_src/aligned -> workspace/data_src_aligned_contact_sheet.png), where extract and merge would take the
+    sheet for a frame."""
+    parent = folder.parent
+    if _holds_frames(parent):
+        return parent.parent / f"{parent.name}_{folder.name}_contact_sheet.png"
+    return parent / f"{folder.name}_contact_sheet.png"
+
+
 def contact_sheet(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
-    output = Path(args.output_file) if args.output_file else folder.parent / f"{folder.name}_contact_sheet.png"
+    output = Path(args.output_file).expanduser().absolute() if args.output_file else default_sheet_path(folder)
+    if _holds_frames(output.parent):
+        interact.log_warn(f"{output}: that folder holds video frames; extract and merge will treat the sheet as a "
+                          "frame. Write it somewhere else.")
     sheet = make_contact_sheet(folder, args.thumb_size, args.columns, args.max_faces)
     ok, data = cv2.imencode(".png", sheet)
     if not ok:
@@ -406,7 +427,8 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 
 def _sheet_args(p: argparse.ArgumentParser) -> None:
     _input_dir_arg(p)
-    p.add_argument("--output-file", default=None, help="PNG to write (default: <input-dir>_contact_sheet.png).")
+    p.add_argument("--output-file", default=None, help="PNG to write (default: <input-dir>_contact_sheet.png beside the faceset, "
+                        "or one folder up when the faceset's folder holds frames, as data_src/aligned does).")
     p.add_argument("--thumb-size", type=int, default=96, help="Size of each face in the grid, pixels.")
     p.add_argument("--columns", type=int, default=0, help="Faces per row (0 = square grid).")
     p.add_argument("--max-faces", type=int, default=0, help="Show at most this many faces (0 = all).")

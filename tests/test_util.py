@@ -68,6 +68,21 @@ def test_save_edit_restore_metadata(faces):
     assert util("restore-faceset-metadata", "--input-dir", folder) == 1  # sidecar gone: clear error
 
 
+def test_restore_keeps_the_sidecar_while_faces_are_missing(faces):
+    # Regression: the sidecar was deleted even when faces were missing, losing their metadata for good.
+    folder, fs = faces
+    assert util("save-faceset-metadata", "--input-dir", folder) == 0
+    away = folder.parent / "away"
+    away.mkdir()
+    moved = folder / fs.groups["base"][0]
+    moved.rename(away / moved.name)
+    assert util("restore-faceset-metadata", "--input-dir", folder) == 1
+    assert (folder / "faceset_metadata.json").exists()
+    cv2.imwrite(str(folder / moved.name), cv2.imread(str(away / moved.name)))  # back, metadata stripped
+    assert util("restore-faceset-metadata", "--input-dir", folder) == 0
+    assert not (folder / "faceset_metadata.json").exists() and read_meta(folder / moved.name) is not None
+
+
 def test_pack_unpack_commands(faces):
     folder, fs = faces
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -109,6 +124,20 @@ def test_contact_sheet(faces, tmp_path):
     first = cv2.resize(load_face(folder / sorted(fs.names("base", "twoface"))[0])[0], (32, 32),
                        interpolation=cv2.INTER_AREA)
     assert np.abs(sheet[:20, :32].astype(int) - first[:20]).mean() < 3  # top of the first tile, above the label
+
+
+def test_contact_sheet_default_stays_out_of_the_frames_folder(real_faceset, tmp_path):
+    # Regression: the default `<dir>_contact_sheet.png` of data_src/aligned landed among the frames of data_src/,
+    # so the next extract found 12 "faces" in it (and merge would have turned it into a video frame).
+    frames = tmp_path / "data_src"
+    folder = real_faceset.copy_to(frames / "aligned", ("base",))
+    cv2.imwrite(str(frames / "00001.png"), np.zeros((8, 8, 3), np.uint8))
+    assert util("contact-sheet", "--input-dir", folder, "--thumb-size", 16) == 0
+    assert [p.name for p in frames.iterdir() if p.is_file()] == ["00001.png"]
+    assert (tmp_path / "data_src_aligned_contact_sheet.png").is_file()
+    plain = real_faceset.copy_to(tmp_path / "faces", ("base",))  # no frames beside it: the sheet goes there
+    assert util("contact-sheet", "--input-dir", plain, "--thumb-size", 16) == 0
+    assert (tmp_path / "faces_contact_sheet.png").is_file()
 
 
 def test_convert_png_to_jpg(faces):
