@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         size = interact.input_int("New image size", _first_size(input_dir), valid_range=SIZE_RANGE,
                                   help_message="Width and height of the output faces in pixels. Keep the current "
                                                "size to only convert to grayscale.")
-    size = int(np.clip(size, *SIZE_RANGE))
+    elif not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
+        raise UserError(f"--image-size {size}: must be within {SIZE_RANGE[0]}-{SIZE_RANGE[1]}")
     face_type = args.face_type
     if face_type is None:
         face_type = interact.input_str("Change face type", "same", list(FACE_TYPE_CHOICES),
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             FaceType.from_string(face_type)
         except ValueError as err:
-            raise UserError(str(err)) from None
+            raise UserError(f"--face-type {face_type}: {err}") from None
     resize_faceset(input_dir, output_dir, size, face_type, args.grayscale, args.workers)
     merge = args.merge
     if merge is None:

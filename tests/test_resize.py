@@ -92,6 +92,10 @@ def test_bad_inputs(whole_face_set, tmp_path):
                      str(whole_face_set.dir), "--image-size", "64", "--face-type", "same"]) == 1
     assert cli.main(["resize-to-grayscale", "--input-dir", str(whole_face_set.dir), "--output-dir",
                      str(tmp_path / "o"), "--image-size", "64", "--face-type", "bogus"]) == 1
+    for size in ("5", "5000"):  # regression: was silently clamped to 32 / 2048 and run
+        assert cli.main(["resize-to-grayscale", "--input-dir", str(whole_face_set.dir), "--output-dir",
+                         str(tmp_path / "o3"), "--image-size", size, "--face-type", "same"]) == 1
+    assert not (tmp_path / "o3").exists()
     src = whole_face_set.copy_to(tmp_path / "with_bad")
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
     assert resize_faceset(src, tmp_path / "o2", 64, "same", True, workers=1) == len(whole_face_set.groups["faces"])
