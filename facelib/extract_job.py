@@ -240,6 +240,8 @@ def list_frames(input_dir: Path) -> list[Path]:
             continue
         seen.add(path.stem)
         frames.append(path)
+    if not frames:
+        raise UserError(f"{input_dir}: no images to extract faces from (extract the video's frames first)")
     return frames
 
 

@@ -147,6 +147,10 @@ def test_cli_errors(tmp_path, log_lines):
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--face-type", "fullface") == 1
     assert "--face-type" in log_lines[-1]
+    # Regression: an empty frames folder "succeeded" with 0 images found (exit 0), hiding a skipped step.
+    assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
+                   "--detector", "blazeface", "--face-type", "f") == 1
+    assert "no images to extract faces from" in log_lines[-1] and str(tmp_path / "in") in log_lines[-1]
 
 
 def test_non_interactive_defaults(tmp_path):
