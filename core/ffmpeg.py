@@ -412,6 +412,14 @@ def extract_frames(input_file: str | os.PathLike, output_dir: str | os.PathLike,
 _TIME_RE = re.compile(r"^(\d+:){0,2}\d+(\.\d+)?$")
 
 
+def parse_time(text: str) -> float:
+    """Seconds from `[[HH:]MM:]SS[.mmm]`."""
+    seconds = 0.0
+    for part in str(text).strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
 def cut_video(input_file: str | os.PathLike, from_time: str, to_time: str, audio_track_id: int = 0,
               bitrate: int = 25) -> Path:
     """Re-encode [from_time, to_time] of a video to `<stem>_cut<ext>` beside it (H.264 at `bitrate` MB/s)."""
@@ -419,6 +427,11 @@ def cut_video(input_file: str | os.PathLike, from_time: str, to_time: str, audio
     for label, value in (("from", from_time), ("to", to_time)):
         if not _TIME_RE.match(str(value).strip()):
             raise UserError(f"{info.path}: {label}-time {value!r} is not a time like 00:00:01.500")
+    start, end = parse_time(from_time), parse_time(to_time)
+    if end <= start:
+        raise UserError(f"{info.path}: to-time {to_time} must be later than from-time {from_time}")
+    if info.duration and start >= info.duration:
+        raise UserError(f"{info.path}: from-time {from_time} is past the end of the video ({info.duration:g} s)")
     output = info.path.with_name(f"{info.path.stem}_cut{info.path.suffix}")
     source = ffmpeg.input(str(info.path), ss=str(from_time).strip(), to=str(to_time).strip())
     streams = [source["v:0"]]

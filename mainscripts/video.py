@@ -36,11 +36,19 @@ def _describe(path: Path) -> str:
     return f"{path} ({info.width}x{info.height}, {info.fps:g} fps, {info.frame_count} frames, {audio})"
 
 
+def _check_flag(flag: str, value: float | None, low: float, high: float | None = None) -> None:
+    """A flag given on the command line outside its range is an error (prompts clamp, flags do not)."""
+    if value is not None and (value < low or (high is not None and value > high)):
+        allowed = f"{low:g}-{high:g}" if high is not None else f"{low:g} or more"
+        raise UserError(f"{flag} {value:g}: must be {allowed}")
+
+
 # --------------------------------------------------------------------------- commands
 
 def extract_video(args: argparse.Namespace) -> int:
     input_file = ffmpeg.resolve_video_path(args.input_file)
     output_dir = Path(args.output_dir) if args.output_dir else input_file.with_suffix("")
+    _check_flag("--fps", args.fps, 0, 1000)
     fps = args.fps
     if fps is None:
         fps = interact.input_int("Enter FPS", 0, valid_range=(0, None),
@@ -56,6 +64,10 @@ def extract_video(args: argparse.Namespace) -> int:
 
 def cut_video(args: argparse.Namespace) -> int:
     info = ffmpeg.probe(args.input_file, count=False)
+    _check_flag("--bitrate", args.bitrate, 1)
+    if args.audio_track_id is not None and not 0 <= args.audio_track_id < max(1, info.audio_streams):
+        raise UserError(f"--audio-track-id {args.audio_track_id}: {info.path} has {info.audio_streams} audio "
+                        f"track(s), numbered from 0")
     from_time = args.from_time or interact.input_str("From time", "00:00:00.000", lowercase=False,
                                                      help_message="Start of the cut, HH:MM:SS.mmm or seconds.")
     to_time = args.to_time or interact.input_str("To time", _format_time(info.duration), lowercase=False,
@@ -86,6 +98,8 @@ def denoise_image_sequence(args: argparse.Namespace) -> int:
 
 
 def video_from_sequence(args: argparse.Namespace) -> int:
+    _check_flag("--fps", args.fps, 0, 1000)
+    _check_flag("--bitrate", args.bitrate, 1)
     ws = _workspace(args, near=args.input_dir)
     input_dir = Path(args.input_dir) if args.input_dir else ws.merged
     output_file = Path(args.output_file) if args.output_file else ws.result

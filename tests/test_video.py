@@ -225,6 +225,26 @@ def test_cut_video_range(video_cli, workspace_with_dst):
     assert video_cli("cut-video", "--input-file", str(src), "--from-time", "soon", "--to-time", "1") == 1
 
 
+@pytest.mark.parametrize("argv", [
+    ("cut-video", "--from-time", "0.3", "--to-time", "0.1"),       # end before start
+    ("cut-video", "--from-time", "00:01:00", "--to-time", "00:02:00"),  # past the end of the clip
+    ("cut-video", "--from-time", "0", "--to-time", "0.2", "--audio-track-id", "2"),  # one audio track only
+    ("cut-video", "--from-time", "0", "--to-time", "0.2", "--bitrate", "0"),
+    ("extract-video", "--fps", "-3"),
+    ("video-from-sequence", "--bitrate", "0"),
+    ("video-from-sequence", "--fps", "-1"),
+])
+def test_bad_flag_values_are_one_line_errors(video_cli, workspace_with_dst, log_messages, argv):
+    # Regression: these reached ffmpeg ("Invalid argument"), were replaced by defaults, or lost the audio silently.
+    src = workspace_with_dst / "data_dst.mp4"
+    frames = workspace_with_dst / "frames"
+    frames.mkdir()
+    where = ("--input-dir", str(frames)) if argv[0] == "video-from-sequence" else ("--input-file", str(src))
+    assert video_cli(argv[0], *where, *argv[1:]) == 1
+    assert log_messages and "\n" not in log_messages[-1]
+    assert not (workspace_with_dst / "data_dst_cut.mp4").exists() and not list(frames.iterdir())
+
+
 def test_denoise_keeps_names_and_count_and_smooths(video_cli, tmp_path):
     import cv2
     rng = np.random.default_rng(0)
