@@ -37,7 +37,8 @@ def check_python() -> Check:
 
 
 def check_tensorflow() -> Check:
-    import tensorflow as tf
+    from core.leras.device import import_tensorflow
+    tf = import_tensorflow()
     return Check("TensorFlow", OK, tf.__version__)
 
 

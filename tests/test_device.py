@@ -95,3 +95,18 @@ def test_configure_tensorflow_hides_gpus_for_cpu_runs():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "visible 0" in out.stdout and "sum 4.0" in out.stdout
+
+
+def test_import_tensorflow_keeps_native_start_up_lines_off_the_console():
+    # Regression: `doctor` ended with absl's "oneDNN custom operations are on" / "Could not find cuda drivers"
+    # lines, which TF_CPP_MIN_LOG_LEVEL does not silence; stderr must work again afterwards.
+    code = textwrap.dedent("""
+        import sys
+        from core.leras.device import import_tensorflow
+        tf = import_tensorflow()
+        assert import_tensorflow() is tf and hasattr(tf, "constant")
+        print("stderr still works", file=sys.stderr)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "stderr still works"

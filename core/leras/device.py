@@ -7,6 +7,7 @@ An empty device list means "run on the CPU".
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -193,12 +194,36 @@ def choose_devices(cpu_only: bool = False, force_gpu_idxs: str | Sequence[int] |
 
 # --------------------------------------------------------------------------- TensorFlow setup
 
+def import_tensorflow():
+    """`import tensorflow` with its native start-up lines ("oneDNN custom operations are on", "Could not find
+    cuda drivers") kept off the console: absl prints them before TF_CPP_MIN_LOG_LEVEL is read."""
+    import sys
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor (e.g. some embedded consoles): import as is
+        saved = None
+    try:
+        if saved is not None:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+        import tensorflow as tf
+    finally:
+        if saved is not None:
+            with contextlib.suppress(OSError):
+                os.dup2(saved, 2)
+            os.close(saved)
+    return tf
+
+
 def configure_tensorflow(devices: Sequence[Device]) -> None:
     """Make only `devices` visible to TensorFlow (none = CPU) with memory growth per settings.
 
     Call before any graph or tensor is built; afterwards TensorFlow refuses changes (logged, not fatal).
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
     gpus = tf.config.list_physical_devices("GPU")
     wanted = [gpus[d.index] for d in devices if d.index < len(gpus)]
     if devices and not wanted:
