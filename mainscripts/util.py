@@ -175,8 +175,16 @@ def restore_faceset_metadata(args: argparse.Namespace) -> int:
 
 def pack_faceset(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
-    if pak.has_pak(folder) and not interact.input_bool(f"{pak.pak_path(folder)} exists. Overwrite it?", True):
-        return 1
+    if pak.has_pak(folder):
+        old = pak.PackedFaceset(pak.pak_path(folder))
+        only_packed = [n for n in old.names() if not (folder / n).is_file()]
+        if only_packed:  # overwriting would lose these faces: ask, and never do it unattended
+            interact.log_warn(f"{old.path} holds {len(only_packed)} faces that are not loose files here "
+                              f"(e.g. {only_packed[0]}); packing again would lose them. Unpack it first to keep them.")
+            if not interact.input_bool("Overwrite it anyway?", False):
+                raise UserError(f"{old.path}: not overwritten; run unpack-faceset first, then pack again")
+        elif not interact.input_bool(f"{old.path} exists. Overwrite it?", True):
+            return 1
     delete = args.delete_originals
     if delete is None:
         delete = interact.input_bool("Delete original files after packing?", True,

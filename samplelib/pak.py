@@ -185,7 +185,7 @@ def pack_faceset(folder: str | os.PathLike, *, persons: bool | None = None, dele
             e["crc32"] = 0xFFFFFFFF  # placeholder of the widest spelling; the real index is never longer
         index_len = len(index_bytes())
         f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, index_len) + b" " * index_len)
-        for e, (person, p) in zip(entries, tqdm(files, desc="Packing", ascii=True)):
+        for (person, p), e in zip(tqdm(files, desc="Packing", ascii=True), entries):
             data = p.read_bytes()
             if len(data) != e["size"]:
                 raise PakError(f"{p}: changed while packing")

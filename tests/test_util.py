@@ -95,6 +95,17 @@ def test_pack_unpack_commands(faces):
     assert util("unpack-faceset", "--input-dir", folder) == 1
 
 
+def test_pack_never_overwrites_a_pack_holding_faces_that_are_not_loose_files(faces):
+    # Regression: with a pack (originals deleted) and a few new loose faces, `pack-faceset` overwrote the pack
+    # unattended and every previously packed face was gone.
+    folder, fs = faces
+    assert util("pack-faceset", "--input-dir", folder, "--delete-originals") == 0
+    packed = pak.PackedFaceset(folder / "faceset.pak").names()
+    save_face(folder / "new.jpg", *pak.PackedFaceset(folder / "faceset.pak").load_face(packed[0]))
+    assert util("pack-faceset", "--input-dir", folder) == 1
+    assert pak.PackedFaceset(folder / "faceset.pak").names() == packed and (folder / "new.jpg").exists()
+
+
 def test_faceset_info_json(faces, capsys):
     folder, fs = faces
     gray_name = fs.groups["base"][0]
