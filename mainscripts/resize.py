@@ -115,7 +115,9 @@ def resize_faceset(input_dir: Path, output_dir: Path, size: int, face_type: str 
         raise UserError(f"{output_dir}: the output folder must differ from the input folder")
     files = list_images(input_dir, FACE_EXTS)
     if not files:
-        raise UserError(f"{input_dir}: no aligned faces found")
+        packed = (input_dir / "faceset.pak").is_file()
+        raise UserError(f"{input_dir}: no aligned faces found" +
+                        ("; the faces are in faceset.pak: run util unpack-faceset first" if packed else ""))
     output_dir.mkdir(parents=True, exist_ok=True)
     if list_images(output_dir):
         interact.log_warn(f"{output_dir} already holds images; faces with the same names are replaced")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import main as cli
+from core.errors import UserError
 from facelib.landmarks import get_image_hull_mask, get_transform_mat, transform_points
 from facelib.meta import load_face, read_meta
 from mainscripts.resize import resize_face, resize_faceset
@@ -96,6 +97,11 @@ def test_bad_inputs(whole_face_set, tmp_path):
         assert cli.main(["resize-to-grayscale", "--input-dir", str(whole_face_set.dir), "--output-dir",
                          str(tmp_path / "o3"), "--image-size", size, "--face-type", "same"]) == 1
     assert not (tmp_path / "o3").exists()
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    (packed / "faceset.pak").write_bytes(b"")
+    with pytest.raises(UserError, match="unpack-faceset"):  # not just "no aligned faces found"
+        resize_faceset(packed, tmp_path / "o4", 64)
     src = whole_face_set.copy_to(tmp_path / "with_bad")
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
     assert resize_faceset(src, tmp_path / "o2", 64, "same", True, workers=1) == len(whole_face_set.groups["faces"])
