@@ -400,7 +400,8 @@ def extract_frames(input_file: str | os.PathLike, output_dir: str | os.PathLike,
         interact.log_info(f"Deleting {len(old_frames)} old .{ext} files in {output_dir}")
     for old in old_frames:
         old.unlink()
-    kwargs: dict = {"pix_fmt": "rgb24"} if ext == "png" else {"q:v": 2}
+    # PNG level 3: about a third of ffmpeg's default compression time for ~6% larger frames (1080p measured).
+    kwargs: dict = {"pix_fmt": "rgb24", "compression_level": 3} if ext == "png" else {"q:v": 2}
     if fps:
         kwargs["r"] = fps
     total = math.ceil(info.duration * fps) if fps else info.frame_count
