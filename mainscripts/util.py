@@ -45,6 +45,15 @@ def _faces(folder: Path) -> list[Path]:
     return [p for p in list_images(folder, FACE_EXTS) if not p.stem.endswith(DEBUG_SUFFIX)]
 
 
+def _face_files(folder: Path) -> list[Path]:
+    """`_faces(folder)`, or a UserError naming the folder when it holds none (e.g. they are in faceset.pak)."""
+    files = _faces(folder)
+    if not files:
+        hint = "; they are in faceset.pak: run unpack-faceset first" if pak.has_pak(folder) else ""
+        raise UserError(f"{folder}: no face images (.jpg/.png){hint}")
+    return files
+
+
 def _read_or_warn(path: Path) -> tuple[np.ndarray, FaceMeta] | None:
     try:
         image, meta = load_face(path)
@@ -62,7 +71,7 @@ def _read_or_warn(path: Path) -> tuple[np.ndarray, FaceMeta] | None:
 def add_landmarks_debug_images(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
     written = 0
-    for path in tqdm(_faces(folder), desc="Debug images", ascii=True):
+    for path in tqdm(_face_files(folder), desc="Debug images", ascii=True):
         loaded = _read_or_warn(path)
         if loaded is None or loaded[1].landmarks is None:
             continue
@@ -83,7 +92,7 @@ def recover_original_filename(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
     plan: list[tuple[Path, str]] = []
     counts: Counter = Counter()
-    for path in _faces(folder):
+    for path in _face_files(folder):
         try:
             meta = read_meta(path)
         except FaceFileError as err:
@@ -112,17 +121,33 @@ def recover_original_filename(args: argparse.Namespace) -> int:
 def save_faceset_metadata(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
     faces = {}
-    for path in tqdm(_faces(folder), desc="Reading metadata", ascii=True):
+    for path in tqdm(_face_files(folder), desc="Reading metadata", ascii=True):
         loaded = _read_or_warn(path)
         if loaded is None:
             continue
         image, meta = loaded
         faces[path.name] = {"shape": list(image.shape), "meta": meta.to_dict()}
     sidecar = folder / SIDECAR
+    if sidecar.exists():  # saved before and not restored yet: keep what it holds for faces edited since
+        kept = {name: entry for name, entry in _read_sidecar(sidecar).items()
+                if name not in faces and _find_edited(folder, name)}
+        if kept:
+            interact.log_info(f"{sidecar} already holds the metadata of {len(kept)} faces that have none now "
+                              "(edited?); it is kept for them")
+        faces.update(kept)
+    if not faces:
+        raise UserError(f"{folder}: none of the images carries face metadata; nothing saved")
     atomic_write_text(sidecar, json.dumps({"version": 1, "faces": faces}))
     interact.log_info(f"Saved the metadata of {len(faces)} faces to {sidecar}. You can now edit the images in "
                       "another program (keep the file names; resizing is fine), then run restore-faceset-metadata.")
     return 0
+
+
+def _read_sidecar(sidecar: Path) -> dict:
+    try:
+        return json.loads(sidecar.read_text(encoding="utf-8"))["faces"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{sidecar}: corrupt metadata file ({err})") from None
 
 
 def _find_edited(folder: Path, name: str) -> Path | None:
@@ -141,10 +166,7 @@ def restore_faceset_metadata(args: argparse.Namespace) -> int:
     sidecar = folder / SIDECAR
     if not sidecar.exists():
         raise UserError(f"{sidecar} not found; run save-faceset-metadata first")
-    try:
-        saved = json.loads(sidecar.read_text(encoding="utf-8"))["faces"]
-    except (ValueError, KeyError) as err:
-        raise UserError(f"{sidecar}: corrupt metadata file ({err})") from None
+    saved = _read_sidecar(sidecar)
     restored = 0
     for name, entry in tqdm(saved.items(), desc="Restoring metadata", ascii=True):
         path = _find_edited(folder, name)
@@ -233,6 +255,9 @@ def faceset_info(folder: Path) -> FacesetInfo:
             yaw = math.degrees(estimate_pitch_yaw_roll(meta.landmarks, size=image.shape[1])[1])
             i = min(len(YAW_EDGES) - 2, max(0, int((yaw + 90) // 15)))
             yaws[f"{YAW_EDGES[i]}..{YAW_EDGES[i + 1]}"] += 1
+    if not count:
+        others = f" ({len(names)} images without face data)" if names else ""
+        raise UserError(f"{folder}: no aligned faces{others}")
     ordered_yaws = {f"{a}..{b}": yaws.get(f"{a}..{b}", 0) for a, b in zip(YAW_EDGES, YAW_EDGES[1:])}
     return FacesetInfo(count, dict(face_types), dict(sizes), dict(channels), ordered_yaws, len(names) - count, packed)
 
@@ -313,7 +338,8 @@ def contact_sheet(args: argparse.Namespace) -> int:
 def convert_png_to_jpg(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
     converted = 0
-    for path in tqdm([p for p in _faces(folder) if p.suffix.lower() == ".png"], desc="PNG -> JPG", ascii=True):
+    pngs = [p for p in _face_files(folder) if p.suffix.lower() == ".png"]
+    for path in tqdm(pngs, desc="PNG -> JPG", ascii=True):
         loaded = _read_or_warn(path)
         if loaded is None:
             continue
@@ -339,7 +365,7 @@ def import_dfl_faceset(args: argparse.Namespace) -> int:
             pak.unpack_faceset(folder)
     output.mkdir(parents=True, exist_ok=True)
     imported = skipped = 0
-    for path in tqdm(_faces(folder), desc="Importing DFL faces", ascii=True):
+    for path in tqdm(_face_files(folder), desc="Importing DFL faces", ascii=True):
         try:
             meta = read_meta(path)
         except FaceFileError as err:
@@ -435,8 +461,9 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 
 def _sheet_args(p: argparse.ArgumentParser) -> None:
     _input_dir_arg(p)
-    p.add_argument("--output-file", default=None, help="PNG to write (default: <input-dir>_contact_sheet.png beside the faceset, "
-                        "or one folder up when the faceset's folder holds frames, as data_src/aligned does).")
+    p.add_argument("--output-file", default=None,
+                   help="PNG to write (default: <input-dir>_contact_sheet.png beside the faceset, or one folder up "
+                        "when the faceset's folder holds frames, as data_src/aligned does).")
     p.add_argument("--thumb-size", type=int, default=96, help="Size of each face in the grid, pixels.")
     p.add_argument("--columns", type=int, default=0, help="Faces per row (0 = square grid).")
     p.add_argument("--max-faces", type=int, default=0, help="Show at most this many faces (0 = all).")

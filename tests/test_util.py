@@ -83,6 +83,33 @@ def test_restore_keeps_the_sidecar_while_faces_are_missing(faces):
     assert not (folder / "faceset_metadata.json").exists() and read_meta(folder / moved.name) is not None
 
 
+def test_saving_again_before_restoring_keeps_the_metadata_of_edited_faces(faces):
+    # Regression: a second save-faceset-metadata after editing rewrote the sidecar from the (now metadata-less)
+    # images, and the edited faces' metadata was gone for good.
+    folder, fs = faces
+    assert util("save-faceset-metadata", "--input-dir", folder) == 0
+    edited = folder / fs.groups["base"][0]
+    original = read_meta(edited)
+    cv2.imwrite(str(edited), cv2.imread(str(edited)))  # an editor drops the metadata
+    assert util("save-faceset-metadata", "--input-dir", folder) == 0
+    assert util("restore-faceset-metadata", "--input-dir", folder) == 0
+    assert np.array_equal(read_meta(edited).landmarks, original.landmarks)
+
+
+@pytest.mark.parametrize("command", ["faceset-info", "save-faceset-metadata", "recover-original-filename",
+                                     "add-landmarks-debug-images", "convert-png-to-jpg", "import-dfl-faceset"])
+def test_empty_or_faceless_folders_are_one_line_errors(tmp_path, command):
+    # Regression: these reported "0 faces" and exited 0 (save even wrote an empty sidecar).
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert util(command, "--input-dir", empty) == 1
+    assert not list(empty.iterdir())
+    if command in ("faceset-info", "save-faceset-metadata"):  # frames, not faces
+        cv2.imwrite(str(empty / "00001.png"), np.zeros((8, 8, 3), np.uint8))
+        assert util(command, "--input-dir", empty) == 1
+        assert [p.name for p in empty.iterdir()] == ["00001.png"]
+
+
 def test_pack_unpack_commands(faces):
     folder, fs = faces
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
