@@ -496,10 +496,19 @@ def complete_image(data: bytes, suffix: str) -> bool:
     return bool(data) and cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
 
 
+def _imread(path: Path) -> np.ndarray | None:
+    """cv2.imread that also works with non-ASCII paths on Windows; None when unreadable."""
+    try:
+        data = np.fromfile(str(path), np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+
+
 def _first_frame(images: list[Path]) -> np.ndarray:
     """The first decodable image of the sequence (its size and alpha decide the encoding)."""
     for path in images:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        image = _imread(path)
         if image is not None:
             return image
     raise UserError(f"{images[0].parent}: none of the {len(images)} images can be read")
@@ -567,7 +576,7 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
         previous = None
         for image in images:
             if burn:
-                frame = cv2.imread(str(image), cv2.IMREAD_UNCHANGED)
+                frame = _imread(image)
                 data = None if frame is None else cv2.imencode(".png", burn_label(frame, watermark))[1].tobytes()
             else:
                 data = image.read_bytes()

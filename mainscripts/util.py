@@ -81,7 +81,9 @@ def add_landmarks_debug_images(args: argparse.Namespace) -> int:
             draw_rect_landmarks(canvas, meta.source_rect, meta.landmarks, FaceType.FULL, face_size=canvas.shape[0])
         else:
             draw_landmarks(canvas, meta.landmarks, transparent_mask=True)
-        cv2.imwrite(str(path.with_name(f"{path.stem}{DEBUG_SUFFIX}.jpg")), canvas, [cv2.IMWRITE_JPEG_QUALITY, 50])
+        ok, data = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 50])
+        if ok:  # imencode + our writer: cv2.imwrite fails silently on non-ASCII Windows paths
+            atomic_write_bytes(path.with_name(f"{path.stem}{DEBUG_SUFFIX}.jpg"), data.tobytes())
         written += 1
     interact.log_info(f"Wrote {written} debug images into {folder}")
     return 0

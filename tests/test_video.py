@@ -138,6 +138,19 @@ def test_truncated_frames_are_replaced_so_frame_count_and_timing_hold(workspace_
     assert not ff.complete_image(b"\xff\xd8\xff\xe0 cut short", ".jpg")
 
 
+def test_frames_in_a_non_ascii_folder_encode_like_on_windows(workspace_with_dst, monkeypatch):
+    # Regression: cv2.imread returns None for non-ASCII paths on Windows (e.g. C:\\Users\\José), so the
+    # first-frame probe and the watermark burn-in failed there. Simulate that imread here.
+    import cv2
+    real_imread = cv2.imread
+    monkeypatch.setattr(cv2, "imread", lambda p, *a: None if not str(p).isascii() else real_imread(p, *a))
+    monkeypatch.setattr(ff, "drawtext_works", lambda: False)  # take the OpenCV burn-in path
+    frames = workspace_with_dst / "främe José"
+    ff.extract_frames(workspace_with_dst / "data_dst.mp4", frames, ext="png")
+    out = ff.video_from_sequence(frames, workspace_with_dst / "out.mp4", fps=25, watermark="synthetic")
+    assert ff.probe(out).frame_count == VIDEO_FRAMES
+
+
 def test_extract_video_at_lower_fps_defaults_output_dir_to_video_stem(video_cli, workspace_with_dst):
     ws = workspace_with_dst
     assert video_cli("extract-video", "--input-file", str(ws / "data_dst.mp4"), "--output-ext", "jpg",
