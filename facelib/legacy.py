@@ -96,14 +96,42 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError("refused persistent id in pickle")
 
 
+def _dtype_is_plain(dt: np.dtype) -> bool:
+    """No object items anywhere in `dt`, including flags a pickle's dtype state could have set by hand."""
+    if dt.hasobject or dt.flags & 0x07:  # NPY_ITEM_REFCOUNT/HASOBJECT, NPY_LIST_PICKLE, NPY_ITEM_IS_POINTER
+        return False
+    if dt.subdtype is not None and not _dtype_is_plain(dt.subdtype[0]):
+        return False
+    return all(_dtype_is_plain(field[0]) for field in (dt.fields or {}).values())
+
+
+def _check_plain(obj: Any, depth: int = 0) -> None:
+    """Refuse loaded data holding arrays or dtypes whose item flags were tampered with (see `_dtype_is_plain`)."""
+    if depth > 100:
+        raise LegacyFormatError("pickle data nested too deeply")
+    if isinstance(obj, (np.ndarray, np.generic, np.dtype)):
+        dt = obj if isinstance(obj, np.dtype) else obj.dtype
+        if not _dtype_is_plain(dt):
+            raise UnsafePickleError(f"refused numpy data with object-like dtype flags ({dt!r})")
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            _check_plain(key, depth + 1)
+            _check_plain(value, depth + 1)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for item in obj:
+            _check_plain(item, depth + 1)
+
+
 def restricted_loads(data: bytes) -> Any:
     """`pickle.loads` through the allow-list. Raises UnsafePickleError or LegacyFormatError, never runs code."""
     try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
+        obj = RestrictedUnpickler(io.BytesIO(data)).load()
     except UserError:
         raise
     except Exception as err:  # malformed pickle streams raise a zoo of exception types
         raise LegacyFormatError(f"unreadable pickle data ({type(err).__name__}: {err})") from None
+    _check_plain(obj)
+    return obj
 
 
 # ----------------------------------------------------------------------------------------------- JPEG APP15 ---

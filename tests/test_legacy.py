@@ -138,6 +138,34 @@ def test_object_dtype_arrays_are_refused():
         legacy.restricted_loads(blob)
 
 
+class _TamperedDtype:
+    """Pickles as a void dtype whose state claims object items (flags HASOBJECT | REFCOUNT ...)."""
+
+    def __reduce__(self):
+        return np.dtype, ("V8", False, True), (3, "|", None, None, None, 8, 1, 0x1F)
+
+
+class _StructWithTamperedField:
+    def __reduce__(self):
+        return np.dtype, ("V8", False, True), (3, "|", None, ("a",), {"a": (_TamperedDtype(), 0)}, 8, 1, 0)
+
+
+def test_dtype_state_with_object_flags_is_refused():
+    # Regression: a dtype's pickled state could set object/refcount item flags on a plain void dtype (numpy only
+    # checks the type at construction), handing raw bytes a dtype that numpy treats as holding objects.
+    from numpy._core.multiarray import _reconstruct
+
+    class Array:
+        def __reduce__(self):
+            return _reconstruct, (np.ndarray, (0,), b"b"), (1, (1,), _StructWithTamperedField(), False, b"A" * 8)
+
+    for evil in (_TamperedDtype(), Array(), {"landmarks": [Array()]}):
+        with pytest.raises(legacy.UnsafePickleError, match="dtype flags"):
+            legacy.restricted_loads(pickle.dumps(evil, protocol=2))
+    structured = np.zeros(2, [("a", "f4"), ("b", "u1", (2,)), ("c", "U3")])  # legitimate flags still load
+    assert legacy.restricted_loads(pickle.dumps(structured, protocol=3)).dtype == structured.dtype
+
+
 def test_numpy_scalars_and_arrays_load():
     obj = {"a": np.float64(2.5), "b": np.arange(6, dtype=np.int16).reshape(2, 3), "c": (1, b"xy", {1, 2})}
     for protocol in (2, 3, 4, 5):
