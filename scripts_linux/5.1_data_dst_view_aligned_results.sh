@@ -6,6 +6,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
 
 "$PYTHON_EXECUTABLE" "$DFL_ROOT/main.py" util contact-sheet \
     --input-dir "$WORKSPACE/data_dst/aligned" \
-    --output-file "$WORKSPACE/data_dst/aligned_contact_sheet.png"
+    --output-file "$WORKSPACE/data_dst_aligned_contact_sheet.png"
 
-dfl_open "$WORKSPACE/data_dst/aligned_contact_sheet.png"
+dfl_open "$WORKSPACE/data_dst_aligned_contact_sheet.png"

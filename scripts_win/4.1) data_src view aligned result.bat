@@ -5,8 +5,8 @@ call "%~dp0..\setenv.bat"
 
 "%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" util contact-sheet ^
     --input-dir "%WORKSPACE%\data_src\aligned" ^
-    --output-file "%WORKSPACE%\data_src\aligned_contact_sheet.png"
+    --output-file "%WORKSPACE%\data_src_aligned_contact_sheet.png"
 
-if exist "%WORKSPACE%\data_src\aligned_contact_sheet.png" start "" "%WORKSPACE%\data_src\aligned_contact_sheet.png"
+if exist "%WORKSPACE%\data_src_aligned_contact_sheet.png" start "" "%WORKSPACE%\data_src_aligned_contact_sheet.png"
 
 if not "%DFL_NONINTERACTIVE%"=="1" pause

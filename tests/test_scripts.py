@@ -176,6 +176,18 @@ def test_invocation_matches_cli(inv: Invocation):
     check_invocation(inv)
 
 
+FRAME_FOLDERS = re.compile(r"^(\$WORKSPACE|%WORKSPACE%)[/\\](data_src|data_dst)[/\\][^/\\]+\.\w+$")
+
+
+def test_no_script_writes_a_file_among_the_frames():
+    """data_src/ and data_dst/ hold the frames: a contact sheet written there would be extracted and merged (and
+    end up in result.mp4) as if it were a frame."""
+    for inv in all_invocations():
+        for flag, value in zip(inv.argv, inv.argv[1:]):
+            if flag in ("--output-file", "--output-dir"):
+                assert not FRAME_FOLDERS.match(value), f"{inv}: {flag} {value} lies among the video frames"
+
+
 def test_check_catches_drift():
     """The checker itself must reject a misspelt flag and a wrong choice."""
     sub = cli.build_parser()._subparsers._group_actions[0].choices
