@@ -251,6 +251,11 @@ def prepare_output(opts: ExtractOptions, frames: list[Path]) -> dict[str, list[F
     journal = Journal(opts.output_dir)
     header, done = journal.read()
     existing = list_images(opts.output_dir)
+    if header is not None and not existing and any(done.values()):
+        # Every face the journal recorded is gone (the folder was emptied, the hidden journal left behind):
+        # the user wants a fresh extraction, not "all frames were already extracted".
+        interact.log_info(f"{opts.output_dir} holds none of the faces extracted before; extracting again.")
+        header, done = None, {}
     if header is not None and header != opts.signature():
         interact.log_warn(f"{opts.output_dir} holds faces extracted with other settings ({header}).")
         if not interact.input_bool(f"Delete the {len(existing)} faces there and extract again?", True):

@@ -69,6 +69,13 @@ def test_rerun_skips_done_frames_and_retries_unreadable(tiny_workspace, tmp_path
     assert {p.name: p.stat().st_mtime_ns for p in list_images(opts.output_dir)} == first
     header, done = Journal(opts.output_dir).read()
     assert header == opts.signature() and len(done) == 4 and all(len(f) == 1 for f in done.values())
+    # a deleted face stays deleted (the user cleaned the faceset) ...
+    list_images(opts.output_dir)[0].unlink()
+    assert run_extraction(opts).faces_detected == 0 and len(list_images(opts.output_dir)) == 3
+    # ... but an emptied folder (hidden journal left behind) is extracted again, not "already extracted"
+    for face in list_images(opts.output_dir):
+        face.unlink()
+    assert run_extraction(opts).faces_detected == 4 and len(list_images(opts.output_dir)) == 4
     # new settings: the old faces are replaced (non-interactive answers the prompt with its default, yes)
     opts.image_size = 80
     run_extraction(opts)
