@@ -113,6 +113,8 @@ def main(args: argparse.Namespace) -> int:
     folder = Path(args.input_dir).expanduser().absolute()
     if not folder.is_dir():
         raise UserError(f"{folder}: input folder not found")
+    if args.target_count is not None and args.target_count < 1:
+        raise UserError(f"--target-count {args.target_count}: must be 1 or more (the number of faces to keep)")
     method = args.by or choose_method()
     opts = SortOptions(target_count=args.target_count, workers=args.workers)
     if pak.has_pak(folder):

@@ -254,6 +254,10 @@ def test_cli_without_by_uses_hist_non_interactively(subset, monkeypatch):
     assert any("by hist (histogram similarity)" in line for line in lines)
     assert [p.name for p in _sorted_files(folder)] == [f"{i:05d}.jpg" for i in range(len(fs.groups["dark"]))]
     assert cli.main(["sort", "--input-dir", str(folder / "missing"), "--by", "blur"]) == 1
+    # Regression: a zero or negative target count moved the whole faceset to the trash.
+    for count in ("0", "-5"):
+        assert cli.main(["sort", "--input-dir", str(folder), "--by", "final", "--target-count", count]) == 1
+    assert len(_sorted_files(folder)) == len(fs.groups["dark"]) and not trash_dir(folder).exists()
 
 
 def test_parallel_workers_match_serial(real_faceset):
