@@ -322,8 +322,17 @@ def default_sheet_path(folder: Path) -> Path:
     return parent / f"{folder.name}_contact_sheet.png"
 
 
+def _check_range(flag: str, value: int, low: int, high: int | None = None) -> None:
+    if value < low or (high is not None and value > high):
+        raise UserError(f"{flag} {value}: must be {low}-{high}" if high is not None else
+                        f"{flag} {value}: must be {low} or more")
+
+
 def contact_sheet(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
+    _check_range("--thumb-size", args.thumb_size, 16, 1024)
+    _check_range("--columns", args.columns, 0)
+    _check_range("--max-faces", args.max_faces, 0)
     output = Path(args.output_file).expanduser().absolute() if args.output_file else default_sheet_path(folder)
     if _holds_frames(output.parent):
         interact.log_warn(f"{output}: that folder holds video frames; extract and merge will treat the sheet as a "
@@ -466,7 +475,7 @@ def _sheet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-file", default=None,
                    help="PNG to write (default: <input-dir>_contact_sheet.png beside the faceset, or one folder up "
                         "when the faceset's folder holds frames, as data_src/aligned does).")
-    p.add_argument("--thumb-size", type=int, default=96, help="Size of each face in the grid, pixels.")
+    p.add_argument("--thumb-size", type=int, default=96, help="Size of each face in the grid, 16-1024 pixels.")
     p.add_argument("--columns", type=int, default=0, help="Faces per row (0 = square grid).")
     p.add_argument("--max-faces", type=int, default=0, help="Show at most this many faces (0 = all).")
 

@@ -162,6 +162,10 @@ def test_contact_sheet(faces, tmp_path):
     first = cv2.resize(load_face(folder / sorted(fs.names("base", "twoface"))[0])[0], (32, 32),
                        interpolation=cv2.INTER_AREA)
     assert np.abs(sheet[:20, :32].astype(int) - first[:20]).mean() < 3  # top of the first tile, above the label
+    for bad in (("--thumb-size", 0), ("--thumb-size", 5000), ("--columns", -2), ("--max-faces", -1)):
+        # Regression: tracebacks from OpenCV/numpy, a 20000x15000 sheet, or one face instead of all
+        assert util("contact-sheet", "--input-dir", folder, "--output-file", tmp_path / "bad.png", *bad) == 1
+    assert not (tmp_path / "bad.png").exists()
 
 
 def test_contact_sheet_default_stays_out_of_the_frames_folder(real_faceset, tmp_path):
