@@ -348,6 +348,7 @@ def contact_sheet(args: argparse.Namespace) -> int:
 
 def convert_png_to_jpg(args: argparse.Namespace) -> int:
     folder = _input_dir(args)
+    _check_range("--jpeg-quality", args.jpeg_quality, 1, 100)
     converted = 0
     pngs = [p for p in _face_files(folder) if p.suffix.lower() == ".png"]
     for path in tqdm(pngs, desc="PNG -> JPG", ascii=True):

@@ -188,6 +188,8 @@ def test_convert_png_to_jpg(faces):
     image, meta = load_face(folder / name)
     (folder / name).unlink()
     save_face(folder / "face.png", image, meta)
+    assert util("convert-png-to-jpg", "--input-dir", folder, "--jpeg-quality", 500) == 1  # was taken silently
+    assert (folder / "face.png").exists()
     assert util("convert-png-to-jpg", "--input-dir", folder, "--jpeg-quality", 90) == 0
     assert not (folder / "face.png").exists()
     got_image, got = load_face(folder / "face.jpg")
