@@ -67,6 +67,16 @@ def test_raw_predict_returns_the_predicted_face(merge_scene):
     np.testing.assert_allclose(res.mask, source.mask[..., 0], atol=0.05)
 
 
+@pytest.mark.parametrize("mode", ["luma", "gray"])
+def test_raw_predict_of_gray_faces_is_8_bit(merge_scene, mode):
+    """A float face would be written by cv2.imencode as an all-black PNG."""
+    source = RealFaceSource(merge_scene, RES, channels=1)
+    cfg = MergerConfig(mode="raw-predict", mask_mode="learned-prd")
+    res = merge_frame(merge_scene.frame, _faces(merge_scene, source, cfg=cfg), cfg, mode)
+    assert res.image.dtype == np.uint8 and res.image.shape == (RES, RES, 1)
+    np.testing.assert_allclose(res.image / 255.0, source.face, atol=1 / 255 + 1e-6)
+
+
 @pytest.mark.parametrize("ct", [m for m in COLOR_TRANSFER_MODES if m != "none"])
 def test_each_color_transfer_changes_only_the_face_region(merge_scene, ct):
     source = RealFaceSource(merge_scene, RES)
