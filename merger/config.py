@@ -63,8 +63,8 @@ FIELDS: tuple[FieldSpec, ...] = (
               "resolution).", 0, 400),
     FieldSpec("motion_blur_power", "Choose motion blur power", "Blur the face along its motion between the previous "
               "and next frame (frames with one face only).", 0, 100),
-    FieldSpec("output_face_scale", "Choose output face scale modifier", "Scale the new face by this percent around "
-              "its centre.", -50, 50),
+    FieldSpec("output_face_scale", "Choose output face scale modifier", "Resize the new face around its centre, in "
+              "percent: positive values make it smaller, negative values larger (DFL's convention).", -50, 50),
     FieldSpec("color_transfer_mode", "Color transfer to predicted face", "Match the predicted face's colours to the "
               "frame's face: rct (Reinhard Lab), lct (linear), mkl (Monge-Kantorovich), idt (iterative "
               "distribution), sot (sliced optimal transport), mix (lct lightness + sot colour); -m variants use the "

@@ -40,7 +40,7 @@ HELP_LINES = (
     "Tab: help / preview       Esc: save and quit        Enter: merge all remaining frames",
     "` 1 2 3 4 5 6: mode original / overlay / hist-match / seamless / seamless-hist-match / raw-rgb / raw-predict",
     "W/S erode mask +/-       E/D blur mask +/-          R/F motion blur +/-",
-    "Y/H blur-sharpen +/-     N sharpen mode             U/J output face scale +/-",
+    "Y/H blur-sharpen +/-     N sharpen mode             U/J output face smaller / larger",
     "Q/A hist match threshold  Z masked hist match        X mask mode    C color transfer",
     "I/K denoise degrade      O/L bicubic degrade        P ; colour degrade +/-  (: -5)",
     "Shift + key: steps of 5",
