@@ -51,17 +51,23 @@ def _sot_m(prd, dst, area):
                           batch_size=SOT_MERGE_DIRECTIONS)
 
 
+# The constant lightness mix-m gives both faces while sot moves their colour: DFL writes 100 into the 8-bit L plane
+# (0..255), i.e. L = 39 of 100. A mid lightness keeps every hue inside the sRGB gamut; at L = 100 all colours
+# clip to white and the chroma is lost (the result turned gray-green).
+MIX_CHROMA_L = 100.0 * 100.0 / 255.0
+
+
 def _mix_m(prd, dst, area):
     """Lightness by lct, colour by sot: on the masked faces, L (Lab) is matched linearly; both faces get a constant
-    L so that sot moves only their chroma; the result takes back the matched L."""
+    mid L so that sot moves only their chroma; the result takes back the matched L."""
     src, ref = _masked(prd, area), _masked(dst, area)
     if src.shape[2] == 1:
         return color_transfer("lct", src, ref)
     src_lab = cv2.cvtColor(src, cv2.COLOR_BGR2LAB)
     ref_lab = cv2.cvtColor(ref, cv2.COLOR_BGR2LAB)
     light = color_transfer("lct", src_lab[..., :1] / 100.0, ref_lab[..., :1] / 100.0)[..., 0] * 100.0
-    src_lab[..., 0] = 100.0
-    ref_lab[..., 0] = 100.0
+    src_lab[..., 0] = MIX_CHROMA_L
+    ref_lab[..., 0] = MIX_CHROMA_L
     src_chroma = np.clip(cv2.cvtColor(src_lab, cv2.COLOR_LAB2BGR), 0, 1)
     ref_chroma = np.clip(cv2.cvtColor(ref_lab, cv2.COLOR_LAB2BGR), 0, 1)
     moved = color_transfer("sot", src_chroma, ref_chroma, rng=SEED, steps=10, batch_size=MIX_SOT_DIRECTIONS)

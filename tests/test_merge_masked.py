@@ -100,6 +100,24 @@ def test_gray_color_transfers_change_only_the_face_region(merge_scene, ct):
     _assert_only_face_changed(gray, res.image, res.mask)
 
 
+@pytest.mark.parametrize("ct", ["rct", "sot-m", "mix-m"])
+def test_colour_transfers_bring_the_face_colour_to_the_target(merge_scene, ct):
+    """The face's mean chroma (Lab a, b) moves toward the dst face's, with no cast (mix-m turned faces gray-green when
+    it carried the chroma at L = 100, where every colour clips to white)."""
+    source = RealFaceSource(merge_scene, RES)
+    face = _faces(merge_scene, source)[0][0]
+    prd, dst = source.face, face.dst_face
+    area = (face.dst_hull > 0.5).astype(np.float32)
+    inside = area[..., 0] > 0
+
+    def chroma(img):
+        return cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_BGR2LAB)[inside][:, 1:].mean(axis=0)
+
+    before, target = chroma(prd), chroma(dst)
+    after = chroma(apply_color_transfer(ct, prd, dst, area))
+    assert np.linalg.norm(after - target) < 0.5 * np.linalg.norm(before - target)
+
+
 def test_rct_moves_lab_mean_and_std_to_the_target(merge_scene):
     source = RealFaceSource(merge_scene, RES)
     face = _faces(merge_scene, source)[0][0]
