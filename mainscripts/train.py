@@ -86,7 +86,10 @@ def main(args: argparse.Namespace) -> int:
             return 1
         raise
     show_window = not args.no_preview and config.settings().has_display and interact.is_interactive()
-    return Trainer(model, show_window=show_window).run()
+    try:
+        return Trainer(model, show_window=show_window).run()
+    finally:
+        model.close()
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -110,7 +113,8 @@ def format_iteration(iteration: int, seconds: float | None, losses) -> str:
 
 
 class Trainer:
-    """One training session: the worker thread trains, the calling thread shows the window or waits."""
+    """One training session: the worker thread trains, the calling thread shows the window or waits.
+    The caller owns the model (and closes it)."""
 
     def __init__(self, model: ModelBase, show_window: bool = False):
         self.model = model
@@ -143,7 +147,6 @@ class Trainer:
                 worker.join(0.2)
             except KeyboardInterrupt:
                 self.commands.put(Action.EXIT)
-        self.model.close()
         self.scalars.close()
         if self.error is not None:
             raise self.error

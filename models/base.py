@@ -400,7 +400,9 @@ class ModelBase:
         folder = self._generation_dir()
         try:
             history = np.load(folder / "loss_history.npy", allow_pickle=False)
-            self.loss_history = [tuple(map(float, row)) for row in history.reshape(len(history), -1)]
+            if history.ndim != 2:
+                raise ValueError(f"loss history has shape {history.shape}")
+            self.loss_history = [tuple(map(float, row)) for row in history]
             sample_path = folder / "preview_sample.npz"
             if sample_path.exists():
                 with np.load(sample_path, allow_pickle=False) as npz:
@@ -469,6 +471,8 @@ class ModelBase:
         fsio.atomic_write_text(self.files.data, json.dumps(self._data_dict(), indent=2))
         for stale in self.files.stale_generations(keep=self.generation):
             shutil.rmtree(stale, ignore_errors=True)
+        for junk in self.folder.glob(f".{self.files.prefix}*.tmp"):  # temp files of a save that was killed
+            junk.unlink(missing_ok=True)
         fsio.atomic_write_text(self.files.summary, self.summary_text() + "\n")
         self._save_iter = self.iter
 

@@ -117,7 +117,11 @@ def write_history(folder: Path, previews: Sequence[tuple[str, np.ndarray]], hist
 
 
 class ScalarLog:
-    """TensorBoard scalars (src/dst loss) and preview images, written from the training thread."""
+    """TensorBoard scalars (src/dst loss) and preview images, written from the training thread.
+
+    Written with TensorFlow's own summary ops and the TensorBoard plugin metadata ("scalars", "images"),
+    so the `tensorboard` package is needed only to view the logs, not to write them.
+    """
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -129,17 +133,27 @@ class ScalarLog:
             self._writer = tf.summary.create_file_writer(str(self.folder))
         return self._writer
 
+    @staticmethod
+    def _metadata(plugin: str):
+        from tensorflow.core.framework import summary_pb2
+        return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin))
+
     def scalars(self, step: int, values: dict[str, float]) -> None:
         import tensorflow as tf
         with self._get().as_default():
             for name, value in values.items():
-                tf.summary.scalar(name, float(value), step=step)
+                tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
+                                 metadata=self._metadata("scalars"))
 
     def image(self, step: int, name: str, image: np.ndarray) -> None:
         import tensorflow as tf
-        rgb = cv2.cvtColor(to_u8(image), cv2.COLOR_BGR2RGB)[None]
+        img = to_u8(image)
+        ok, png = cv2.imencode(".png", img)
+        if not ok:
+            return
+        data = tf.constant([str(img.shape[1]).encode(), str(img.shape[0]).encode(), png.tobytes()])
         with self._get().as_default():
-            tf.summary.image(name, rgb, step=step)
+            tf.summary.write(name, data, step=step, metadata=self._metadata("images"))
 
     def flush(self) -> None:
         if self._writer is not None:

@@ -37,6 +37,12 @@ class Quick96Model(SAEHDModel):
         from dataclasses import replace
         return replace(super().engine_config(), learning_rate=2e-4, lr_cos=0)
 
+    def sample_settings(self) -> dict:
+        settings = super().sample_settings()
+        for side in settings.values():
+            side["scale_range"] = (-0.05, 0.05)  # Quick96 keeps DFL's default scale jitter
+        return settings
+
     def summary_options(self):
         return [(k, self.options[k]) for k in ("resolution", "face_type", "archi", "ae_dims", "e_dims", "d_dims",
                                                "d_mask_dims", "batch_size", "target_iter", "autobackup_hour",

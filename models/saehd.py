@@ -77,15 +77,16 @@ class SAEHDModel(ModelBase):
         common = dict(batch_size=o["batch_size"], resolution=o["resolution"], channels=self.CHANNELS,
                       face_type=o["face_type"], uniform_yaw=o["uniform_yaw"], eyes_mouth_prio=o["eyes_mouth_prio"],
                       masked=o["masked_training"], random_warp=o["random_warp"])
-        src = dict(common, random_flip=o["random_src_flip"], ct_mode=None if o["ct_mode"] == "none" else o["ct_mode"])
-        dst = dict(common, random_flip=o["random_dst_flip"], ct_mode=None)
+        src = dict(common, random_flip=o["random_src_flip"], ct_mode=o["ct_mode"])
+        dst = dict(common, random_flip=o["random_dst_flip"], ct_mode="none")
         if self.pretraining:
             for side in (src, dst):
-                side.update(random_flip=True, uniform_yaw=True, random_warp=False, ct_mode=None)
+                side.update(random_flip=True, uniform_yaw=True, random_warp=False, ct_mode="none")
         return {"src": src, "dst": dst}
 
     def sample_workers(self) -> int:
-        return max(1, (os.cpu_count() or 2) // 2)
+        workers = config.settings().sample_workers
+        return max(1, (os.cpu_count() or 2) // 2) if workers < 0 else workers
 
     def build_generators(self):
         from samplelib.generator import SampleGeneratorFace
@@ -105,7 +106,7 @@ class SAEHDModel(ModelBase):
                 raise UserError(f"{where[side]}: no aligned faces found for {side}")
         settings = self.sample_settings()
         workers = self.sample_workers()
-        ct_samples = dst_samples if settings["src"]["ct_mode"] else None
+        ct_samples = dst_samples if settings["src"]["ct_mode"] != "none" else None
         src_gen = SampleGeneratorFace(src_samples, ct_samples=ct_samples, workers=workers, **settings["src"])
         dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, workers=workers, **settings["dst"])
         return src_gen, dst_gen

@@ -1,0 +1,146 @@
+"""`main.py train` end to end (headless), the trainer's commands, its NaN / out-of-memory guards and DFL's
+iteration line. Tiny models at resolution 64 on the real tiny workspace."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+import main as cli
+from core import config
+from mainscripts.train import Trainer, format_iteration
+from mainscripts.trainer_window import Action
+from models.registry import load_model
+
+TINY = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16,
+        "batch_size": 4}
+LINE = r"\[\d\d:\d\d:\d\d\]\[#{it}\]\[{took}\]\[\d+\.\d{{4}}\]\[\d+\.\d{{4}}\]"
+
+
+@pytest.fixture(autouse=True)
+def cpu_float32():
+    """CPU, float32 (bfloat16 emulation is slow at these tiny sizes), batches rendered in-process."""
+    before = dataclasses.asdict(config.settings())
+    config.override(force_cpu=True, train_precision="float32", non_interactive=True, sample_workers=0)
+    yield
+    config.override(**before)
+
+
+def _train_args(ws, model_dir, cfg_path, *extra):
+    return ["train", "--training-data-src-dir", str(ws.src_aligned), "--training-data-dst-dir",
+            str(ws.dst_aligned), "--model-dir", str(model_dir), "--no-preview", "--cpu-only",
+            "--config-file", str(cfg_path), *extra]
+
+
+def _events(folder):
+    """{tag: [(step, value)]} from the TensorBoard event files in `folder`."""
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+    found: dict[str, list] = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    found.setdefault(value.tag, []).append(
+                        (event.step, float(tf.make_ndarray(value.tensor))))
+    return found
+
+
+def test_format_iteration_matches_dfl():
+    assert re.fullmatch(LINE.format(it="000123", took="0531ms"), format_iteration(123, 0.5312, (0.82114, 0.7711)))
+    assert re.fullmatch(LINE.format(it="000007", took=r"12\.34s"), format_iteration(7, 12.3456, (1.0, 2.0)))
+    assert "[saved]" in format_iteration(9, None, (1.0, 2.0))
+
+
+def test_cli_trains_to_target_writes_previews_history_tensorboard_and_continues(tiny_workspace, tmp_path,
+                                                                                log_messages):
+    config.override(preview_period=2, sample_workers=1)  # real background sample workers here
+    cfg = tmp_path / "options.json"
+    cfg.write_text(json.dumps(dict(TINY, target_iter=4, write_preview_history=True)))
+    model_dir = tmp_path / "model"
+    assert cli.main(_train_args(tiny_workspace, model_dir, cfg, "--force-model-name", "cli")) == 0
+    data = json.loads((model_dir / "cli_SAEHD_data.json").read_text())
+    assert data["iter"] == 4 and data["options"]["ae_dims"] == 32
+    preview = cv2.imread(str(model_dir / "cli_SAEHD_preview.png"))
+    loss = cv2.imread(str(model_dir / "cli_SAEHD_loss.png"))
+    assert preview is not None and preview.shape[1] == 64 * 5 and loss is not None
+    history = model_dir / "cli_SAEHD_history" / "SAEHD"
+    assert {"0000002.jpg", "0000004.jpg", "_last.jpg"} <= {p.name for p in history.iterdir()}
+    scalars = _events(model_dir / "cli_SAEHD_tensorboard")
+    assert [step for step, _ in scalars["src_loss"]] == [1, 2, 3, 4] and len(scalars["dst_loss"]) == 4
+    assert any(re.search(LINE.format(it="000004", took="saved"), m) for m in log_messages)
+    assert any("Reached target iteration" in m for m in log_messages)
+
+    cfg.write_text(json.dumps({"target_iter": 6}))  # continue the same model: locked options stay
+    assert cli.main(_train_args(tiny_workspace, model_dir, cfg, "--silent-start")) == 0
+    data = json.loads((model_dir / "cli_SAEHD_data.json").read_text())
+    assert data["iter"] == 6 and data["options"]["target_iter"] == 6 and data["options"]["resolution"] == 64
+    assert sorted(step for step, _ in _events(model_dir / "cli_SAEHD_tensorboard")["src_loss"]) == [1, 2, 3, 4, 5, 6]
+
+
+def test_config_file_unknown_key_is_an_error(tiny_workspace, tmp_path, log_messages):
+    cfg = tmp_path / "options.json"
+    cfg.write_text(json.dumps(dict(TINY, ae_dimz=64)))
+    assert cli.main(_train_args(tiny_workspace, tmp_path / "model", cfg)) == 1
+    assert any("ae_dimz" in m and "options.json" in m for m in log_messages)
+    assert not (tmp_path / "model").exists() or not list((tmp_path / "model").glob("*_data.json"))
+
+
+@pytest.fixture(scope="module")
+def model(tiny_workspace, tmp_path_factory):
+    """One tiny SAEHD model shared by the trainer tests below (each leaves it usable)."""
+    before = dataclasses.asdict(config.settings())
+    config.override(force_cpu=True, train_precision="float32", non_interactive=True, sample_workers=0)
+    model = load_model("SAEHD", tmp_path_factory.mktemp("trainer"), training=True,
+                       src_dir=tiny_workspace.src_aligned, dst_dir=tiny_workspace.dst_aligned,
+                       force_model_name="m", cpu_only=True, config_options=TINY)
+    yield model
+    model.close()
+    config.override(**before)
+
+
+def test_commands_backup_and_exit_save_the_model(model):
+    trainer = Trainer(model)
+
+    def press_keys():
+        while model.iter < 3 and not trainer.finished.is_set():
+            time.sleep(0.05)
+        trainer.commands.put(Action.BACKUP)
+        trainer.commands.put(Action.EXIT)
+
+    threading.Thread(target=press_keys, daemon=True).start()
+    assert trainer.run() == 0
+    saved = json.loads((model.folder / "m_SAEHD_data.json").read_text())
+    assert saved["iter"] == model.iter >= 3
+    assert (model.folder / "m_SAEHD_autobackups" / "01" / "m_SAEHD_data.json").exists()
+
+
+def test_nan_loss_stops_restores_and_advises(model, log_messages, monkeypatch):
+    monkeypatch.setitem(model.options, "target_iter", model.iter + 50)
+    model.save()
+    saved_iter = model.iter
+    weight = next(iter(model.engine.nets["decoder_src"].variables().values()))
+    weight.assign(np.full(weight.shape, np.inf, np.float32))
+    assert Trainer(model).run() == 1
+    message = next(m for m in log_messages if "Training stopped" in m)
+    assert f"iteration {saved_iter}" in message and "clipgrad" in message and "lr_dropout" in message
+    assert np.isfinite(weight.numpy()).all() and model.iter == saved_iter
+
+
+def test_out_of_memory_is_explained_not_raised(model, log_messages, monkeypatch):
+    import tensorflow as tf
+
+    def exhausted(*_):  # what TensorFlow raises when an allocation fails (cannot be provoked safely here)
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4,64,64,128]")
+
+    monkeypatch.setattr(model.engine, "train_step", exhausted)
+    assert Trainer(model).run() == 1
+    message = next(m for m in log_messages if "Out of memory" in m)
+    assert "batch_size (now 4)" in message and "models_opt_on_gpu" in message
