@@ -15,7 +15,7 @@ from core.workspace import Workspace
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
-from merger.frames import FaceAlignment, RunOptions, build_frames, select_frames
+from merger.frames import FaceAlignment, RunOptions, build_frames, is_done, select_frames
 from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
@@ -176,6 +176,36 @@ def _next_steps(paths: dict[str, Path], with_mask: bool) -> None:
                           f"--reference-file {ref} --no-include-audio")
 
 
+def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSession:
+    """The merge settings: the config file (or, interactively, the saved session when the user wants it), else a
+    new session from the flags (interactive) or from the one-time questions. Flags override the file."""
+    fixed = fixed_fields(args)
+    use_file = (args.config_file and (path.exists() or not interactive)) or (
+        interactive and not args.config_file and path.exists()
+        and interact.input_bool(f"Use saved session {path}?", True))
+    if use_file:
+        session = MergeSession.load(path)
+        if fixed:
+            session = MergeSession(session.base.copy(**fixed), {k: v.copy(**fixed) for k, v in session.frames.items()})
+        return session
+    if interactive:
+        if args.config_file:
+            interact.log_info(f"{path} does not exist yet; the interactive merger starts fresh and saves it there")
+        return MergeSession(MergerConfig.from_dict(fixed))
+    return MergeSession(ask_config(fixed))
+
+
+def _precomputed_pass_one(args: argparse.Namespace, paths: dict[str, Path], frames, todo) -> int:
+    """Write the model's predicted faces of `todo` to data_dst/predicted for editing (no merging yet)."""
+    source = _load_source(args, paths["model"])
+    merger = Merger(frames, [MergerConfig()] * len(frames), source, RunOptions(paths["output"],
+                                                                                batch_size=args.batch_size))
+    count = merger.export_predictions(todo, paths["predicted"])
+    interact.log_info(f"Precomputed pass 1: wrote {count} predicted faces to {paths['predicted']}.\n"
+                      "Edit or colorize them (keep the file names), then run the same command again to merge them.")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     paths = _paths(args)
     if not paths["input"].is_dir():
@@ -192,7 +222,7 @@ def main(args: argparse.Namespace) -> int:
     if not todo:
         raise UserError("no frames selected: check --frames / --skip-frames against the frame numbers")
 
-    # The face source: the model, or the predicted folder of a precomputed pass 1.
+    # The face source: the predicted folder of a precomputed pass 1, or the model.
     precomputed = args.bw_output == "precomputed"
     source = None
     if precomputed:
@@ -200,18 +230,12 @@ def main(args: argparse.Namespace) -> int:
         if found and all(f.stem in found[1] for f in todo if f.faces):
             source = sources.PrecomputedSource(paths["predicted"])
             interact.log_info(f"Merging the predicted faces of {paths['predicted']} (precomputed pass 2)")
-    if source is None:
-        source = _load_source(args, paths["model"])
-    if precomputed and isinstance(source, sources.ModelSource):
-        run = RunOptions(paths["output"], batch_size=args.batch_size)
-        merger = Merger(frames, [MergerConfig()] * len(frames), source, run)
-        count = merger.export_predictions(todo, paths["predicted"])
-        interact.log_info(f"Precomputed pass 1: wrote {count} predicted faces to {paths['predicted']}.\n"
-                          "Edit or colorize them (keep the file names), then run the same command again to merge them.")
-        return 0
+        else:
+            return _precomputed_pass_one(args, paths, frames, todo)
     bw_output = args.bw_output or "luma"
 
-    # Settings: interactive window, a config file, or the one-time questions (+ flags).
+    # Settings: interactive window, a config file, or the one-time questions (+ flags); all settled before the
+    # model loads, so that a wrong file or flag is reported at once.
     interactive = args.interactive
     if interactive is None:
         interactive = (interact.is_interactive() and config.settings().has_display
@@ -219,27 +243,24 @@ def main(args: argparse.Namespace) -> int:
     if interactive and not config.settings().has_display:
         raise UserError("the interactive merger needs a display; use --no-interactive (and --config-file)")
     session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
-    fixed = fixed_fields(args)
-    if args.config_file or (interactive and session_path.exists()
-                            and interact.input_bool(f"Use saved session {session_path}?", True)):
-        session = MergeSession.load(session_path)
-        if fixed:
-            session = MergeSession(session.base.copy(**fixed),
-                                   {k: v.copy(**fixed) for k, v in session.frames.items()})
-    elif interactive:
-        session = MergeSession(MergerConfig.from_dict(fixed))
-    else:
-        session = MergeSession(ask_config(fixed))
-
-    run = RunOptions(paths["output"], paths["mask"], bw_output=bw_output, stabilize_gamma=args.stabilize_gamma,
-                     gamma_window=args.gamma_window, smooth_mask=args.smooth_mask,
-                     export_mask_alpha=args.export_mask_alpha, force=args.force, batch_size=args.batch_size)
+    session = _session(args, session_path, interactive)
     names = [f.name for f in frames]
     configs = session.resolve(names)
     xseg = sorted({c.mask_mode for c in configs if c.mask_mode in XSEG_MASK_MODES})
     if xseg:
         raise UserError(f"mask mode {xseg[0]} needs XSeg masks, which this toolkit's merger cannot make yet; "
                         "choose dst or a learned-* mask mode")
+    run = RunOptions(paths["output"], paths["mask"], bw_output=bw_output, stabilize_gamma=args.stabilize_gamma,
+                     gamma_window=args.gamma_window, smooth_mask=args.smooth_mask,
+                     export_mask_alpha=args.export_mask_alpha, force=args.force, batch_size=args.batch_size)
+    if not interactive:
+        interact.log_info(session.base.summary())
+        if not args.force and all(is_done(f, run) for f in todo):
+            interact.log_info(f"All {len(todo)} selected frames are already merged in {paths['output']} "
+                              "(use --force to merge them again)")
+            _next_steps(paths, True)
+            return 0
+    source = source or _load_source(args, paths["model"])
     merger = Merger(frames, configs, source, run)
     run.workers = _workers(args)
 
@@ -257,8 +278,6 @@ def main(args: argparse.Namespace) -> int:
             return 0
         merger.configs = state.to_session().resolve(names)
         run.force = True
-    if not interactive:
-        interact.log_info(session.base.summary())
     stats = merger.run_all(todo)
     interact.log_info(f"Merged {stats.merged} frames, copied {stats.copied} without faces, "
                       f"{stats.already_done} already done, {stats.failed} failed -> {paths['output']}")

@@ -163,3 +163,34 @@ def test_interactive_session_is_saved_and_then_merged(ws, monkeypatch):
 def test_xseg_mask_modes_stop_before_merging(ws, log_text):
     assert _merge(ws, "--mask-mode", "XSeg-dst") == 1
     assert "XSeg" in log_text() and not (ws / "data_dst/merged").exists()
+
+
+def test_settings_are_checked_before_the_model_loads(ws, tmp_path, log_text):
+    """A wrong config file is reported first (no model folder needed to find out), and a re-run over frames that
+    are all merged already loads no model at all."""
+    missing_model = ["--bw-output", "luma", "--model-dir", str(tmp_path / "no_model")]
+    assert _merge(ws, "--config-file", str(tmp_path / "nope.json"), *missing_model) == 1
+    assert "nope.json" in log_text() and "model folder" not in log_text()
+    assert _merge(ws) == 0                                   # precomputed pass 2 writes every frame
+    assert _merge(ws, *missing_model) == 0
+    assert "already merged" in log_text() and "model folder" not in log_text()
+
+
+def test_interactive_config_file_that_does_not_exist_yet_is_created(ws, tmp_path, monkeypatch):
+    import mainscripts.merge as merge_script
+
+    def fake_window(state, render, save):
+        state.handle("tab")
+        state.handle("e", shift=True)
+        save(state)
+        return "quit"
+
+    monkeypatch.setattr(merge_script, "run_window", fake_window)
+    target = tmp_path / "sessions" / "mine.json"
+    target.parent.mkdir()
+    config.override(has_display=True)
+    try:
+        assert _merge(ws, "--interactive", "--config-file", str(target)) == 0
+    finally:
+        config.override(has_display=config.load_settings().has_display)
+    assert json.loads(target.read_text())["frames"]["00001.png"]["blur_mask_modifier"] == 5
