@@ -133,9 +133,7 @@ class Trainer:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> int:
-        summary = self.model.summary_text()
-        interact.log_info(summary)
-        self.model.files.summary.parent.mkdir(parents=True, exist_ok=True)
+        interact.log_info(self.model.summary_text())
         worker = threading.Thread(target=self._worker, name="dfl-trainer", daemon=True)
         worker.start()
         try:
@@ -217,6 +215,9 @@ class Trainer:
             self._publish_previews()
         else:
             if m.iter == 0:
+                if not m.options.get("pretrain") and "pretrain" in m.options:
+                    interact.log_info("Tip: start from a model pretrained on many faces (pretrain mode with "
+                                      "--pretraining-data-dir) and it learns your two faces much sooner.")
                 interact.log_info("Trying to do the first iteration. If an error occurs, reduce the model "
                                   "parameters.")
             goal = f" Target iteration: {target}." if target else ""
@@ -233,7 +234,9 @@ class Trainer:
                     self._print_newline()
                     interact.log_info(f"Backup written to {m.create_backup()}")
                 elif action is Action.REFRESH_PREVIEW:
-                    self._publish_previews(m.last_sample if reached else None)
+                    if reached:  # not training any more: draw a fresh batch to look at
+                        m.last_sample = (next(m.src_gen), next(m.dst_gen))
+                    self._publish_previews()
             if reached:
                 time.sleep(0.1)
                 continue
