@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--training-data-dst-dir", type=Path, help="Aligned faces of the video to change (dst).")
     p.add_argument("--pretraining-data-dir", type=Path,
                    help="A folder or faceset.pak of many different faces, for pretrain mode.")
-    p.add_argument("--model-dir", type=Path, required=True, help="Folder that holds the model files.")
+    p.add_argument("--model-dir", type=Path, help="Folder that holds the model files (required to train).")
     p.add_argument("--model", default="SAEHD", choices=list(MODELS), help="Model class to train.")
     p.add_argument("--no-preview", action="store_true",
                    help="No preview window: write the preview and loss graph as PNGs next to the model.")
@@ -64,6 +64,8 @@ def main(args: argparse.Namespace) -> int:
     specs = cls.option_specs()
     config_options = opt.read_config_file(args.config_file, specs) if args.config_file else None
     preset = None
+    if args.preset and not cls.model_option_specs():
+        raise UserError(f"{cls.MODEL_NAME} has a fixed configuration; --preset applies to SAEHD and SAEHDBW")
     if args.preset:
         preset = opt.validate_config(specs, presets.get_preset(args.preset), f"preset {args.preset}")
     for flag, folder in (("--training-data-src-dir", args.training_data_src_dir),
@@ -71,8 +73,8 @@ def main(args: argparse.Namespace) -> int:
                          ("--pretraining-data-dir", args.pretraining_data_dir)):
         if folder is not None and not folder.exists():
             raise UserError(f"{folder}: {flag} not found")
-    if args.training_data_src_dir is None or args.training_data_dst_dir is None:
-        raise UserError("train needs --training-data-src-dir and --training-data-dst-dir")
+    if args.model_dir is None or args.training_data_src_dir is None or args.training_data_dst_dir is None:
+        raise UserError("train needs --model-dir, --training-data-src-dir and --training-data-dst-dir")
     try:
         model = load_model(cls.MODEL_NAME, args.model_dir, training=True,
                            src_dir=args.training_data_src_dir, dst_dir=args.training_data_dst_dir,

@@ -295,7 +295,6 @@ class ModelBase:
                 fsio.atomic_write_text(self.folder / f"{self.MODEL_NAME}_default_options.json",
                                        json.dumps(self.options, indent=2))
             self.src_gen, self.dst_gen = self.build_generators()
-            self._session_start = time.time()
             self._last_backup = time.time()
             self._save_iter = self.iter
 

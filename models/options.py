@@ -233,7 +233,12 @@ def options_table(specs: Sequence[OptionSpec]) -> str:
     for spec in specs:
         if not spec.available:
             continue
-        default = "depends" if callable(spec.default) else display(spec.default)
+        if callable(spec.default):
+            default = "depends"
+        elif spec.kind == "bool":
+            default = "y" if spec.default else "n"
+        else:
+            default = display(spec.default)
         if spec.choices:
             values = "/".join(spec.choices)
         elif spec.kind == "bool":
@@ -299,11 +304,11 @@ def generic_options(asked: bool = True, session_only: bool = False) -> list[Opti
     """The ModelBase questions. `session_only`: just backup/history/target (Quick96, which asks nothing)."""
     specs = [
         _int("autobackup_hour", "Autobackup every N hour", 0, (0, 24),
-             "Copy the whole model into <name>_autobackups/01..15 every N hours of training (0 = never). "
-             "The 15 most recent backups are kept.", ask=asked),
+             "Copy the whole model into its autobackups folder (01 = newest) every N hours of training "
+             "(0 = never). The 15 most recent backups are kept.", ask=asked),
         _bool("write_preview_history", "Write preview history", False,
-              "Save a preview image every preview_period iterations into <name>_history/, to watch the "
-              "model evolve or make a time-lapse.", ask=asked),
+              "Save a preview image every preview_period iterations (env var) into the model's history "
+              "folder, to watch the model evolve or make a time-lapse.", ask=asked),
         _int("target_iter", "Target iteration", 0, (0, None),
              "Save and stop once this iteration is reached (0 = train until you stop it).", ask=asked),
     ]
