@@ -10,6 +10,10 @@ Enter process the remaining frames, - = zoom, V checkerboard.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -69,6 +73,64 @@ def normalize_key(code: int | None) -> tuple[str, bool] | None:
     if ch.isalpha() and ch.isupper():
         return ch.lower(), True
     return ch, False
+
+
+SHIFT_CODES = {0xFFE1, 0xFFE2}   # Shift_L / Shift_R key symbols: Qt reports the Shift key press on its own
+STICKY_SHIFT_SECONDS = 1.5
+
+
+class KeyDecoder:
+    """`waitKeyEx` codes -> (key, shift) across OpenCV backends. Win32 and GTK deliver Shift+E as 'E', but Qt (the
+    Linux wheels) delivers the Shift press as its own code and then a lower-case 'e'. So Shift counts when the
+    letter comes upper-case, when a Shift press came just before it, or when `shift_held()` (a query of the
+    keyboard, see `shift_query`) says Shift is down - the latter covers several presses while Shift is held."""
+
+    def __init__(self, shift_held: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic):
+        self.shift_held = shift_held
+        self.clock = clock
+        self._shift_at: float | None = None
+
+    def decode(self, code: int | None) -> tuple[str, bool] | None:
+        if code is not None and code in SHIFT_CODES:
+            self._shift_at = self.clock()
+            return None
+        pressed = normalize_key(code)
+        if pressed is None:
+            return None
+        key, shift = pressed
+        recent = self._shift_at is not None and self.clock() - self._shift_at < STICKY_SHIFT_SECONDS
+        self._shift_at = None
+        held = bool(self.shift_held and self.shift_held())
+        return key, shift or recent or held
+
+
+def shift_query() -> Callable[[], bool] | None:
+    """A function telling whether a Shift key is down right now (Windows API, or the X11 keymap), or None."""
+    try:
+        if sys.platform == "win32":
+            user32 = ctypes.windll.user32
+            return lambda: bool(user32.GetAsyncKeyState(0x10) & 0x8000)
+        name = ctypes.util.find_library("X11")
+        if not name:
+            return None
+        x11 = ctypes.cdll.LoadLibrary(name)
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x11.XKeysymToKeycode.restype = ctypes.c_ubyte
+        x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        x11.XQueryKeymap.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        display = x11.XOpenDisplay(None)
+        if not display:
+            return None
+        keycodes = [c for c in (x11.XKeysymToKeycode(display, sym) for sym in SHIFT_CODES) if c]
+        keymap = ctypes.create_string_buffer(32)
+
+        def held() -> bool:
+            x11.XQueryKeymap(display, keymap)
+            return any(keymap.raw[c // 8] & (1 << (c % 8)) for c in keycodes)
+        return held
+    except (OSError, AttributeError):
+        return None
 
 
 @dataclass
@@ -205,18 +267,42 @@ def checkerboard(h: int, w: int, cell: int = 16) -> np.ndarray:
     return (0.55 + 0.25 * board)[..., None]
 
 
+VIEW_SIZE = (1368, 840)   # the largest frame view (w, h) at zoom 1 (DFL's merger window is 1368 wide)
+BAR_LINE = 20
+
+
+def status_lines(state: InteractiveState, title: str) -> list[str]:
+    """The status bar: where we are, the main settings, and every other setting that is not at its default."""
+    cfg, default = state.cfg, MergerConfig()
+    first = (f"{title}  [{state.index + 1}/{len(state.names)}]  {cfg.mode}  mask {cfg.mask_mode}  "
+             f"erode {cfg.erode_mask_modifier}  blur {cfg.blur_mask_modifier}  ct {cfg.color_transfer_mode}")
+    shown = {"mode", "mask_mode", "erode_mask_modifier", "blur_mask_modifier", "color_transfer_mode"}
+    if cfg.mode not in HIST_MODES:
+        shown |= {"masked_hist_match", "hist_match_threshold"}
+    if cfg.sharpen_mode == "none":
+        shown.add("blursharpen_amount")
+    extra = [f"{name} {getattr(cfg, name)}" for name in cfg.to_dict()
+             if name not in shown and (getattr(cfg, name) != getattr(default, name) or name == "hist_match_threshold")]
+    second = "  ".join(extra + ([state.message] if state.message else []) + ["Tab: keys"])
+    return [first, second]
+
+
 def view_image(image: np.ndarray, mask: np.ndarray, state: InteractiveState, title: str) -> np.ndarray:
-    """What the window shows: the merged frame (optionally over a checkerboard through the mask), zoomed, with a
-    status line."""
+    """What the window shows: the merged frame (optionally over a checkerboard through the mask), fitted into
+    VIEW_SIZE and zoomed, above a two-line status bar."""
     img = image if image.shape[2] == 3 else np.repeat(image, 3, axis=2)
     if state.checkerboard and mask.shape[:2] == img.shape[:2]:
         a = mask[..., None].astype(np.float32)
         img = (img.astype(np.float32) * a + 255.0 * checkerboard(*img.shape[:2]) * (1 - a)).astype(np.uint8)
-    if state.zoom != 1.0:
-        img = cv2.resize(img, None, fx=state.zoom, fy=state.zoom, interpolation=cv2.INTER_AREA)
-    bar = np.zeros((24, max(img.shape[1], 480), 3), np.uint8)
-    text = f"{title}  [{state.index + 1}/{len(state.names)}]  {state.cfg.mode}  {state.message}"
-    cv2.putText(bar, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    scale = min(1.0, VIEW_SIZE[0] / img.shape[1], VIEW_SIZE[1] / img.shape[0]) * state.zoom
+    if abs(scale - 1.0) > 1e-3:
+        img = cv2.resize(img, (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    lines = status_lines(state, title)
+    bar = np.zeros((BAR_LINE * len(lines) + 6, max(img.shape[1], 640), 3), np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(bar, text, (6, BAR_LINE * (i + 1) - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                    cv2.LINE_AA)
     canvas = np.zeros((img.shape[0] + bar.shape[0], bar.shape[1], 3), np.uint8)
     canvas[:img.shape[0], :img.shape[1]] = img
     canvas[img.shape[0]:] = bar
@@ -232,35 +318,45 @@ def help_image(width: int = 1000) -> np.ndarray:
 
 
 def run_window(state: InteractiveState, render: Callable[[int, MergerConfig], tuple[np.ndarray, np.ndarray]],
-               save: Callable[[InteractiveState], None], window: str = "Merger") -> str:
+               save: Callable[[InteractiveState], None], window: str = "Merger",
+               decoder: KeyDecoder | None = None) -> str:
     """Show the merger window until Esc ('quit') or a process-the-rest key ('process'); the session is saved
-    after every frame change and at the end."""
-    cv2.namedWindow(window, cv2.WINDOW_NORMAL)
+    after every frame change and at the end. The window is sized to what it shows; it is redrawn only after a
+    key press changed something."""
+    decoder = decoder or KeyDecoder(shift_query())
+    cv2.namedWindow(window, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
     cache_key, frame_view = None, None
+    canvas, window_size = None, None
     action = None
     try:
         while True:
-            if state.screen == "help":
-                cv2.imshow(window, help_image())
-            else:
-                key = (state.index, state.cfg)
-                if key != cache_key:
-                    try:
-                        frame_view = render(state.index, state.cfg)
-                    except (UserError, cv2.error, ValueError) as err:   # one bad frame must not end the session
-                        state.message = f"cannot merge this frame: {str(err).strip()[:80]}"
-                        interact.log_warn(f"{state.names[state.index]}: {state.message}")
-                        frame_view = (np.zeros((240, 320, 3), np.uint8), np.zeros((240, 320), np.float32))
-                    cache_key = key
-                cv2.imshow(window, view_image(*frame_view, state, state.names[state.index]))
+            if canvas is None:
+                if state.screen == "help":
+                    canvas = help_image()
+                else:
+                    key = (state.index, state.cfg)
+                    if key != cache_key:
+                        try:
+                            frame_view = render(state.index, state.cfg)
+                        except (UserError, cv2.error, ValueError) as err:   # one bad frame must not end the session
+                            state.message = f"cannot merge this frame: {str(err).strip()[:80]}"
+                            interact.log_warn(f"{state.names[state.index]}: {state.message}")
+                            frame_view = (np.zeros((240, 320, 3), np.uint8), np.zeros((240, 320), np.float32))
+                        cache_key = key
+                    canvas = view_image(*frame_view, state, state.names[state.index])
+                if canvas.shape[:2] != window_size:
+                    window_size = canvas.shape[:2]
+                    cv2.resizeWindow(window, canvas.shape[1], canvas.shape[0])
+                cv2.imshow(window, canvas)
             code = cv2.waitKeyEx(50)
             if cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:
                 action = "quit"
                 break
-            pressed = normalize_key(code)
+            pressed = decoder.decode(code)
             if pressed is None:
                 continue
             action = state.handle(*pressed)
+            canvas = None
             if action == "config":
                 interact.log_info(state.cfg.summary(state.names[state.index]))
             elif action == "frame":

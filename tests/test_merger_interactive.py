@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import UserError
 from merger.config import MergerConfig, MergeSession
-from merger.interactive import InteractiveState, help_image, normalize_key, view_image
+from merger.interactive import InteractiveState, KeyDecoder, help_image, normalize_key, view_image
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 
 MASK_MODES = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)
@@ -154,9 +154,40 @@ def test_view_and_help_images():
     mask = np.zeros((40, 60), np.float32)
     mask[10:30, 20:40] = 1
     out = view_image(img, mask, st, "00001.png")
-    assert out.shape[0] == 40 + 24 and out.shape[1] >= 60
+    assert out.shape[0] > 40 and out.shape[1] >= 60
     assert (out[20, 30] == 200).all() and not (out[0, 0] == 200).all()     # checkerboard outside the mask
     assert help_image().mean() > 30
+    # a 1080p frame is fitted into the window (DFL's 1368 px wide view), zoom scales from there
+    big = view_image(np.zeros((1080, 1920, 3), np.uint8), np.zeros((1080, 1920), np.float32), st, "x")
+    assert big.shape[1] == 1368
+    st.handle("=")
+    assert view_image(np.zeros((1080, 1920, 3), np.uint8), np.zeros((1080, 1920), np.float32), st,
+                      "x").shape[1] == round(1920 * 1368 / 1920 * 1.1)
+
+
+def test_status_bar_names_the_settings():
+    from merger.interactive import status_lines
+    st = _state(mode="hist-match", erode_mask_modifier=7, motion_blur_power=3)
+    first, second = status_lines(st, "00001.png")
+    assert "00001.png" in first and "[1/6]" in first and "hist-match" in first and "erode 7" in first
+    assert "motion_blur_power 3" in second and "hist_match_threshold" in second
+    assert "output_face_scale" not in second            # defaults stay out of the way
+
+
+def test_key_decoder_finds_shift_on_every_backend():
+    """Win32/GTK send Shift+E as 'E'; Qt sends the Shift press (0xFFE1) and then 'e'."""
+    now = [0.0]
+    dec = KeyDecoder(clock=lambda: now[0])
+    assert dec.decode(ord("e")) == ("e", False)
+    assert dec.decode(ord("E")) == ("e", True)
+    assert dec.decode(0xFFE1) is None and dec.decode(ord("e")) == ("e", True)
+    assert dec.decode(ord("e")) == ("e", False)                   # the Shift press counted once
+    dec.decode(0xFFE2)
+    now[0] = 5.0
+    assert dec.decode(ord("m")) == ("m", False)                   # a stale Shift press does not count
+    held = KeyDecoder(shift_held=lambda: True)
+    assert held.decode(ord("w")) == ("w", True) and held.decode(ord("<")) == (",", True)
+    assert dec.decode(-1) is None
 
 
 def test_window_driver_with_synthetic_keys(monkeypatch):
@@ -164,9 +195,10 @@ def test_window_driver_with_synthetic_keys(monkeypatch):
     change and the end save the session, and each (frame, config) is rendered once."""
     import merger.interactive as mi
 
-    codes = [9, ord("w"), ord("W"), -1, ord("."), ord("e"), ord("."), 13]
-    shown, saved, rendered = [], [], []
+    codes = [9, ord("w"), 0xFFE1, ord("w"), -1, ord("."), ord("e"), ord("."), 13]   # Qt's Shift+W
+    shown, saved, rendered, sizes = [], [], [], []
     monkeypatch.setattr(mi.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(mi.cv2, "resizeWindow", lambda *a: sizes.append(a[1:]))
     monkeypatch.setattr(mi.cv2, "destroyWindow", lambda *a: None)
     monkeypatch.setattr(mi.cv2, "imshow", lambda name, img: shown.append(img.shape))
     monkeypatch.setattr(mi.cv2, "getWindowProperty", lambda *a: 1.0)
@@ -177,8 +209,9 @@ def test_window_driver_with_synthetic_keys(monkeypatch):
         return np.zeros((30, 40, 3), np.uint8), np.zeros((30, 40), np.float32)
 
     st = _state()
-    action = mi.run_window(st, render, lambda s: saved.append(s.to_session()))
+    action = mi.run_window(st, render, lambda s: saved.append(s.to_session()), decoder=mi.KeyDecoder())
     assert action == "process" and not codes
+    assert sizes[0] == help_image().shape[1::-1] and sizes[1] == shown[1][1::-1]   # the window fits the view
     assert rendered == [(0, 0, 0), (0, 1, 0), (0, 6, 0), (1, 6, 0), (1, 6, 1), (2, 6, 1)]
     assert len(saved) == 3 and saved[-1].frames["00002.png"].blur_mask_modifier == 1
     assert st.effective(5).erode_mask_modifier == 6
@@ -189,7 +222,9 @@ def test_window_survives_a_frame_that_cannot_be_merged(monkeypatch):
     from core.errors import UserError
 
     codes = [9, ord("."), 27]
+    sizes = []
     monkeypatch.setattr(mi.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(mi.cv2, "resizeWindow", lambda *a: sizes.append(a[1:]))
     monkeypatch.setattr(mi.cv2, "destroyWindow", lambda *a: None)
     monkeypatch.setattr(mi.cv2, "imshow", lambda name, img: None)
     monkeypatch.setattr(mi.cv2, "getWindowProperty", lambda *a: 1.0)
@@ -201,4 +236,4 @@ def test_window_survives_a_frame_that_cannot_be_merged(monkeypatch):
         return np.zeros((30, 40, 3), np.uint8), np.zeros((30, 40), np.float32)
 
     st = _state()
-    assert mi.run_window(st, render, lambda s: None) == "quit" and st.index == 1
+    assert mi.run_window(st, render, lambda s: None, decoder=mi.KeyDecoder()) == "quit" and st.index == 1
