@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,6 +23,7 @@ from mainscripts.train import Trainer, format_iteration
 from mainscripts.trainer_window import Action
 from models.registry import load_model
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16,
         "batch_size": 4}
 LINE = r"\[\d\d:\d\d:\d\d\]\[#{it}\]\[{took}\]\[\d+\.\d{{4}}\]\[\d+\.\d{{4}}\]"
@@ -59,7 +65,7 @@ def test_format_iteration_matches_dfl():
     assert "[saved]" in format_iteration(9, None, (1.0, 2.0))
 
 
-def test_cli_trains_to_target_writes_previews_history_tensorboard_and_continues(tiny_workspace, tmp_path,
+def test_cli_trains_to_target_then_continues_and_ctrl_c_saves(tiny_workspace, tmp_path,
                                                                                 log_messages):
     config.override(preview_period=2, sample_workers=1)  # real background sample workers here
     cfg = tmp_path / "options.json"
@@ -78,11 +84,28 @@ def test_cli_trains_to_target_writes_previews_history_tensorboard_and_continues(
     assert any(re.search(LINE.format(it="000004", took="saved"), m) for m in log_messages)
     assert any("Reached target iteration" in m for m in log_messages)
 
-    cfg.write_text(json.dumps({"target_iter": 6}))  # continue the same model: locked options stay
-    assert cli.main(_train_args(tiny_workspace, model_dir, cfg, "--silent-start")) == 0
+    # Continue the same model in a real `main.py train` process (no TTY: nothing is asked) and stop it with
+    # Ctrl-C: it must save and exit cleanly; locked options stay.
+    cfg.write_text(json.dumps({"target_iter": 0}))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", DFL_TRAIN_PRECISION="float32", DFL_SAMPLE_WORKERS="1")
+    child = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *_train_args(tiny_workspace, model_dir, cfg,
+                                                                                "--silent-start")],
+                             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    for line in child.stdout:
+        output.append(line)
+        if line.startswith("Starting."):
+            time.sleep(3.0)  # a few iterations
+            child.send_signal(signal.SIGINT)
+            break
+    output += child.stdout.readlines()
+    assert child.wait(120) == 0, "".join(output)[-3000:]
     data = json.loads((model_dir / "cli_SAEHD_data.json").read_text())
-    assert data["iter"] == 6 and data["options"]["target_iter"] == 6 and data["options"]["resolution"] == 64
-    assert sorted(step for step, _ in _events(model_dir / "cli_SAEHD_tensorboard")["src_loss"]) == [1, 2, 3, 4, 5, 6]
+    assert data["iter"] > 4 and data["options"]["target_iter"] == 0 and data["options"]["resolution"] == 64
+    assert any(re.search(LINE.format(it=f"{data['iter']:06d}", took="saved"), line) for line in output)
+    steps = sorted(step for step, _ in _events(model_dir / "cli_SAEHD_tensorboard")["src_loss"])
+    assert steps == list(range(1, data["iter"] + 1))
 
 
 def test_config_file_unknown_key_is_an_error(tiny_workspace, tmp_path, log_messages):
