@@ -193,3 +193,37 @@ def test_nchw_engine_matches_nhwc(batches):
             for f in ("NHWC", "NCHW")]
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+_SAVE_LOOP = """
+import sys, numpy as np
+from models.saehd_engine import EngineConfig, SAEHDEngine
+eng = SAEHDEngine(EngineConfig(channels=1, archi="df-ud", seed=0, resolution=64, ae_dims=32, e_dims=16,
+                               d_dims=16, d_mask_dims=8, precision="float32"))
+eng.save(sys.argv[1], "m")
+print("ready", flush=True)
+while True:
+    for v in eng.nets["encoder"].variables().values():
+        v.assign_add(np.ones(v.shape, np.float32))
+    eng.save(sys.argv[1], "m")
+"""
+
+
+def test_kill_during_save_leaves_a_loadable_model(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", _SAVE_LOOP, str(tmp_path)], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, PYTHONPATH=str(root)))
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.5)  # several saves in flight
+    finally:
+        proc.kill()
+        proc.wait()
+    eng = SAEHDEngine(EngineConfig(channels=1, archi="df-ud", seed=1, **TINY))
+    eng.load(tmp_path, "m")  # every file is a complete old or new version
+    assert eng.iteration == 0
