@@ -176,21 +176,30 @@ def _next_steps(paths: dict[str, Path], with_mask: bool) -> None:
                           f"--reference-file {ref} --no-include-audio")
 
 
-def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSession:
-    """The merge settings: the config file (or, interactively, the saved session when the user wants it), else a
-    new session from the flags (interactive) or from the one-time questions. Flags override the file."""
+def _with_flags(session: MergeSession, args: argparse.Namespace) -> MergeSession:
+    """Settings given as flags override the file's, in the base config and in every per-frame config."""
     fixed = fixed_fields(args)
-    use_file = (args.config_file and (path.exists() or not interactive)) or (
-        interactive and not args.config_file and path.exists()
-        and interact.input_bool(f"Use saved session {path}?", True))
-    if use_file:
-        session = MergeSession.load(path)
-        if fixed:
-            session = MergeSession(session.base.copy(**fixed), {k: v.copy(**fixed) for k, v in session.frames.items()})
+    if not fixed:
         return session
+    return MergeSession(session.base.copy(**fixed), {k: v.copy(**fixed) for k, v in session.frames.items()})
+
+
+def _check_mask_modes(configs: list[MergerConfig]) -> None:
+    xseg = sorted({c.mask_mode for c in configs if c.mask_mode in XSEG_MASK_MODES})
+    if xseg:
+        raise UserError(f"mask mode {xseg[0]} needs XSeg masks, which this toolkit's merger cannot make yet; "
+                        "choose dst or a learned-* mask mode")
+
+
+def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSession:
+    """The merge settings when no --config-file was loaded: interactively the saved session (if the user wants it)
+    or a new one from the flags; otherwise the one-time questions (flags skip theirs)."""
+    fixed = fixed_fields(args)
     if interactive:
         if args.config_file:
             interact.log_info(f"{path} does not exist yet; the interactive merger starts fresh and saves it there")
+        elif path.exists() and interact.input_bool(f"Use saved session {path}?", True):
+            return _with_flags(MergeSession.load(path), args)
         return MergeSession(MergerConfig.from_dict(fixed))
     return MergeSession(ask_config(fixed))
 
@@ -232,35 +241,40 @@ def main(args: argparse.Namespace) -> int:
             interact.log_info(f"Merging the predicted faces of {paths['predicted']} (precomputed pass 2)")
         else:
             return _precomputed_pass_one(args, paths, frames, todo)
-    bw_output = args.bw_output or "luma"
 
-    # Settings: interactive window, a config file, or the one-time questions (+ flags); all settled before the
-    # model loads, so that a wrong file or flag is reported at once.
+    # Cheap checks first: a config file that does not load, or an XSeg mask mode, stop the run before the model
+    # loads; a re-run over frames that are all merged needs no model when nothing can be asked.
+    session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
+    session = None
+    if args.config_file and (session_path.exists() or args.interactive is not True):
+        session = _with_flags(MergeSession.load(session_path), args)
+        _check_mask_modes(session.resolve([f.name for f in frames]))
+    run = RunOptions(paths["output"], paths["mask"], bw_output=args.bw_output or "luma",
+                     stabilize_gamma=args.stabilize_gamma, gamma_window=args.gamma_window,
+                     smooth_mask=args.smooth_mask, export_mask_alpha=args.export_mask_alpha, force=args.force,
+                     batch_size=args.batch_size)
+    can_ask = args.interactive is True or (args.interactive is None and interact.is_interactive())
+    if not can_ask and not args.force and all(is_done(f, run) for f in todo):
+        interact.log_info(f"All {len(todo)} selected frames are already merged in {paths['output']} "
+                          "(use --force to merge them again)")
+        _next_steps(paths, True)
+        return 0
+    if args.interactive and not config.settings().has_display:
+        raise UserError("the interactive merger needs a display; use --no-interactive (and --config-file)")
+
+    # DFL's order: the model (its choice is asked), then interactive or not, the settings, the workers.
+    source = source or _load_source(args, paths["model"])
     interactive = args.interactive
     if interactive is None:
         interactive = (interact.is_interactive() and config.settings().has_display
                        and interact.input_bool("Use interactive merger?", True, help_message=HELP["interactive"]))
-    if interactive and not config.settings().has_display:
-        raise UserError("the interactive merger needs a display; use --no-interactive (and --config-file)")
-    session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
-    session = _session(args, session_path, interactive)
+    if session is None:
+        session = _session(args, session_path, interactive)
     names = [f.name for f in frames]
     configs = session.resolve(names)
-    xseg = sorted({c.mask_mode for c in configs if c.mask_mode in XSEG_MASK_MODES})
-    if xseg:
-        raise UserError(f"mask mode {xseg[0]} needs XSeg masks, which this toolkit's merger cannot make yet; "
-                        "choose dst or a learned-* mask mode")
-    run = RunOptions(paths["output"], paths["mask"], bw_output=bw_output, stabilize_gamma=args.stabilize_gamma,
-                     gamma_window=args.gamma_window, smooth_mask=args.smooth_mask,
-                     export_mask_alpha=args.export_mask_alpha, force=args.force, batch_size=args.batch_size)
+    _check_mask_modes(configs)
     if not interactive:
         interact.log_info(session.base.summary())
-        if not args.force and all(is_done(f, run) for f in todo):
-            interact.log_info(f"All {len(todo)} selected frames are already merged in {paths['output']} "
-                              "(use --force to merge them again)")
-            _next_steps(paths, True)
-            return 0
-    source = source or _load_source(args, paths["model"])
     merger = Merger(frames, configs, source, run)
     run.workers = _workers(args)
 
