@@ -16,7 +16,7 @@ import numpy as np
 
 from core import config, interact
 from core.errors import UserError
-from mainscripts.trainer_window import Action, TrainerWindow, TrainerWindowState
+from mainscripts.trainer_window import CHOOSER_LINES, Action, TrainerWindow, TrainerWindowState
 from models import options as opt
 from models import preview as pv
 from models.base import ModelBase, NonFiniteLoss
@@ -136,6 +136,11 @@ class Trainer:
 
     def run(self) -> int:
         interact.log_info(self.model.summary_text())
+        if (self.show_window and self.model.options.get("write_preview_history")
+                and self.model.sample_for_preview is None
+                and interact.input_bool("Choose image for the preview history", False,
+                                        help_message="Pick the faces the history images will show.")):
+            self._choose_preview_sample()
         worker = threading.Thread(target=self._worker, name="dfl-trainer", daemon=True)
         worker.start()
         try:
@@ -177,6 +182,24 @@ class Trainer:
                 action = window.poll(50)
                 if action in (Action.EXIT, Action.SAVE, Action.BACKUP, Action.REFRESH_PREVIEW):
                     self.commands.put(action)
+        finally:
+            window.close()
+
+    def _choose_preview_sample(self) -> None:
+        """DFL's chooser: show training batches until Enter; that batch becomes the history's fixed sample."""
+        m = self.model
+        window = TrainerWindow(TrainerWindowState(help_lines=CHOOSER_LINES))
+        try:
+            sample = None
+            action = Action.REFRESH_PREVIEW
+            while action is not Action.EXIT:
+                if action is Action.REFRESH_PREVIEW or sample is None:
+                    sample = (next(m.src_gen), next(m.dst_gen))
+                    window.state.set_previews(m.get_previews(sample))
+                if window.state.needs_redraw:
+                    window.show(m.loss_array(), m.iter, m.info_line())
+                action = window.poll(50)
+            m.sample_for_preview = ([a[:4] for a in sample[0]], [a[:4] for a in sample[1]])
         finally:
             window.close()
 

@@ -36,6 +36,8 @@ KEYMAP: dict[int, Action] = {
 
 HELP_LINES = ("[s/2]:save [b/0]:backup [enter]:exit",
               "[p/3-9]:update [space]:next preview [l/1]:change history range")
+CHOOSER_LINES = ("Choose image for the preview history.",
+                 "[p] - next. [space] - switch preview type. [enter] - confirm.")
 
 
 @dataclass
@@ -47,6 +49,7 @@ class TrainerWindowState:
     preview_count: int = 1
     needs_redraw: bool = True
     previews: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    help_lines: tuple[str, ...] = HELP_LINES
 
     def handle_key(self, key: int) -> Action:
         if key is None or key < 0:
@@ -77,7 +80,7 @@ class TrainerWindowState:
     def header_lines(self, model_info: str) -> list[str]:
         name = self.previews[self.preview_index][0] if self.previews else "-"
         span = self.history_range
-        lines = list(HELP_LINES)
+        lines = list(self.help_lines)
         lines.append(f'Preview: "{name}" [{self.preview_index + 1}/{self.preview_count}]  '
                      f'graph: {"all" if not span else f"last {span}"} iterations')
         lines.append(model_info)
