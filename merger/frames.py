@@ -43,21 +43,21 @@ def build_frames(input_dir: Path, alignments: dict[str, list[FaceAlignment]]) ->
     return [Frame(i, p, list(alignments.get(p.stem, []))) for i, p in enumerate(paths)]
 
 
-def parse_frame_ranges(text: str) -> set[int]:
-    """'100-400,500' -> {100..400, 500}."""
+def parse_frame_ranges(text: str, flag: str = "--frames") -> set[int]:
+    """'100-400,500' -> {100..400, 500}; errors name `flag`."""
     out: set[int] = set()
     for part in (p.strip() for p in str(text).split(",")):
         if not part:
             continue
         m = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
         if not m:
-            raise UserError(f"frame range {part!r} is not N or N-M (e.g. 100-400,500)")
+            raise UserError(f"{flag} {text!r}: {part!r} is not a frame number N or a range N-M (e.g. 100-400,500)")
         if m.group(3):
             out.add(int(m.group(3)))
         else:
             a, b = int(m.group(1)), int(m.group(2))
             if b < a:
-                raise UserError(f"frame range {part!r} ends before it starts")
+                raise UserError(f"{flag} {text!r}: the range {part!r} ends before it starts")
             out.update(range(a, b + 1))
     return out
 
@@ -73,8 +73,8 @@ def frame_numbers(frames: list[Frame]) -> list[int]:
 
 def select_frames(frames: list[Frame], only: str | None = None, skip: str | None = None) -> list[Frame]:
     """The frames `--frames` keeps and `--skip-frames` does not drop."""
-    keep = parse_frame_ranges(only) if only else None
-    drop = parse_frame_ranges(skip) if skip else set()
+    keep = parse_frame_ranges(only, "--frames") if only else None
+    drop = parse_frame_ranges(skip, "--skip-frames") if skip else set()
     return [f for f, n in zip(frames, frame_numbers(frames)) if (keep is None or n in keep) and n not in drop]
 
 

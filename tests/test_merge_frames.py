@@ -38,10 +38,12 @@ def _read(path):
 
 def test_frame_ranges():
     assert parse_frame_ranges("100-103,7, 9") == {100, 101, 102, 103, 7, 9}
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="--frames '5-2'"):
         parse_frame_ranges("5-2")
     with pytest.raises(UserError):
         parse_frame_ranges("a-b")
+    with pytest.raises(UserError, match="--skip-frames '1,x'"):   # the error names the flag the user got wrong
+        select_frames([], "1", "1,x")
 
 
 def test_merges_all_frames_and_copies_the_plain_one(ws, merge_scene):
