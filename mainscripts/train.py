@@ -280,7 +280,8 @@ class Trainer:
             if m.should_write_preview_history():
                 m.write_preview_history()
             if m.is_reached_target():
-                self._save()
+                if m.iter != 1:  # iteration 1 was just saved above
+                    self._save()
                 interact.log_info("Reached target iteration.")
                 reached = True
                 if not self.show_window:

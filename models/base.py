@@ -354,7 +354,8 @@ class ModelBase:
         if preset and not self.first_run:
             interact.log_info("The preset only applies to new models; this model keeps its saved options.")
         ask_override = False
-        if self.training and not self.first_run and config_options is None and not silent_start:
+        changeable = any(s.ask and s.available and not s.lock for s in specs)
+        if self.training and not self.first_run and config_options is None and not silent_start and changeable:
             ask_override = interact.input_in_time("Press enter in 2 seconds to override model settings.",
                                                   OVERRIDE_WAIT_S)
         if not self.training:
