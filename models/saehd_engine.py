@@ -5,7 +5,8 @@ The model classes (options, files, previews) sit on top; this module knows nothi
 beyond the weight files it is told to write.
 
 The step trains src→src and dst→dst only. Later powers (GAN, true face, style losses) plug in through
-`generator_terms` (extra per-sample loss terms) and `uses_swap` (adds the src-from-dst path to the forward).
+`add_generator_term` (an extra per-sample loss term over the step's tensors, optionally with the
+src-from-dst swap path added to the forward); discriminator updates would extend `_train_graph`.
 """
 from __future__ import annotations
 
@@ -276,6 +277,14 @@ class SAEHDEngine:
                 add_src, add_dst = term(ctx)
                 src_vec, dst_vec = src_vec + add_src, dst_vec + add_dst
         return src_vec, dst_vec
+
+    def add_generator_term(self, term: GeneratorTerm, needs_swap: bool = False) -> None:
+        """Add `term(ctx) -> (src_vec, dst_vec)` to the generator loss; ctx holds the batch tensors
+        (`warped_src`, `target_src`, `target_srcm`, `target_srcm_em`, same for dst) and the predictions
+        (`src_src`, `src_srcm`, `dst_dst`, `dst_dstm`, and `src_dst`, `src_dstm` when `needs_swap`)."""
+        self.generator_terms.append(term)
+        self.uses_swap = self.uses_swap or needs_swap
+        self._make_functions()  # retrace with the new term
 
     # ---------------------------------------------------------------- tf.functions
     def _batch_signature(self, channels: int) -> list[tf.TensorSpec]:

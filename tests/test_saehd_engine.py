@@ -227,3 +227,21 @@ def test_kill_during_save_leaves_a_loadable_model(tmp_path):
     eng = SAEHDEngine(EngineConfig(channels=1, archi="df-ud", seed=1, **TINY))
     eng.load(tmp_path, "m")  # every file is a complete old or new version
     assert eng.iteration == 0
+
+
+def test_generator_term_seam_adds_to_the_loss(batches):
+    src, dst = batches[1]
+    eng = SAEHDEngine(EngineConfig(channels=1, archi="df-ud", seed=4, **TINY))
+    base = eng.evaluate(src, dst)
+    seen = {}
+
+    def term(ctx):
+        seen.update(ctx)
+        swap_mean = tf.reduce_mean(ctx["src_dst"], axis=[1, 2, 3])
+        return tf.ones_like(swap_mean), 2.0 * tf.ones_like(swap_mean)
+
+    eng.add_generator_term(term, needs_swap=True)
+    with_term = eng.evaluate(src, dst)
+    np.testing.assert_allclose([with_term.src_loss - base.src_loss, with_term.dst_loss - base.dst_loss], [1, 2],
+                               rtol=1e-4)
+    assert {"src_dst", "src_dstm", "target_srcm_em", "warped_dst"} <= set(seen)
