@@ -295,6 +295,10 @@ def main(args: argparse.Namespace) -> int:
     stats = merger.run_all(todo)
     interact.log_info(f"Merged {stats.merged} frames, copied {stats.copied} without faces, "
                       f"{stats.already_done} already done, {stats.failed} failed -> {paths['output']}")
+    if stats.failed:
+        interact.log_warn(f"{stats.failed} frames could not be merged (see the warnings above): the result video "
+                          "would lack them. Fix or replace those frames and run the merge again; it continues "
+                          "where it stopped.")
     if stats.merged + stats.copied + stats.already_done:
         _next_steps(paths, True)
     return 1 if stats.failed and not (stats.merged or stats.copied) else 0

@@ -194,3 +194,10 @@ def test_interactive_config_file_that_does_not_exist_yet_is_created(ws, tmp_path
     finally:
         config.override(has_display=config.load_settings().has_display)
     assert json.loads(target.read_text())["frames"]["00001.png"]["blur_mask_modifier"] == 5
+
+
+def test_a_corrupt_frame_is_named_and_the_rest_is_merged(ws, log_text):
+    (ws / "data_dst/00002.png").write_bytes(b"not a png")
+    assert _merge(ws) == 0
+    assert "00002.png: unreadable frame" in log_text() and "1 frames could not be merged" in log_text()
+    assert len(list((ws / "data_dst/merged").iterdir())) == 5
