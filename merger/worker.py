@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 
 from core.errors import UserError
-from core.fsio import atomic_write_bytes
 from merger import bw_color
 from merger.config import MergerConfig
 from merger.masked import FacePrediction, FrameResult, Motion, PreparedFace
@@ -25,11 +24,26 @@ def read_image(path: Path) -> np.ndarray | None:
     return img
 
 
+# Merged frames are written often and read once (by the video encoder): the fastest zlib setting OpenCV offers
+# (level 1, Huffman coding only, SUB row filter) is ~10 % faster than its default for ~3 % larger files.
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+              cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+
+
 def encode_png(image: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", image)
+    ok, buf = cv2.imencode(".png", image, PNG_PARAMS)
     if not ok:
         raise UserError("cannot encode PNG")
     return buf.tobytes()
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a merged frame or mask: a temp file renamed into place, so a stopped merge never leaves a half-written
+    frame that the resume would take as done. No fsync: these files can always be made again (`--force`), and
+    four fsyncs per frame held the workers up."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 @dataclass
@@ -84,9 +98,9 @@ def finish_frame(job: FrameJob) -> str:
     if job.export_mask_alpha and image.shape[:2] == mask8.shape:
         bgr = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
         image = np.concatenate([bgr, mask8[..., None]], axis=2)
-    atomic_write_bytes(job.out_path, encode_png(image))
+    write_output(job.out_path, encode_png(image))
     if job.mask_path is not None:
-        atomic_write_bytes(job.mask_path, encode_png(mask8))
+        write_output(job.mask_path, encode_png(mask8))
     return job.path.name
 
 
@@ -97,7 +111,7 @@ def _copy_through(job: FrameJob) -> None:
     tmp.replace(job.out_path)
     if job.mask_path is not None:
         h, w = _png_size(job.path)
-        atomic_write_bytes(job.mask_path, encode_png(np.zeros((h, w), np.uint8)))
+        write_output(job.mask_path, encode_png(np.zeros((h, w), np.uint8)))
 
 
 def _png_size(path: Path) -> tuple[int, int]:

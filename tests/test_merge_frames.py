@@ -182,3 +182,13 @@ def test_interactive_preview_matches_the_written_frame(ws, merge_scene):
     np.testing.assert_array_equal(preview.image, _read(ws / "data_dst/merged/00002.png"))
     other = merger.render(1, CFG.copy(mode="original"))          # cached prediction, new config
     np.testing.assert_array_equal(other.image, _read(frames[1].path))
+
+
+def test_fast_png_settings_are_lossless_and_leave_no_temp_files(ws, merge_scene):
+    from merger.worker import encode_png
+    merger, frames = _merger(ws, RealFaceSource(merge_scene))
+    merger.run_all(frames)
+    assert not list((ws / "data_dst/merged").glob(".*")) and not list((ws / "data_dst/merged_mask").glob(".*"))
+    frame = _read(ws / "data_dst/merged/00002.png")
+    np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(encode_png(frame), np.uint8), cv2.IMREAD_UNCHANGED),
+                                  frame)
