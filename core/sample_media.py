@@ -51,12 +51,23 @@ def similarity(photo_shape: tuple[int, int], size: tuple[int, int], scale: float
     return mat
 
 
+def blurred_backdrop(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """What the frame shows around the moving photo: the photo stretched over the frame, blurred past recognition
+    and dimmed (like a phone video of a portrait). Replicated edge pixels drew streaks; a mirrored border showed
+    a second face."""
+    fw, fh = size
+    stretched = cv2.resize(photo, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.GaussianBlur(stretched, (0, 0), sigmaX=0.06 * max(fw, fh)) * 0.8
+
+
 def synth_frames(photo: np.ndarray, count: int, size: tuple[int, int] = (640, 480), motion: Motion = Motion(),
                  seed: int = 0) -> Iterator[np.ndarray]:
-    """Yield `count` BGR frames of `photo` filmed by a smoothly moving camera with changing light."""
+    """Yield `count` BGR frames of `photo` filmed by a smoothly moving camera with changing light, in front of a
+    blurred backdrop (`blurred_backdrop`)."""
     rng = np.random.default_rng(seed)
     phases = rng.uniform(0, 2 * np.pi, 5)
     fw, fh = size
+    backdrop = blurred_backdrop(photo, size)
     for i in range(count):
         t = 2 * np.pi * i / max(count, 1)
         scale = 0.9 * (1 + motion.zoom * np.sin(t + phases[0]))
@@ -64,5 +75,7 @@ def synth_frames(photo: np.ndarray, count: int, size: tuple[int, int] = (640, 48
         shift = (motion.pan * fw * np.sin(t + phases[2]), motion.pan * fh * np.sin(t + phases[3]))
         mat = similarity(photo.shape[:2], size, scale, angle, shift)
         frame = cv2.warpAffine(photo, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.warpAffine(np.ones(photo.shape[:2], np.float32), mat, size, flags=cv2.INTER_LINEAR)[..., None]
+        frame = (frame * inside + backdrop * (1.0 - inside)).astype(np.uint8)
         gain = 1 + motion.light * np.sin(t + phases[4])
         yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
