@@ -71,6 +71,9 @@ class DemoPlan:
     gray_size: int = 128
     sort_by: str = "blur"
     train_options: dict = field(default_factory=demo_train_options)
+    # The landmark hull, pulled in a little and feathered, hides the seam that a hard mask edge leaves.
+    merge_flags: tuple[str, ...] = ("--mask-mode", "dst", "--erode-mask-modifier", "10", "--blur-mask-modifier", "60",
+                                    "--color-transfer-mode", "rct")
 
 
 @dataclass
@@ -271,7 +274,7 @@ class DemoRun:
         run_command(["merge", "--input-dir", str(ws.data_dst), "--output-dir", str(ws.merged),
                      "--output-mask-dir", str(ws.merged_mask), "--aligned-dir", str(ws.dst_aligned),
                      "--model-dir", str(ws.model), "--model", "SAEHDBW", "--no-interactive",
-                     "--bw-output", "luma", "--force"])
+                     "--bw-output", "luma", "--force", *self.plan.merge_flags])
 
     def encode(self) -> None:
         ws = self.ws

@@ -135,3 +135,8 @@ def test_synthetic_frames_show_a_blurred_backdrop_around_the_photo():
         lap = np.abs(cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32), cv2.CV_32F))
         assert (lap < 2).mean() > 0.2          # the backdrop around the photo is smooth
         assert (lap > 20).mean() > 0.3         # and the photo itself keeps its detail
+
+
+def test_demo_merge_flags_exist_and_feather_the_mask():
+    args = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *demo.DemoPlan().merge_flags])
+    assert args.mask_mode == "dst" and args.blur_mask_modifier > 0     # no hard seam around the face
