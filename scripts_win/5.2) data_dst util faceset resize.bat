@@ -1,8 +1,10 @@
 @echo off
-rem Resizes the faces (and optionally changes the face type), keeping their metadata.
+rem Resizes the faces (and optionally changes the face type), keeping their colour and metadata.
+rem (For SAEHDBW's grayscale copies use the 'resize to grayscale' step.)
 call "%~dp0..\setenv.bat"
 
 "%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" util faceset-resize ^
-    --input-dir "%WORKSPACE%\data_dst\aligned"
+    --input-dir "%WORKSPACE%\data_dst\aligned" ^
+    --color
 
 if not "%DFL_NONINTERACTIVE%"=="1" pause

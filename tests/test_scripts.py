@@ -188,6 +188,15 @@ def test_no_script_writes_a_file_among_the_frames():
                 assert not FRAME_FOLDERS.match(value), f"{inv}: {flag} {value} lies among the video frames"
 
 
+def test_faceset_resize_scripts_keep_colour():
+    """`util faceset-resize` writes grayscale unless told otherwise; the DFL step of that name keeps colour (the
+    SAEHDBW grayscale copies have their own 'resize to grayscale' step)."""
+    found = [inv for inv in all_invocations() if inv.argv[:2] == ["util", "faceset-resize"]]
+    assert len(found) == 4
+    for inv in found:
+        assert "--color" in inv.argv, f"{inv}: would turn the faceset gray"
+
+
 def test_check_catches_drift():
     """The checker itself must reject a misspelt flag and a wrong choice."""
     sub = cli.build_parser()._subparsers._group_actions[0].choices
