@@ -24,7 +24,8 @@ def list_images(folder: str | os.PathLike, exts: tuple[str, ...] = IMAGE_EXTS) -
     return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts), key=natural_key)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (renames) to disk; silently skipped where the OS can't."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -48,7 +49,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -209,12 +209,7 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with open(path, "rb+") as f:
                 os.fsync(f.fileno())
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsio.fsync_dir(folder)
 
 
 def _pack_sample(sample) -> dict[str, np.ndarray]:
