@@ -3,6 +3,7 @@ then point the user at `video video-from-sequence` for the result video."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -15,7 +16,7 @@ from core.workspace import Workspace
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
-from merger.frames import FaceAlignment, RunOptions, build_frames, is_done, select_frames
+from merger.frames import FaceAlignment, MergeState, RunOptions, build_frames, select_frames
 from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
@@ -204,6 +205,28 @@ def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSe
     return MergeSession(ask_config(fixed))
 
 
+def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -> str:
+    """The state of the face source that merged frames depend on: the model's name, iteration and save generation
+    (read from its data file, so no model has to load), or the newest edit in the predicted folder. Empty when
+    unknown (no saved model yet)."""
+    if isinstance(source, sources.PrecomputedSource):
+        newest = max((p.stat().st_mtime_ns for p in paths["predicted"].rglob("*") if p.is_file()), default=0)
+        return f"precomputed {paths['predicted'].resolve()} {newest}"
+    from models.base import list_models
+
+    model_dir = paths["model"]
+    name = getattr(getattr(source, "model", None), "name", None) or args.force_model_name
+    if name is None and model_dir.is_dir():
+        names = list_models(model_dir, args.model)
+        name = names[0] if names else None     # what a non-interactive model choice picks
+    data_file = model_dir / f"{name}_{args.model}_data.json"
+    try:
+        data = json.loads(data_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return f"{args.model} {model_dir.resolve()} {name} iter {data.get('iter')} generation {data.get('generation')}"
+
+
 def _precomputed_pass_one(args: argparse.Namespace, paths: dict[str, Path], frames, todo) -> int:
     """Write the model's predicted faces of `todo` to data_dst/predicted for editing (no merging yet)."""
     source = _load_source(args, paths["model"])
@@ -243,27 +266,36 @@ def main(args: argparse.Namespace) -> int:
             return _precomputed_pass_one(args, paths, frames, todo)
 
     # Cheap checks first: a config file that does not load, or an XSeg mask mode, stop the run before the model
-    # loads; a re-run over frames that are all merged needs no model when nothing can be asked.
+    # loads; when nothing can be asked, a re-run over frames already merged with the same model state and settings
+    # needs no model at all.
     session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
+    can_ask = args.interactive is True or (args.interactive is None and interact.is_interactive())
     session = None
     if args.config_file and (session_path.exists() or args.interactive is not True):
         session = _with_flags(MergeSession.load(session_path), args)
+    elif not can_ask:
+        session = MergeSession(ask_config(fixed_fields(args)))
+    if session is not None:
         _check_mask_modes(session.resolve([f.name for f in frames]))
     run = RunOptions(paths["output"], paths["mask"], bw_output=args.bw_output or "luma",
                      stabilize_gamma=args.stabilize_gamma, gamma_window=args.gamma_window,
                      smooth_mask=args.smooth_mask, export_mask_alpha=args.export_mask_alpha, force=args.force,
                      batch_size=args.batch_size)
-    can_ask = args.interactive is True or (args.interactive is None and interact.is_interactive())
-    if not can_ask and not args.force and all(is_done(f, run) for f in todo):
-        interact.log_info(f"All {len(todo)} selected frames are already merged in {paths['output']} "
-                          "(use --force to merge them again)")
-        _next_steps(paths, True)
-        return 0
+    if not can_ask and not args.force:
+        run.identity = _source_identity(args, paths, source)
+        configs = session.resolve([f.name for f in frames])
+        state = MergeState.load(paths["output"])
+        if run.identity and all(state.is_done(f, run, configs[f.index]) for f in todo):
+            interact.log_info(f"All {len(todo)} selected frames are already merged in {paths['output']} with this "
+                              "model and these settings (use --force to merge them again)")
+            _next_steps(paths, True)
+            return 0
     if args.interactive and not config.settings().has_display:
         raise UserError("the interactive merger needs a display; use --no-interactive (and --config-file)")
 
     # DFL's order: the model (its choice is asked), then interactive or not, the settings, the workers.
     source = source or _load_source(args, paths["model"])
+    run.identity = _source_identity(args, paths, source)
     interactive = args.interactive
     if interactive is None:
         interactive = (interact.is_interactive() and config.settings().has_display
@@ -346,7 +378,9 @@ def register(subparsers) -> None:
                    help="Average each face's mask over N neighbouring frames of its track (0 = off).")
     p.add_argument("--export-mask-alpha", action="store_true",
                    help="Write merged frames as BGRA PNGs with the merge mask as alpha.")
-    p.add_argument("--force", action="store_true", help="Re-merge frames that already have output.")
+    p.add_argument("--force", action="store_true",
+                   help="Merge every selected frame again. Without it, frames already merged with the same model "
+                        "state, settings and options are skipped (a stopped merge continues where it was).")
     p.add_argument("--workers", type=int, default=None,
                    help="Worker processes (default: default_merge_cpu_count or asked, CPU count).")
     p.add_argument("--batch-size", type=int, default=8, help="Faces per model call (default 8).")

@@ -2,6 +2,8 @@
 options and where each frame's output goes."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
-from core.fsio import list_images
+from core.fsio import atomic_write_text, list_images
+from merger.config import MergerConfig
 
 
 @dataclass
@@ -90,6 +93,7 @@ class RunOptions:
     force: bool = False              # re-merge frames that already have output
     workers: int = 1                 # worker processes; 1 = merge in this process
     batch_size: int = 8              # faces per model call
+    identity: str = ""               # the face source's state (model name and iteration); see frame_signature
 
 
 def output_paths(frame: Frame, run: RunOptions) -> tuple[Path, Path | None]:
@@ -97,6 +101,40 @@ def output_paths(frame: Frame, run: RunOptions) -> tuple[Path, Path | None]:
     return run.output_dir / name, (run.mask_dir / name if run.mask_dir else None)
 
 
-def is_done(frame: Frame, run: RunOptions) -> bool:
-    out, mask = output_paths(frame, run)
-    return out.exists() and (mask is None or mask.exists())
+def frame_signature(run: RunOptions, cfg: MergerConfig) -> str:
+    """What a merged frame depends on: the face source's state, the frame's config and the run's options."""
+    parts = [run.identity, cfg.to_dict(), run.bw_output, run.stabilize_gamma, run.gamma_window, run.smooth_mask,
+             run.export_mask_alpha, run.mask_dir is not None]
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+STATE_FILE = ".merge_state.json"
+
+
+@dataclass
+class MergeState:
+    """The signature each merged frame of an output folder was made with (`frame_signature`). Resuming skips a
+    frame only when its signature is unchanged: after more training, other settings or another model the
+    frame is merged again (DFL re-merges everything once the model's iteration changed)."""
+
+    path: Path
+    frames: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, output_dir: Path) -> "MergeState":
+        path = Path(output_dir) / STATE_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            frames = {str(k): str(v) for k, v in data.get("frames", {}).items()}
+        except (OSError, ValueError, AttributeError):
+            frames = {}
+        return cls(path, frames)
+
+    def save(self) -> None:
+        if self.path.parent.is_dir():
+            atomic_write_text(self.path, json.dumps({"frames": self.frames}, indent=0, sort_keys=True) + "\n")
+
+    def is_done(self, frame: Frame, run: RunOptions, cfg: MergerConfig) -> bool:
+        out, mask = output_paths(frame, run)
+        return (self.frames.get(frame.name) == frame_signature(run, cfg) and out.exists()
+                and (mask is None or mask.exists()))

@@ -19,9 +19,12 @@ from core import interact
 from core.errors import UserError
 from merger import bw_color, sources, temporal
 from merger.config import MergerConfig
-from merger.frames import Frame, RunOptions, is_done, output_paths
+from merger.frames import Frame, MergeState, RunOptions, frame_signature, output_paths
 from merger.masked import FacePrediction, FrameResult, PreparedFace, prepare_face
 from merger.worker import FrameJob, finish_frame, read_image, render_job, worker_init
+
+
+STATE_SAVE_EVERY = 25   # frames between saves of the merge state (an interrupted run then redoes at most these)
 
 
 @dataclass
@@ -208,31 +211,45 @@ class Merger:
             yield self._smooth_one(window, pending.popleft(), radius)
 
     # -- the run ---------------------------------------------------------------------------------------------
-    def _finish(self, job: FrameJob, stats: MergeStats, error: BaseException | None = None) -> None:
+    def _finish(self, job: FrameJob, stats: MergeStats, state: MergeState,
+                error: BaseException | None = None) -> None:
         if error is None:
             if job.faces:
                 stats.merged += 1
             else:
                 stats.copied += 1
+            state.frames[job.path.name] = frame_signature(self.run, job.cfg)
+            if (stats.merged + stats.copied) % STATE_SAVE_EVERY == 0:
+                state.save()
             return
+        state.frames.pop(job.path.name, None)
         if isinstance(error, (UserError, cv2.error, OSError, ValueError)):
             interact.log_warn(f"{job.path}: not merged ({str(error).strip()[:200]})")
             stats.failed += 1
             return
         raise error
 
+    def pending(self, todo: list[Frame]) -> list[Frame]:
+        """The frames of `todo` without output made with their current signature (all of them with `force`)."""
+        if self.run.force:
+            return list(todo)
+        state = MergeState.load(self.run.output_dir)
+        return [f for f in todo if not state.is_done(f, self.run, self.configs[f.index])]
+
     def run_all(self, todo: list[Frame]) -> MergeStats:
-        """Merge and write `todo` (frames already merged are skipped unless `force`)."""
+        """Merge and write `todo`; frames already merged with the same model state, settings and options are
+        skipped unless `force`."""
         stats = MergeStats()
-        if not self.run.force:
-            remaining = [f for f in todo if not is_done(f, self.run)]
-            stats.already_done = len(todo) - len(remaining)
-            if stats.already_done:
-                interact.log_info(f"{stats.already_done} frames already merged, skipped (use --force to redo them)")
-            todo = remaining
+        remaining = self.pending(todo)
+        stats.already_done = len(todo) - len(remaining)
+        if stats.already_done:
+            interact.log_info(f"{stats.already_done} frames already merged with these settings, skipped "
+                              "(use --force to redo them)")
+        todo = remaining
         if not todo:
             return stats
         self.run.output_dir.mkdir(parents=True, exist_ok=True)
+        state = MergeState.load(self.run.output_dir)
         if self.run.mask_dir is not None:
             self.run.mask_dir.mkdir(parents=True, exist_ok=True)
         if self.run.stabilize_gamma:
@@ -248,7 +265,7 @@ class Merger:
         def collect(futures) -> None:
             for fut in futures:
                 job = pending.pop(fut)
-                self._finish(job, stats, fut.exception())
+                self._finish(job, stats, state, fut.exception())
                 bar.update(1)
 
         bar = tqdm(total=len(todo), desc="Merging", unit="frame")
@@ -257,6 +274,7 @@ class Merger:
                 if item.frame.index not in todo_ids:
                     continue
                 if item.unreadable:
+                    state.frames.pop(item.frame.name, None)
                     stats.failed += 1
                     bar.update(1)
                     continue
@@ -264,9 +282,9 @@ class Merger:
                 if executor is None:
                     try:
                         finish_frame(job)
-                        self._finish(job, stats)
+                        self._finish(job, stats, state)
                     except Exception as err:  # noqa: BLE001 - _finish re-raises what is not a per-frame problem
-                        self._finish(job, stats, err)
+                        self._finish(job, stats, state, err)
                     bar.update(1)
                     continue
                 pending[executor.submit(finish_frame, job)] = job
@@ -283,4 +301,5 @@ class Merger:
             bar.close()
             if executor is not None:
                 executor.shutdown(wait=True)
+            state.save()
         return stats

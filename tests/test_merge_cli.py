@@ -57,7 +57,7 @@ def _img(path):
 
 def test_precomputed_pass_two_merges_without_a_model(ws, log_text):
     assert _merge(ws, "--color-transfer-mode", "rct", "--blur-mask-modifier", "10") == 0
-    merged = sorted(p.name for p in (ws / "data_dst/merged").iterdir())
+    merged = sorted(p.name for p in (ws / "data_dst/merged").glob("*.png"))
     assert merged == [f"{i:05d}.png" for i in range(1, 7)]
     assert len(list((ws / "data_dst/merged_mask").iterdir())) == 6
     out, src = _img(ws / "data_dst/merged/00001.png"), _img(ws / "data_dst/00001.png")
@@ -72,7 +72,7 @@ def test_config_file_with_per_frame_configs_and_a_range(ws):
     cfg_file.write_text(json.dumps({"config": {"mode": "overlay", "mask_mode": "dst", "color_transfer_mode": "none"},
                                     "frames": {"00003.png": {"mode": "original"}}}))
     assert _merge(ws, "--config-file", str(cfg_file), "--frames", "2-4") == 0
-    assert sorted(p.name for p in (ws / "data_dst/merged").iterdir()) == ["00002.png", "00003.png", "00004.png"]
+    assert sorted(p.name for p in (ws / "data_dst/merged").glob("*.png")) == ["00002.png", "00003.png", "00004.png"]
     np.testing.assert_array_equal(_img(ws / "data_dst/merged/00003.png"), _img(ws / "data_dst/00003.png"))
     np.testing.assert_array_equal(_img(ws / "data_dst/merged/00004.png"), _img(ws / "data_dst/00004.png"))
     assert not np.array_equal(_img(ws / "data_dst/merged/00002.png"), _img(ws / "data_dst/00002.png"))
@@ -166,14 +166,28 @@ def test_xseg_mask_modes_stop_before_merging(ws, log_text):
 
 
 def test_settings_are_checked_before_the_model_loads(ws, tmp_path, log_text):
-    """A wrong config file is reported first (no model folder needed to find out), and a re-run over frames that
-    are all merged already loads no model at all."""
+    """A wrong config file is reported first, before any model folder is looked at."""
     missing_model = ["--bw-output", "luma", "--model-dir", str(tmp_path / "no_model")]
     assert _merge(ws, "--config-file", str(tmp_path / "nope.json"), *missing_model) == 1
     assert "nope.json" in log_text() and "model folder" not in log_text()
-    assert _merge(ws) == 0                                   # precomputed pass 2 writes every frame
-    assert _merge(ws, *missing_model) == 0
-    assert "already merged" in log_text() and "model folder" not in log_text()
+
+
+def test_resume_redoes_frames_whose_source_or_settings_changed(ws, log_text):
+    """A re-run skips frames merged with the same faces and settings; other settings or edited predicted faces
+    (for a model: more training) merge them again. Another model class never counts as done."""
+    merged = ws / "data_dst/merged"
+    assert _merge(ws) == 0
+    first = {p.name: p.stat().st_mtime_ns for p in merged.glob("*.png")}
+    assert _merge(ws) == 0 and "already merged" in log_text()
+    assert {p.name: p.stat().st_mtime_ns for p in merged.glob("*.png")} == first
+    assert _merge(ws, "--frames", "2", "--blur-mask-modifier", "30") == 0        # other settings: merged again
+    assert (merged / "00002.png").stat().st_mtime_ns != first["00002.png"]
+    assert (merged / "00003.png").stat().st_mtime_ns == first["00003.png"]
+    face = ws / "data_dst/predicted/00004_0.png"                                  # a face edited by hand
+    cv2.imwrite(str(face), 255 - cv2.imread(str(face), cv2.IMREAD_UNCHANGED))
+    assert _merge(ws, "--frames", "3-4") == 0
+    assert (merged / "00004.png").stat().st_mtime_ns != first["00004.png"]
+    assert not np.array_equal(_img(merged / "00004.png"), _img(ws / "data_dst/00004.png"))
 
 
 def test_interactive_config_file_that_does_not_exist_yet_is_created(ws, tmp_path, monkeypatch):
@@ -200,4 +214,4 @@ def test_a_corrupt_frame_is_named_and_the_rest_is_merged(ws, log_text):
     (ws / "data_dst/00002.png").write_bytes(b"not a png")
     assert _merge(ws) == 0
     assert "00002.png: unreadable frame" in log_text() and "1 frames could not be merged" in log_text()
-    assert len(list((ws / "data_dst/merged").iterdir())) == 5
+    assert len(list((ws / "data_dst/merged").glob("*.png"))) == 5
