@@ -318,7 +318,14 @@ def main(args: argparse.Namespace) -> int:
             res = merger.render(todo[index].index, cfg)
             return res.image, res.mask
 
-        action = run_window(state, render, lambda s: s.to_session().save(session_path))
+        shown = set(state.names)
+        others = {k: v for k, v in session.frames.items() if k not in shown}   # frames outside --frames
+
+        def save(st: InteractiveState) -> None:
+            edited = st.to_session()
+            MergeSession(edited.base, {**others, **edited.frames}).save(session_path)
+
+        action = run_window(state, render, save)
         interact.log_info(f"Merge settings saved to {session_path}")
         if action != "process":
             return 0

@@ -215,3 +215,26 @@ def test_a_corrupt_frame_is_named_and_the_rest_is_merged(ws, log_text):
     assert _merge(ws) == 0
     assert "00002.png: unreadable frame" in log_text() and "1 frames could not be merged" in log_text()
     assert len(list((ws / "data_dst/merged").glob("*.png"))) == 5
+
+
+def test_interactive_session_on_a_frame_range_keeps_the_other_frames_configs(ws, monkeypatch):
+    import mainscripts.merge as merge_script
+
+    session_file = ws / "data_dst/merge.json"
+    session_file.write_text(json.dumps({"config": {"mode": "overlay"},
+                                        "frames": {"00005.png": {"mode": "seamless"}}}))
+
+    def fake_window(state, render, save):
+        state.handle("tab")
+        state.handle("3")
+        save(state)
+        return "quit"
+
+    monkeypatch.setattr(merge_script, "run_window", fake_window)
+    config.override(has_display=True)
+    try:
+        assert _merge(ws, "--interactive", "--config-file", str(session_file), "--frames", "1-2") == 0
+    finally:
+        config.override(has_display=config.load_settings().has_display)
+    frames = json.loads(session_file.read_text())["frames"]
+    assert frames["00001.png"]["mode"] == "seamless" and frames["00005.png"]["mode"] == "seamless"
