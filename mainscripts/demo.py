@@ -331,7 +331,7 @@ def register(subparsers) -> None:
         description="Builds a workspace from two public-domain photos that ship with installed packages "
                     "(astronaut Eileen Collins -> data_src.mp4, Grace Hopper -> data_dst.mp4), then extracts, "
                     "sorts, resizes to grayscale, trains SAEHDBW for a few minutes, merges in colour and encodes "
-                    "result.mp4. About 10 minutes on a 2-core CPU with the defaults.")
+                    "result.mp4. About 6 minutes on a 2-core CPU with the defaults.")
     p.add_argument("--workspace", type=Path,
                    help="Folder for the demo (default: the configured workspace, ./workspace). It must be empty, "
                         "new, or an earlier demo's workspace: the demo never deletes other work.")
