@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core import interact
 from core.errors import UserError
@@ -269,6 +270,8 @@ class Merger:
                 bar.update(1)
 
         bar = tqdm(total=len(todo), desc="Merging", unit="frame")
+        quiet_console = logging_redirect_tqdm(loggers=[interact.log])   # warnings print above the bar, not into it
+        quiet_console.__enter__()
         try:
             for item in self._smoothed(self._stream(self._context(todo, self.run.smooth_mask // 2))):
                 if item.frame.index not in todo_ids:
@@ -299,6 +302,7 @@ class Merger:
             raise
         finally:
             bar.close()
+            quiet_console.__exit__(None, None, None)
             if executor is not None:
                 executor.shutdown(wait=True)
             state.save()
