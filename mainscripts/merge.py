@@ -23,7 +23,8 @@ from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 
 MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96")
 HELP = {
-    "interactive": "Tune settings per frame in an OpenCV window (needs a display; asked if missing, yes).",
+    "interactive": ("Tune settings per frame in an OpenCV window (needs a display). Without either flag it "
+                    "is asked (default yes) when there is a display and a keyboard."),
     "bw_output": "One-channel (SAEHDBW) faces in colour frames: luma keeps the frame's colours and replaces the "
                  "face's brightness (default); gray makes the whole output gray (the fork's behaviour); "
                  "precomputed writes predicted faces to data_dst/predicted first (pass 1) so they can be edited "
@@ -361,7 +362,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("merge", help="Merge the trained faces into the dst frames.",
                               description="Put the model's faces into every dst frame (modes, masks, colour "
                                           "transfer, degrade), interactively or in batch; frames already merged "
-                                          "are skipped unless --force.")
+                                          "with the same model state and settings are skipped unless --force.")
     p.add_argument("--input-dir", help="dst frames (default: workspace/data_dst).")
     p.add_argument("--output-dir", help="Merged frames (default: workspace/data_dst/merged).")
     p.add_argument("--output-mask-dir", help="Merged masks (default: workspace/data_dst/merged_mask).")
