@@ -134,7 +134,9 @@ def _range_text(valid_range) -> str:
     if valid_range is None:
         return ""
     low, high = valid_range
-    return f"{'' if low is None else low}-{'' if high is None else high}"
+    if low is None or high is None:  # an open range: clamping still applies, but "0-" would only confuse
+        return ""
+    return f"{low}-{high}"
 
 
 def input_int(text: str, default: int, valid_range: tuple[int | None, int | None] | None = None,

@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser, grayscale_default: bool = True) -> None:
     p.add_argument("--input-dir", required=True, help="Folder of aligned faces.")
     p.add_argument("--output-dir", default=None, help="Where the resized faces go (default: <input-dir>_resized).")
     p.add_argument("--image-size", type=int, default=None,
@@ -192,9 +192,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--face-type", default=None,
                    help="same, or a face type to re-crop to: h, mf, f, wf, head (asked when missing).")
     colour = p.add_mutually_exclusive_group()
-    colour.add_argument("--grayscale", dest="grayscale", action="store_true", default=True,
-                        help="Write 8-bit single-channel faces (default).")
-    colour.add_argument("--color", dest="grayscale", action="store_false", help="Keep the colour channels.")
+    colour.add_argument("--grayscale", dest="grayscale", action="store_true", default=grayscale_default,
+                        help="Write 8-bit single-channel faces" + (" (default)." if grayscale_default else "."))
+    colour.add_argument("--color", dest="grayscale", action="store_false",
+                        help="Keep the colour channels" + ("." if grayscale_default else " (default)."))
     merge = p.add_mutually_exclusive_group()
     merge.add_argument("--merge", dest="merge", action="store_true", default=None,
                        help="Copy the result over the input faces without asking.")

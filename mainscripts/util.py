@@ -6,6 +6,7 @@ Every command that works on a faceset takes `--input-dir`; each command is one f
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import shutil
@@ -517,8 +518,9 @@ UTIL_COMMANDS: dict[str, UtilCommand] = {
     "import-dfl-faceset": UtilCommand(
         "Convert legacy DeepFaceLab faces (pickled metadata, read safely) to this toolkit's format.",
         import_dfl_faceset, _import_args),
-    "faceset-resize": UtilCommand("Resize faces (and convert to grayscale) keeping their metadata; same as "
-                                  "resize-to-grayscale.", faceset_resize, resize.add_arguments),
+    "faceset-resize": UtilCommand("Resize faces keeping their metadata and colour (DFL's faceset resize); "
+                                  "--grayscale makes it the same as resize-to-grayscale.", faceset_resize,
+                                  functools.partial(resize.add_arguments, grayscale_default=False)),
     "clear-workspace": UtilCommand("Delete frames, faces, merged frames, the model and results; keep the videos.",
                                    clear_workspace, _clear_args),
 }

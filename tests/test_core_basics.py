@@ -75,4 +75,7 @@ def test_prompt_text_matches_dfl(answers):
     seen = []
     interact.read_line = lambda prompt: (seen.append(prompt), "")[1]
     interact.input_bool("Flip DST faces randomly", True, help_message="help")
-    assert seen == ["[y] Flip DST faces randomly ( y/n ?:help ) : "]
+    interact.input_int("Resolution", 128, valid_range=(64, 640), help_message="help")
+    interact.input_int("Target iteration", 0, valid_range=(0, None), help_message="help")
+    assert seen == ["[y] Flip DST faces randomly ( y/n ?:help ) : ", "[128] Resolution ( 64-640 ?:help ) : ",
+                    "[0] Target iteration ( ?:help ) : "]

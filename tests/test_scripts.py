@@ -189,8 +189,8 @@ def test_no_script_writes_a_file_among_the_frames():
 
 
 def test_faceset_resize_scripts_keep_colour():
-    """`util faceset-resize` writes grayscale unless told otherwise; the DFL step of that name keeps colour (the
-    SAEHDBW grayscale copies have their own 'resize to grayscale' step)."""
+    """The DFL step 'faceset resize' keeps colour, said explicitly in the scripts (the SAEHDBW grayscale copies
+    have their own 'resize to grayscale' step)."""
     found = [inv for inv in all_invocations() if inv.argv[:2] == ["util", "faceset-resize"]]
     assert len(found) == 4
     for inv in found:

@@ -223,8 +223,12 @@ def test_faceset_resize_alias(faces, tmp_path):
     assert util("faceset-resize", "--input-dir", folder, "--output-dir", out, "--image-size", 64,
                 "--face-type", "same", "--workers", 1) == 0
     image, meta = load_face(out / fs.groups["base"][0])
-    assert image.shape == (64, 64)
+    assert image.shape == (64, 64, 3)  # DFL's faceset resize keeps colour
     assert np.allclose(meta.landmarks, read_meta(folder / fs.groups["base"][0]).landmarks / 2, atol=1e-3)
+    gray = tmp_path / "gray"
+    assert util("faceset-resize", "--input-dir", folder, "--output-dir", gray, "--image-size", 64,
+                "--face-type", "same", "--workers", 1, "--grayscale") == 0
+    assert load_face(gray / fs.groups["base"][0])[0].shape == (64, 64)
 
 
 def _workspace(root):
