@@ -181,6 +181,7 @@ def train_for_minutes(ws: Workspace, plan: DemoPlan, config_file: Path, src_dir:
         code = trainer.run()
     finally:
         timer.cancel()
+        model.close()  # stop the sample-generator workers; the caller owns the model
     if code:
         raise UserError(f"demo training stopped with an error (see above); the model in {ws.model} was kept")
     losses = model.loss_array()
