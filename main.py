@@ -6,11 +6,12 @@ import argparse
 import importlib
 import importlib.util
 import multiprocessing
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from core import config as _config
+
+_config.quiet_tensorflow_logs()
 
 # Each module defines `register(subparsers)`, which adds its parser(s) with `set_defaults(func=main)`.
 COMMAND_MODULES = ("extract", "sort", "resize", "train", "merge", "video", "util", "xseg", "demo", "doctor")

@@ -73,6 +73,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 _settings: Settings | None = None
 
 
+def quiet_tensorflow_logs() -> None:
+    """Ask TensorFlow's C++ side for warnings and errors only (it reads this before import); a user's own
+    `TF_CPP_MIN_LOG_LEVEL` wins."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def settings() -> Settings:
     """Process-wide settings, read once."""
     global _settings

@@ -54,7 +54,7 @@ def _silence_native_logs() -> None:
 
 
 def _list_gpus() -> list[tuple[int, str, int]]:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config.quiet_tensorflow_logs()
     import tensorflow as tf
     from tensorflow.python.client import device_lib
     for gpu in tf.config.list_physical_devices("GPU"):
@@ -200,7 +200,7 @@ def import_tensorflow():
     import sys
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config.quiet_tensorflow_logs()
     try:
         saved = os.dup(2)
     except OSError:  # no usable stderr descriptor (e.g. some embedded consoles): import as is

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import config
 from core.errors import UserError
 
 
@@ -39,7 +40,7 @@ def _interpreter_class():
         return Interpreter
     except ImportError:
         pass
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    config.quiet_tensorflow_logs()
     try:
         import tensorflow as tf
         return tf.lite.Interpreter
