@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ["DFL_NONINTERACTIVE"] = "1"
+from core import config  # noqa: E402
+
+config.batch_mode()
 
 SIZE = (1920, 1080)
 

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("DFL_NONINTERACTIVE", "1")
+from core import config  # noqa: E402
+
+config.batch_mode()
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

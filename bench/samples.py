@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -90,7 +89,8 @@ def main() -> int:
     parser.add_argument("--face-size", type=int, default=256, help="Size of the built faces.")
     parser.add_argument("--no-workers", action="store_true", help="Skip the spawned-worker throughput runs.")
     args = parser.parse_args()
-    os.environ.setdefault("DFL_NONINTERACTIVE", "1")
+    from core import config
+    config.batch_mode()
     from samplelib.loader import load_samples
 
     with tempfile.TemporaryDirectory() as tmp:
