@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from core.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -72,3 +75,17 @@ def safe_join(base: str | os.PathLike, name: str) -> Path:
     if Path(name).is_absolute() or (target != base and base not in target.parents):
         raise ValueError(f"unsafe file name {name!r}: it would escape {base}")
     return target
+
+
+def read_json_object(path: str | os.PathLike, what: str) -> dict:
+    """Read a JSON object from `path`; a missing, unreadable or non-object file is a `UserError` naming it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: damaged or not a JSON {what} ({err})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the {what} must hold a JSON object")
+    return data

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.errors import UserError
 from core.imagelib.filters import SHARPEN_MODES
-from core.fsio import atomic_write_text
+from core.fsio import atomic_write_text, read_json_object
 
 MODES = ("original", "overlay", "hist-match", "seamless", "seamless-hist-match", "raw-rgb", "raw-predict")
 RAW_MODES = ("raw-rgb", "raw-predict")
@@ -222,10 +222,4 @@ class MergeSession:
     @classmethod
     def load(cls, path: str | Path) -> "MergeSession":
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{path}: merge config file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UserError(f"{path}: not a readable JSON merge config ({err})") from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(read_json_object(path, "merge config file"), path)

@@ -193,15 +193,7 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
 # --------------------------------------------------------------------------------------------- state files
 
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: file is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: damaged or truncated model file ({err})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: not a model data file")
-    return data
+    return fsio.read_json_object(path, "model data file")
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -6,12 +6,11 @@ asked only when the model is created; the others again whenever the user opens t
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from core import interact
+from core import fsio, interact
 from core.errors import UserError
 
 _TRUE = {"y", "yes", "1", "true", "on"}
@@ -215,15 +214,7 @@ def validate_config(specs: Sequence[OptionSpec], raw: Mapping[str, Any], source:
 
 def read_config_file(path: str | Path, specs: Sequence[OptionSpec]) -> Values:
     """Load `--config-file`: a JSON object of options under DFL's names."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: not a readable JSON config file ({err})") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: the config file must hold a JSON object of option names to values")
+    raw = fsio.read_json_object(path, "config file of option names and values")
     return validate_config(specs, raw, str(path))
 
 

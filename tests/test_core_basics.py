@@ -79,3 +79,18 @@ def test_prompt_text_matches_dfl(answers):
     interact.input_int("Target iteration", 0, valid_range=(0, None), help_message="help")
     assert seen == ["[y] Flip DST faces randomly ( y/n ?:help ) : ", "[128] Resolution ( 64-640 ?:help ) : ",
                     "[0] Target iteration ( ?:help ) : "]
+
+
+def test_read_json_object_errors_name_the_file(tmp_path: Path):
+    from core.errors import UserError
+    good = tmp_path / "merge.json"
+    fsio.atomic_write_text(good, '{"mode": "overlay"}')
+    assert fsio.read_json_object(good, "merge config file") == {"mode": "overlay"}
+    for name, text, words in (("missing.json", None, "not found"), ("cut.json", '{"mode": ', "damaged"),
+                              ("list.json", "[1, 2]", "JSON object")):
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        with pytest.raises(UserError, match=words) as err:
+            fsio.read_json_object(path, "merge config file")
+        assert name in str(err.value)
