@@ -29,6 +29,7 @@ from tqdm import tqdm
 from core import interact
 from core.errors import UserError
 from core.fsio import IMAGE_EXTS, list_images
+from core.imagelib.png import encode_png
 from core.workspace import VIDEO_EXTS
 
 PROVENANCE_TEXT = "Contains synthetic faces made with the SAEHDBW face-swap toolkit"
@@ -577,7 +578,7 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
         for image in images:
             if burn:
                 frame = _imread(image)
-                data = None if frame is None else cv2.imencode(".png", burn_label(frame, watermark))[1].tobytes()
+                data = None if frame is None else encode_png(burn_label(frame, watermark))
             else:
                 data = image.read_bytes()
                 data = data if complete_image(data, image.suffix) else None

@@ -135,8 +135,16 @@ def check_dlib() -> Check:
                          "pip install face_recognition_models (optional detector)")
 
 
+def check_fast_png() -> Check:
+    try:
+        version = importlib.metadata.version("fpng")
+    except importlib.metadata.PackageNotFoundError:
+        return Check("fpng", WARN, "not installed (optional): merged frames are written ~6x slower; pip install fpng")
+    return Check("fpng", OK, f"{version} (fast PNG writer for merged frames)")
+
+
 CHECKS: list[Callable[[], Check]] = [
-    check_python, check_tensorflow, check_numpy, check_opencv, check_packages, check_devices,
+    check_python, check_tensorflow, check_numpy, check_opencv, check_packages, check_fast_png, check_devices,
     check_ffmpeg, check_drawtext, check_blazeface, check_facemesh, check_dlib,
 ]
 
