@@ -56,7 +56,9 @@ class SAEHDModel(ModelBase):
             lr_dropout="n" if self.pretraining else o["lr_dropout"], clipgrad=o["clipgrad"],
             batch_size=o["batch_size"], precision=config.settings().train_precision,
             # LIAE freezes inter_AB when random warp is off; pretraining (warp off) still trains every net.
-            random_warp=o["random_warp"] or self.pretraining)
+            random_warp=o["random_warp"] or self.pretraining,
+            # Weights off the GPU only save memory while training; merging keeps them where it computes.
+            models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training)
 
     def build_engine(self):
         from models.saehd_engine import SAEHDEngine

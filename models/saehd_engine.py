@@ -30,6 +30,7 @@ from core.leras.saveable import load_variables, save_many
 PRECISIONS = ("auto", "float32", "bfloat16")
 LR_DROPOUT_KEEP = 0.3
 OPTIMIZER_FILE = "src_dst_opt"
+CPU_DEVICE = "/CPU:0"
 
 
 @dataclass
@@ -42,6 +43,10 @@ class EngineConfig:
     `input_channels` None = `channels`; 3 with channels=1 is the fork's colour-in/gray-out mode.
     `random_warp` off freezes LIAE's inter_AB, as DFL does.
     `xla_optimizer` compiles just the optimizer update with XLA (measured ~2x faster update on CPU).
+    `device` is where the step computes ("auto" = the first GPU TensorFlow sees, else the CPU);
+    `models_opt_on_gpu` off keeps the weights and optimizer state in CPU memory instead (DFL's option: frees
+    GPU memory for a bigger batch or model, at some speed); `lr_dropout="cpu"` makes LR dropout's random masks
+    on the CPU.
     """
 
     resolution: int = 128
@@ -68,6 +73,8 @@ class EngineConfig:
     xla_optimizer: bool = True
     init: str = "glorot_uniform"
     seed: int | None = None
+    device: str = "auto"
+    models_opt_on_gpu: bool = True
 
     @property
     def lr_dropout_keep(self) -> float:
@@ -77,6 +84,16 @@ class EngineConfig:
         if isinstance(v, bool):
             return LR_DROPOUT_KEEP if v else 1.0
         return float(v)
+
+    @property
+    def lr_dropout_on_cpu(self) -> bool:
+        return isinstance(self.lr_dropout, str) and self.lr_dropout.strip().lower() == "cpu"
+
+    @property
+    def models_opt_device(self) -> str:
+        """Where the weights and the optimizer state live (of a `resolved` config): the compute device, or the
+        CPU when `models_opt_on_gpu` is off."""
+        return self.device if self.models_opt_on_gpu else CPU_DEVICE
 
     def resolved(self, on_gpu: bool | None = None) -> "EngineConfig":
         """A copy with every "auto" replaced by the concrete choice for this device, and values validated.
@@ -111,8 +128,11 @@ class EngineConfig:
         lr_cos = self.lr_cos
         if lr_cos is None:
             lr_cos = 500 if self.lr_dropout_keep < 1.0 else 0
+        device = self.device
+        if device == "auto":
+            device = "/GPU:0" if on_gpu else CPU_DEVICE
         return replace(self, archi=str(spec), precision=precision, data_format=data_format, jit=bool(jit),
-                       lr_cos=lr_cos, input_channels=in_ch)
+                       lr_cos=lr_cos, input_channels=in_ch, device=device)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,12 +171,16 @@ class SAEHDEngine:
         self.config = cfg = config.resolved()
         self.spec = ArchiSpec.parse(cfg.archi)
         self.compute_dtype = tf.bfloat16 if cfg.precision == "bfloat16" else tf.float32
-        self.nets: dict[str, Module] = self._build_networks(np.random.default_rng(cfg.seed))
-        all_vars = self._named_variables()
-        opt_cls = AdaBelief if cfg.adabelief else RMSprop
-        self.optimizer: Optimizer = opt_cls(all_vars, lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep,
-                                            lr_cos=cfg.lr_cos, clipnorm=1.0 if cfg.clipgrad else 0.0,
-                                            xla=cfg.xla_optimizer and not cfg.jit)
+        # LR dropout masks on the CPU while the step runs elsewhere (DFL's lr_dropout "cpu"); the update is then
+        # not XLA-compiled, since one XLA function runs on one device.
+        random_device = CPU_DEVICE if cfg.lr_dropout_on_cpu and cfg.device != CPU_DEVICE else None
+        with tf.device(cfg.models_opt_device):
+            self.nets: dict[str, Module] = self._build_networks(np.random.default_rng(cfg.seed))
+            opt_cls = AdaBelief if cfg.adabelief else RMSprop
+            self.optimizer: Optimizer = opt_cls(
+                self._named_variables(), lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos,
+                clipnorm=1.0 if cfg.clipgrad else 0.0, xla=cfg.xla_optimizer and not cfg.jit and not random_device,
+                random_device=random_device)
         frozen = ("inter_AB",) if self.spec.type == "liae" and not cfg.random_warp else ()
         self.trainable_nets = [n for n in self.nets if n not in frozen]
         self._train_vars = [v for n in self.trainable_nets for v in self.nets[n].variables().values()]
@@ -295,10 +319,19 @@ class SAEHDEngine:
         cfg = self.config
         side = (self._batch_signature(cfg.input_channels) + self._batch_signature(cfg.channels)
                 + self._batch_signature(1) + self._batch_signature(1))
-        self._train_fn = tf.function(self._train_graph, input_signature=side + side, jit_compile=cfg.jit)
-        self._eval_fn = tf.function(self._eval_graph, input_signature=side + side)
-        self._predict_fn = tf.function(self._predict_graph, input_signature=self._batch_signature(cfg.input_channels))
-        self._view_fn = tf.function(self._view_graph, input_signature=self._batch_signature(cfg.input_channels) * 2)
+        faces = self._batch_signature(cfg.input_channels)
+        self._train_fn = tf.function(self._on_device(self._train_graph), input_signature=side + side,
+                                     jit_compile=cfg.jit)
+        self._eval_fn = tf.function(self._on_device(self._eval_graph), input_signature=side + side)
+        self._predict_fn = tf.function(self._on_device(self._predict_graph), input_signature=faces)
+        self._view_fn = tf.function(self._on_device(self._view_graph), input_signature=faces * 2)
+
+    def _on_device(self, graph: Callable) -> Callable:
+        """`graph` with its ops placed on the compute device (the weights stay where they were made)."""
+        def placed(*tensors: tf.Tensor):
+            with tf.device(self.config.device):
+                return graph(*tensors)
+        return placed
 
     def _train_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         src, dst = tensors[:4], tensors[4:]
@@ -309,7 +342,9 @@ class SAEHDEngine:
         grads = tape.gradient(total, self._train_vars)
 
         def update() -> tf.Tensor:
-            with tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._train_vars))]):
+            with tf.device(self.config.models_opt_device):
+                applied = self.optimizer.apply_gradients(zip(grads, self._train_vars))
+            with tf.control_dependencies([applied]):
                 return tf.constant(True)
 
         # A NaN/Inf loss skips the update, so the weights stay those of the last finite step.

@@ -245,3 +245,55 @@ def test_generator_term_seam_adds_to_the_loss(batches):
     np.testing.assert_allclose([with_term.src_loss - base.src_loss, with_term.dst_loss - base.dst_loss], [1, 2],
                                rtol=1e-4)
     assert {"src_dst", "src_dstm", "target_srcm_em", "warped_dst"} <= set(seen)
+
+
+_PLACEMENT = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]    # two logical CPUs: CPU:1 plays the GPU
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from models.saehd_engine import EngineConfig, SAEHDEngine
+from tests.test_saehd_engine import TINY, face_batch
+src, dst = face_batch("src", 3), face_batch("dst", 3)
+report = {}
+for name, on_gpu, lr_dropout in (("on", True, "n"), ("off", False, "n"), ("cpu_dropout", True, "cpu")):
+    eng = SAEHDEngine(EngineConfig(channels=3, archi="df", seed=3, device="/CPU:1", models_opt_on_gpu=on_gpu,
+                                   lr_dropout=lr_dropout, **TINY))
+    first = eng.train_step(src, dst)
+    second = eng.train_step(src, dst)
+    devices = {v.device.rsplit("/", 1)[-1] for v in [*eng._named_variables().values(),
+                                                     *eng.optimizer.variables().values()]}
+    report[name] = dict(devices=sorted(devices), losses=[first.src_loss, second.src_loss], xla=eng.optimizer.xla,
+                        iteration=eng.iteration)
+print(json.dumps(report))
+"""
+
+
+def test_models_opt_on_gpu_places_weights_and_optimizer_state():
+    """The step computes on `device`; models_opt_on_gpu off keeps every weight and optimizer slot on the CPU."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", _PLACEMENT], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(root)), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["on"]["devices"] == ["device:CPU:1"]
+    assert report["off"]["devices"] == ["device:CPU:0"]
+    for name in report:   # every placement trains (the loss falls) and counts its updates
+        first, second = report[name]["losses"]
+        assert second < first and report[name]["iteration"] == 2
+    assert report["on"]["losses"] == pytest.approx(report["off"]["losses"], rel=1e-5)
+    assert report["cpu_dropout"]["xla"] is False and report["on"]["xla"] is True
+
+
+def test_models_opt_device_follows_the_option():
+    gpu = EngineConfig(models_opt_on_gpu=False).resolved(on_gpu=True)
+    assert (gpu.device, gpu.models_opt_device) == ("/GPU:0", "/CPU:0")
+    assert EngineConfig().resolved(on_gpu=True).models_opt_device == "/GPU:0"
+    cpu = EngineConfig(models_opt_on_gpu=True).resolved(on_gpu=False)
+    assert (cpu.device, cpu.models_opt_device) == ("/CPU:0", "/CPU:0")
+    assert EngineConfig(lr_dropout="cpu").lr_dropout_on_cpu and not EngineConfig(lr_dropout="y").lr_dropout_on_cpu

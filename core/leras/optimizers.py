@@ -3,10 +3,12 @@
 Both follow DeepFaceLab exactly: epsilon 1e-6 (float32 resolution) added after the square root, no bias
 correction, an int64 `iters` counter incremented once per update, and the update Δ multiplied elementwise by a
 fresh Bernoulli(keep) mask when learning-rate dropout is on. Gradient clipping scales all gradients of one
-update by clipnorm/‖g‖ when their global L2 norm reaches `clipnorm`.
+update by clipnorm/‖g‖ when their global L2 norm reaches `clipnorm`. `random_device` makes the dropout masks'
+random numbers on another device (DFL's lr_dropout "cpu", which saves GPU memory).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Iterable, Sequence
 
@@ -22,13 +24,14 @@ class Optimizer:
     slot_names: tuple[str, ...] = ()
 
     def __init__(self, variables: dict[str, tf.Variable], lr: float, lr_dropout: float = 1.0,
-                 lr_cos: int = 0, clipnorm: float = 0.0, xla: bool = False) -> None:
+                 lr_cos: int = 0, clipnorm: float = 0.0, xla: bool = False, random_device: str | None = None) -> None:
         if not 0.0 < lr_dropout <= 1.0:
             raise ValueError(f"lr_dropout is the keep probability in (0, 1], not {lr_dropout}")
         self.lr, self.lr_dropout, self.lr_cos, self.clipnorm = float(lr), float(lr_dropout), int(lr_cos), clipnorm
         # xla: compile the update with XLA, which fuses each variable's ~8 elementwise ops into one pass over
         # memory (about 2x faster on CPU); the rest of the step can stay un-jitted.
         self.xla = xla
+        self.random_device = random_device
         self._compiled: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self.iters = tf.Variable(0, dtype=tf.int64, trainable=False, name="iters")
         self._slots: dict[str, dict[str, tf.Variable]] = {s: {} for s in self.slot_names}
@@ -80,7 +83,9 @@ class Optimizer:
         for g, v in zip(grads, variables):
             delta = self._delta(g, self._by_ref[v.ref()], lr)
             if self.lr_dropout < 1.0:
-                delta = delta * tf.cast(tf.random.uniform(v.shape) < self.lr_dropout, v.dtype)
+                with tf.device(self.random_device) if self.random_device else contextlib.nullcontext():
+                    keep = tf.random.uniform(v.shape) < self.lr_dropout
+                delta = delta * tf.cast(keep, v.dtype)
             updates.append(v.assign_sub(delta))
         with tf.control_dependencies(updates):
             return self.iters.assign_add(1)
