@@ -93,9 +93,11 @@ class Merger:
             item.preds[k] = None if pred is None else temporal.apply_gamma(pred, gamma)
 
     def _stream(self, frames: list[Frame]) -> Iterator[_Loaded]:
-        """Loaded and predicted frames in order; the next chunk is read while this one is predicted."""
+        """Loaded and predicted frames in order; the next chunk is read while this one is predicted. The first
+        chunk is a quarter of a batch, so that the workers get frames to merge sooner."""
         chunk = max(1, self.run.batch_size)
-        groups = [frames[i:i + chunk] for i in range(0, len(frames), chunk)]
+        first = max(1, chunk // 4)
+        groups = [frames[:first]] + [frames[i:i + chunk] for i in range(first, len(frames), chunk)]
         with cf.ThreadPoolExecutor(max_workers=2) as pool:
             pending = deque()
             for group in groups[:2]:
@@ -261,6 +263,8 @@ class Merger:
         if workers > 1:
             executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
                                               mp_context=multiprocessing.get_context("spawn"))
+            for _ in range(workers):  # start every worker now, while the first frames are read and predicted
+                executor.submit(worker_init)
         pending: dict[cf.Future, FrameJob] = {}
 
         def collect(futures) -> None:

@@ -263,7 +263,8 @@ def compose_frame(frame: np.ndarray, layers: list[FaceLayer], cfg: MergerConfig)
     mask = np.zeros(frame.shape[:2], np.float32)
     for layer in layers:
         x0, y0, x1, y1 = layer.roi
-        mask[y0:y1, x0:x1] += layer.mask[..., 0]
+        region_mask = mask[y0:y1, x0:x1]
+        np.clip(region_mask + layer.mask[..., 0], 0.0, 1.0, out=region_mask)   # overlapping faces add up to 1
         if layer.image is None:
             continue
         region = to_float(out[y0:y1, x0:x1])
@@ -271,7 +272,7 @@ def compose_frame(frame: np.ndarray, layers: list[FaceLayer], cfg: MergerConfig)
     if cfg.color_degrade_power > 0 and any(layer.blended for layer in layers):
         colors = 16 if out.shape[2] == 1 else 256   # the SAEHDBW fork reduces gray frames to 16 levels
         out = from_float(color_degrade(to_float(out), cfg.color_degrade_power, colors), dtype)
-    return FrameResult(out, np.clip(mask, 0.0, 1.0))
+    return FrameResult(out, mask)
 
 
 def merge_faces(frame: np.ndarray, faces: list[tuple[PreparedFace, FacePrediction, Motion | None]],

@@ -81,7 +81,7 @@ def finish_frame(job: FrameJob) -> str:
         _copy_through(job)
         return job.path.name
     res = render_job(job)
-    mask8 = np.clip(np.rint(res.mask * 255), 0, 255).astype(np.uint8)
+    mask8 = cv2.convertScaleAbs(res.mask, alpha=255.0)   # round(255 * mask) to uint8 in one pass (mask is in [0, 1])
     image = res.image
     if job.export_mask_alpha and image.shape[:2] == mask8.shape:
         bgr = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
