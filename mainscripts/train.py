@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import queue
 import select
+import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -50,6 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--preset", help="Start a new model from a named configuration: "
                                     "H64, H128, DF, LIAEF128, SAE (DFL 1.0 models), BW96, BW192 (SAEHDBW fork).")
     p.add_argument("--list-options", action="store_true", help="Print the options of --model and exit.")
+    p.add_argument("--execute-program", nargs=2, action="append", default=[], metavar=("SECONDS", "COMMAND"),
+                   help="Run COMMAND (a shell command line) SECONDS after training starts; a negative SECONDS "
+                        "runs it every |SECONDS|. Repeatable. E.g. --execute-program 3600 \"shutdown -h now\".")
     p.set_defaults(func=main)
 
 
@@ -58,6 +63,7 @@ def main(args: argparse.Namespace) -> int:
     from models.registry import load_model, model_class
 
     cls = model_class(args.model)
+    programs = parse_programs(args.execute_program)
     if args.list_options:
         print(opt.options_table(cls.option_specs()))
         return 0
@@ -89,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
         raise
     show_window = not args.no_preview and config.settings().has_display and interact.is_interactive()
     try:
-        return Trainer(model, show_window=show_window).run()
+        return Trainer(model, show_window=show_window, programs=programs).run()
     finally:
         model.close()
 
@@ -114,13 +120,57 @@ def format_iteration(iteration: int, seconds: float | None, losses) -> str:
     return f"[{datetime.now():%H:%M:%S}][#{iteration:06d}][{took}]" + "".join(f"[{x:.4f}]" for x in losses)
 
 
+@dataclass
+class ScheduledProgram:
+    """DFL's `--execute-program`: a command run once `seconds` after training starts, or every |seconds| when
+    `seconds` is negative. DFL ran a Python snippet; here it is a shell command line (`python -c ...` runs
+    Python)."""
+
+    seconds: float
+    command: str
+    done: bool = False
+    runs: int = 0
+
+    def due(self, elapsed: float) -> bool:
+        if self.seconds < 0:
+            return elapsed >= -self.seconds * (self.runs + 1)
+        return not self.done and elapsed >= self.seconds
+
+
+def parse_programs(pairs: list[list[str]]) -> list[ScheduledProgram]:
+    programs = []
+    for seconds, command in pairs:
+        try:
+            value = float(seconds)
+        except ValueError:
+            raise UserError(f"--execute-program: {seconds!r} is not a number of seconds") from None
+        if value == 0 or not command.strip():
+            raise UserError(f"--execute-program {seconds} {command!r}: give a non-zero number of seconds and a "
+                            "command")
+        programs.append(ScheduledProgram(value, command))
+    return programs
+
+
+def run_due_programs(programs: list[ScheduledProgram], elapsed: float) -> None:
+    """Start (without waiting for them) the programs whose time has come."""
+    for prog in programs:
+        if prog.due(elapsed):
+            prog.done, prog.runs = True, prog.runs + 1
+            interact.log_info(f"Running scheduled program: {prog.command}")
+            try:
+                subprocess.Popen(prog.command, shell=True)
+            except OSError as err:
+                interact.log_warn(f"--execute-program {prog.command!r} could not start: {err}")
+
+
 class Trainer:
     """One training session: the worker thread trains, the calling thread shows the window or waits.
     The caller owns the model (and closes it)."""
 
-    def __init__(self, model: ModelBase, show_window: bool = False):
+    def __init__(self, model: ModelBase, show_window: bool = False, programs: list[ScheduledProgram] | None = None):
         self.model = model
         self.show_window = show_window
+        self.programs = programs or []
         self.commands: queue.Queue[Action] = queue.Queue()
         self.finished = threading.Event()
         self.exit_code = 0
@@ -247,7 +297,9 @@ class Trainer:
                                   "parameters.")
             goal = f" Target iteration: {target}." if target else ""
             interact.log_info(f"Starting.{goal} Press Enter (or Ctrl-C) to stop training and save the model.")
+        started_at = time.monotonic()
         while True:
+            run_due_programs(self.programs, time.monotonic() - started_at)
             for action in self._drain_commands():
                 if action is Action.EXIT:
                     if not reached:

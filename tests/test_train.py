@@ -167,3 +167,24 @@ def test_out_of_memory_is_explained_not_raised(model, log_messages, monkeypatch)
     assert Trainer(model).run() == 1
     message = next(m for m in log_messages if "Out of memory" in m)
     assert "batch_size (now 4)" in message and "models_opt_on_gpu" in message
+
+
+def test_execute_program_runs_once_or_every_period(tmp_path):
+    from mainscripts.train import parse_programs, run_due_programs
+    once, repeat = parse_programs([["5", f"echo x >> {tmp_path / 'once'}"], ["-2", f"echo x >> {tmp_path / 'rep'}"]])
+    for elapsed in (1.0, 2.5, 5.0, 6.5, 7.0):
+        run_due_programs([once, repeat], elapsed)
+    deadline = time.time() + 10
+    while time.time() < deadline and not ((tmp_path / "once").exists() and (tmp_path / "rep").exists()
+                                          and len((tmp_path / "rep").read_text().split()) == 3):
+        time.sleep(0.05)
+    assert (tmp_path / "once").read_text().split() == ["x"]            # at 5 s, once
+    assert (tmp_path / "rep").read_text().split() == ["x"] * 3          # at 2.5, 5.0 (4 s) and 6.5 (6 s)
+
+
+def test_execute_program_bad_seconds_is_a_one_line_error(tiny_workspace, tmp_path, log_messages):
+    cfg = tmp_path / "options.json"
+    cfg.write_text(json.dumps(TINY))
+    args = _train_args(tiny_workspace, tmp_path / "model", cfg, "--execute-program", "soon", "true")
+    assert cli.main(args) == 1
+    assert any("--execute-program" in m and "'soon'" in m for m in log_messages)
