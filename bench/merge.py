@@ -10,7 +10,11 @@ Besides wall-clock frames/s (which depends on whatever else the machine runs), e
 seconds one more frame costs (main process + workers, start-up excluded) and `fps_2_free_cores` = 2 / that,
 the rate two otherwise idle cores reach when the work spreads over both.
 
-    python bench/merge.py [--frames 32] [--workers N] [--cases saehd/overlay+rct,saehdbw/overlay+rct,...]
+Wall-clock fps covers a whole run (workers starting, the first batch predicted before any frame is merged, the
+last frames merged after the final prediction): with few frames that fill and drain weighs more than it does in
+a real merge of hundreds of frames, hence 64 frames by default.
+
+    python bench/merge.py [--frames 64] [--workers N] [--cases saehd/overlay+rct,saehdbw/overlay+rct,...]
 """
 from __future__ import annotations
 
@@ -123,8 +127,8 @@ def main() -> None:
     from mainscripts.merge import load_alignments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=32,
-                        help="frames per case (wall-clock fps includes starting the worker processes)")
+    parser.add_argument("--frames", type=int, default=64,
+                        help="frames per case (wall-clock fps includes starting the workers and the first batch)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--cases", default="saehd/overlay+rct,saehd/seamless+rct,saehd/overlay+sot-m,"
