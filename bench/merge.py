@@ -6,13 +6,14 @@ Models (untrained weights cost the same as trained ones), all resolution 128:
   saehd      SAEHD liae-ud 256/64/64/22 (DFL's defaults), colour
   saehdbw    SAEHDBW df-ud 128/48/32/16 (the fork author's small dims), gray faces merged with --bw-output luma
   none       precomputed predictions: the merger's own cost (PNG decode + merge + PNG encode)
-Besides wall-clock frames/s (which depends on whatever else the machine runs), each case reports the CPU
-seconds one more frame costs (main process + workers, start-up excluded) and `fps_2_free_cores` = 2 / that,
-the rate two otherwise idle cores reach when the work spreads over both.
-
-Wall-clock fps covers a whole run (workers starting, the first batch predicted before any frame is merged, the
-last frames merged after the final prediction): with few frames that fill and drain weighs more than it does in
-a real merge of hundreds of frames, hence 64 frames by default.
+Each case reports, for one face per frame:
+  fps                wall-clock frames/s of a whole run: workers starting, the first batch predicted before any
+                     frame is merged, the last frames merged after the final prediction;
+  steady_fps         wall-clock frames/s of the frames beyond the first half (a run over all frames minus a run
+                     over half of them): the rate of a long merge, where that fill and drain no longer count;
+  cpu_s_per_frame    CPU seconds one more frame costs (main process + workers), measured the same way;
+  fps_2_free_cores   2 / cpu_s_per_frame: the rate two otherwise idle cores reach when the work spreads over both.
+Wall-clock figures depend on whatever else the machine runs; the CPU figures much less.
 
     python bench/merge.py [--frames 64] [--workers N] [--cases saehd/overlay+rct,saehdbw/overlay+rct,...]
 """
@@ -95,28 +96,30 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_case(folder: Path, out: Path, source, cfg, workers: int) -> dict:
-    """Wall-clock fps of a full run, and the CPU cost of one more frame: the CPU of a run over all frames minus
-    that of a run over half of them, per extra frame (start-up costs such as spawning workers cancel out)."""
+def run_case(folder: Path, out: Path, source, cfg, workers: int, batch_size: int) -> dict:
+    """Wall-clock fps of a full run; and the wall time and CPU of one more frame: a run over all frames minus a
+    run over half of them, per extra frame (start-up, pipeline fill and drain cancel out). `steady_fps` is the
+    rate a long merge runs at."""
     from mainscripts.merge import load_alignments
     from merger.frames import RunOptions, build_frames
     from merger.loop import Merger
 
     frames = build_frames(folder, load_alignments(folder / "aligned"))
-    run = RunOptions(out / "merged", out / "merged_mask", workers=workers, force=True, batch_size=8)
+    run = RunOptions(out / "merged", out / "merged_mask", workers=workers, force=True, batch_size=batch_size)
     merger = Merger(frames, [cfg] * len(frames), source, run)
     merger.run_all(frames[:2])                       # warm-up: model graph, first calls
     half = len(frames) // 2
-    cpu = _cpu_seconds()
+    cpu, start = _cpu_seconds(), time.perf_counter()
     merger.run_all(frames[:half])
-    cpu_half = _cpu_seconds() - cpu
+    elapsed_half, cpu_half = time.perf_counter() - start, _cpu_seconds() - cpu
     cpu, start = _cpu_seconds(), time.perf_counter()
     stats = merger.run_all(frames)
     elapsed, cpu_full = time.perf_counter() - start, _cpu_seconds() - cpu
     assert stats.merged == len(frames), stats
-    per_frame = (cpu_full - cpu_half) / (len(frames) - half)
-    return {"fps": round(len(frames) / elapsed, 2), "cpu_s_per_frame": round(per_frame, 3),
-            "fps_2_free_cores": round(2 / per_frame, 2)}
+    extra = len(frames) - half
+    per_frame = (cpu_full - cpu_half) / extra
+    return {"fps": round(len(frames) / elapsed, 2), "steady_fps": round(extra / (elapsed - elapsed_half), 2),
+            "cpu_s_per_frame": round(per_frame, 3), "fps_2_free_cores": round(2 / per_frame, 2)}
 
 
 def main() -> None:
@@ -131,11 +134,12 @@ def main() -> None:
                         help="frames per case (wall-clock fps includes starting the workers and the first batch)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=8, help="faces per model call (merge's --batch-size)")
     parser.add_argument("--cases", default="saehd/overlay+rct,saehd/seamless+rct,saehd/overlay+sot-m,"
                                            "saehdbw/overlay+rct,none/overlay+rct",
                         help="model/mode+color-transfer, comma-separated")
     args = parser.parse_args()
-    result = {"frame_size": list(SIZE), "frames": args.frames, "workers": args.workers,
+    result = {"frame_size": list(SIZE), "frames": args.frames, "workers": args.workers, "batch_size": args.batch_size,
               "resolution": args.resolution, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
               "target_fps": 8, "results": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,12 +155,12 @@ def main() -> None:
                    RunOptions(Path(tmp))).export_predictions(frames, folder / "predicted")
         for name, case in cases:
             source = sources.PrecomputedSource(folder / "predicted") if name == "none" else \
-                sources.ModelSource(models[name])
+                sources.ModelSource(models[name], batch_size=args.batch_size)
             mode, ct = case.split("+")
             cfg = MergerConfig(mode=mode, mask_mode="learned-prd*learned-dst", color_transfer_mode=ct,
                                blur_mask_modifier=16)
             result["results"][f"{name}/{case}"] = run_case(folder, Path(tmp) / name / case, source, cfg,
-                                                           args.workers)
+                                                           args.workers, args.batch_size)
     result["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
 

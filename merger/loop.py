@@ -22,7 +22,8 @@ from merger import bw_color, sources, temporal
 from merger.config import MergerConfig
 from merger.frames import Frame, MergeState, RunOptions, frame_signature, output_paths
 from merger.masked import FacePrediction, FrameResult, PreparedFace, prepare_face
-from merger.worker import FrameJob, finish_frame, read_image, render_job, worker_init
+from merger.shared_frames import FrameRing
+from merger.worker import FrameJob, finish_frame, image_size, read_image, render_job, worker_init
 
 
 STATE_SAVE_EVERY = 25   # frames between saves of the merge state (an interrupted run then redoes at most these)
@@ -259,10 +260,13 @@ class Merger:
             self.probe_gamma([f for f in self._context(todo, self.run.gamma_window // 2) if f.faces])
         todo_ids = {f.index for f in todo}
         workers = max(1, self.run.workers)
-        executor = None
+        in_flight = 2 * workers + self.run.batch_size
+        executor, ring = None, None
         if workers > 1:
-            executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
-                                              mp_context=multiprocessing.get_context("spawn"))
+            ctx = multiprocessing.get_context("spawn")
+            ring = _frame_ring(ctx, todo, in_flight)
+            executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=worker_init, mp_context=ctx,
+                                              initargs=(ring.raw, ring.slot_bytes) if ring else ())
             for _ in range(workers):  # start every worker now, while the first frames are read and predicted
                 executor.submit(worker_init)
         pending: dict[cf.Future, FrameJob] = {}
@@ -270,6 +274,8 @@ class Merger:
         def collect(futures) -> None:
             for fut in futures:
                 job = pending.pop(fut)
+                if job.slot is not None:
+                    ring.release(job.slot)
                 self._finish(job, stats, state, fut.exception())
                 bar.update(1)
 
@@ -294,8 +300,11 @@ class Merger:
                         self._finish(job, stats, state, err)
                     bar.update(1)
                     continue
+                slot = ring.put(job.image) if ring is not None and job.image is not None else None
+                if slot is not None:   # the frame travels in shared memory, not through the task pipe
+                    job = dataclasses.replace(job, image=None, slot=slot, shape=job.image.shape)
                 pending[executor.submit(finish_frame, job)] = job
-                if len(pending) >= 2 * workers + self.run.batch_size:
+                if len(pending) >= in_flight:
                     done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
                     collect(done)
             collect(list(pending))
@@ -311,3 +320,15 @@ class Merger:
                 executor.shutdown(wait=True)
             state.save()
         return stats
+
+
+def _frame_ring(ctx, frames: list[Frame], slots: int) -> FrameRing | None:
+    """A shared ring sized for the first frame with faces (frames without faces are copied, never decoded)."""
+    first = next((f for f in frames if f.faces), None)
+    if first is None:
+        return None
+    try:
+        h, w = image_size(first.path)
+    except UserError:
+        return None   # unreadable: that frame is reported when it is loaded
+    return FrameRing(ctx, slots, h * w * 3)

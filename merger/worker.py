@@ -14,6 +14,9 @@ from core.imagelib.png import encode_png
 from merger import bw_color
 from merger.config import MergerConfig
 from merger.masked import FacePrediction, FrameResult, Motion, PreparedFace
+from merger.shared_frames import slot_view
+
+_shared: tuple | None = None   # (raw block, slot bytes) of the frame ring, set in each worker by `worker_init`
 
 
 def read_image(path: Path) -> np.ndarray | None:
@@ -47,6 +50,16 @@ class FrameJob:
     mask_path: Path | None
     export_mask_alpha: bool = False
     resolution: int = 0            # raw-predict writes a black square of this size for frames without faces
+    slot: int | None = None        # the decoded frame is in this slot of the shared frame ring (image is None)
+    shape: tuple[int, ...] = ()    # ... with this shape
+
+    def frame(self) -> np.ndarray | None:
+        """The decoded frame: carried along, in the shared ring, or read from disk."""
+        if self.image is not None:
+            return self.image
+        if self.slot is not None and _shared is not None:
+            return slot_view(_shared[0], self.slot, _shared[1], self.shape)
+        return read_image(self.path)
 
 
 def _to_color_mode(faces, mode: str):
@@ -60,7 +73,7 @@ def _to_color_mode(faces, mode: str):
 
 
 def render_job(job: FrameJob) -> FrameResult:
-    image = job.image if job.image is not None else read_image(job.path)
+    image = job.frame()
     if image is None:
         raise UserError(f"{job.path}: unreadable frame")
     faces, mode = _to_color_mode(job.faces, job.mode)
@@ -98,11 +111,12 @@ def _copy_through(job: FrameJob) -> None:
     shutil.copyfile(job.path, tmp)
     tmp.replace(job.out_path)
     if job.mask_path is not None:
-        h, w = _png_size(job.path)
+        h, w = image_size(job.path)
         write_output(job.mask_path, encode_png(np.zeros((h, w), np.uint8)))
 
 
-def _png_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) of a frame: from a PNG's header, else by decoding it."""
     with open(path, "rb") as f:
         head = f.read(24)
     if head[:8] == b"\x89PNG\r\n\x1a\n":
@@ -113,5 +127,9 @@ def _png_size(path: Path) -> tuple[int, int]:
     return img.shape[:2]
 
 
-def worker_init() -> None:
+def worker_init(ring_raw=None, slot_bytes: int = 0) -> None:
+    """Set up a merge worker: one OpenCV thread, and the shared frame ring when there is one."""
+    global _shared
     cv2.setNumThreads(1)
+    if ring_raw is not None:
+        _shared = (ring_raw, slot_bytes)
