@@ -304,6 +304,7 @@ class Merger:
                 if slot is not None:   # the frame travels in shared memory, not through the task pipe
                     job = dataclasses.replace(job, image=None, slot=slot, shape=job.image.shape)
                 pending[executor.submit(finish_frame, job)] = job
+                collect([fut for fut in pending if fut.done()])   # keeps the progress bar moving
                 if len(pending) >= in_flight:
                     done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
                     collect(done)
