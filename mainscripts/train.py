@@ -128,13 +128,12 @@ class ScheduledProgram:
 
     seconds: float
     command: str
-    done: bool = False
     runs: int = 0
 
     def due(self, elapsed: float) -> bool:
         if self.seconds < 0:
             return elapsed >= -self.seconds * (self.runs + 1)
-        return not self.done and elapsed >= self.seconds
+        return self.runs == 0 and elapsed >= self.seconds
 
 
 def parse_programs(pairs: list[list[str]]) -> list[ScheduledProgram]:
@@ -155,7 +154,7 @@ def run_due_programs(programs: list[ScheduledProgram], elapsed: float) -> None:
     """Start (without waiting for them) the programs whose time has come."""
     for prog in programs:
         if prog.due(elapsed):
-            prog.done, prog.runs = True, prog.runs + 1
+            prog.runs += 1
             interact.log_info(f"Running scheduled program: {prog.command}")
             try:
                 subprocess.Popen(prog.command, shell=True)

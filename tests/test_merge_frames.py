@@ -195,3 +195,15 @@ def test_fast_png_settings_are_lossless_and_leave_no_temp_files(ws, merge_scene)
     frame = _read(ws / "data_dst/merged/00002.png")
     np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(encode_png(frame), np.uint8), cv2.IMREAD_UNCHANGED),
                                   frame)
+
+
+def test_worker_runs_hand_frames_over_in_shared_memory(ws):
+    """The ring is sized for the decoded frames (so they go through shared memory, not the pipe); a run of
+    frames without faces decodes nothing and needs none."""
+    import multiprocessing
+    from merger.loop import _frame_ring
+    frames = build_frames(ws / "data_dst", load_alignments(ws / "data_dst" / "aligned"))
+    ring = _frame_ring(multiprocessing.get_context("spawn"), frames, 4)
+    first = next(f for f in frames if f.faces)
+    assert ring is not None and ring.slot_bytes == _read(first.path).nbytes and len(ring.free) == 4
+    assert _frame_ring(multiprocessing.get_context("spawn"), [f for f in frames if not f.faces], 4) is None
