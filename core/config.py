@@ -74,9 +74,10 @@ _settings: Settings | None = None
 
 
 def quiet_tensorflow_logs() -> None:
-    """Ask TensorFlow's C++ side for warnings and errors only (it reads this before import); a user's own
-    `TF_CPP_MIN_LOG_LEVEL` wins."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Keep TensorFlow's C++ log lines off the console (it reads this before import): without a GPU it prints
+    "failed call to cuInit" as an error, and grappler reports fusions it skipped. Real failures still reach the
+    toolkit as Python exceptions, which it explains. A user's own `TF_CPP_MIN_LOG_LEVEL` wins."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def settings() -> Settings:

@@ -12,6 +12,9 @@ from typing import Iterator
 from core.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+NEW_FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp's own 0600 hid faces and models from other users
 
 
 def natural_key(path: str | os.PathLike) -> list:
@@ -47,6 +50,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, NEW_FILE_MODE)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -1,6 +1,7 @@
 """core: settings from env, atomic writes, safe joins, natural sort, prompts in both modes."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path: Path):
+    fsio.atomic_write_text(tmp_path / "atomic.json", "{}")
+    (tmp_path / "plain.json").write_text("{}")
+    assert (tmp_path / "atomic.json").stat().st_mode == (tmp_path / "plain.json").stat().st_mode
 
 
 def test_safe_join_refuses_escape(tmp_path: Path):
