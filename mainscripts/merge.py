@@ -158,8 +158,6 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
 def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSource:
     from models.registry import load_model
 
-    if not model_dir.is_dir():
-        raise UserError(f"{model_dir}: model folder not found")
     model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
                        cpu_only=args.cpu_only, force_gpu_idxs=args.force_gpu_idxs)
     return sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
@@ -266,15 +264,17 @@ def main(args: argparse.Namespace) -> int:
         else:
             return _precomputed_pass_one(args, paths, frames, todo)
 
-    # Cheap checks first: a config file that does not load, or an XSeg mask mode, stop the run before the model
-    # loads; when nothing can be asked, a re-run over frames already merged with the same model state and settings
-    # needs no model at all.
+    # Cheap checks first: a config file that does not load, a missing model folder, or an XSeg mask mode stop the
+    # run before any question or the model load; when nothing can be asked, a re-run over frames already merged
+    # with the same model state and settings needs no model at all.
     session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
     can_ask = args.interactive is True or (args.interactive is None and interact.is_interactive())
     session = None
     if args.config_file and (session_path.exists() or args.interactive is not True):
         session = _with_flags(MergeSession.load(session_path), args)
-    elif not can_ask:
+    if source is None and not paths["model"].is_dir():
+        raise UserError(f"{paths['model']}: model folder not found")
+    if session is None and not can_ask:
         session = MergeSession(ask_config(fixed_fields(args)))
     if session is not None:
         _check_mask_modes(session.resolve([f.name for f in frames]))

@@ -172,6 +172,12 @@ def test_settings_are_checked_before_the_model_loads(ws, tmp_path, log_text):
     assert "nope.json" in log_text() and "model folder" not in log_text()
 
 
+def test_a_missing_model_folder_is_reported_before_any_question(ws, tmp_path, log_text):
+    assert _merge(ws, "--bw-output", "luma", "--model-dir", str(tmp_path / "no_model")) == 1
+    assert f"{tmp_path / 'no_model'}: model folder not found" in log_text()
+    assert "Choose mode" not in log_text()
+
+
 def test_resume_redoes_frames_whose_source_or_settings_changed(ws, log_text):
     """A re-run skips frames merged with the same faces and settings; other settings or edited predicted faces
     (for a model: more training) merge them again. Another model class never counts as done."""
