@@ -30,6 +30,7 @@ from core import interact
 from core.errors import UserError
 from core.fsio import IMAGE_EXTS, list_images
 from core.imagelib.png import encode_png
+from core.imagelib.text import FONT, put_outlined_text
 from core.workspace import VIDEO_EXTS
 
 PROVENANCE_TEXT = "Contains synthetic faces made with the SAEHDBW face-swap toolkit"
@@ -315,13 +316,9 @@ def burn_label(image: np.ndarray, text: str) -> np.ndarray:
     h, w = out.shape[:2]
     scale = max(0.3, h / 900)
     thickness = max(1, round(scale * 1.5))
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
     x, y = max(0, w - tw - 8), max(th + 4, h - base - 6)
-    white = (255,) * (out.shape[2] if out.ndim == 3 else 1)
-    black = (0,) * len(white)
-    cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, black, thickness + 2, cv2.LINE_AA)
-    cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, white, thickness, cv2.LINE_AA)
-    return out
+    return put_outlined_text(out, text, (x, y), scale, thickness)
 
 
 def _drawtext(stream, text: str):

@@ -18,6 +18,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from core.imagelib.text import put_outlined_text
 from facelib import landmarks as L
 from facelib import mean_face
 from facelib.extractor import FoundFace
@@ -245,8 +246,7 @@ class ManualState:
             f"frame {self.index + 1}/{len(self.frames)} {self.frame_name}  accuracy {'on' if self.accurate else 'off'}"]
         for i, line in enumerate(lines):
             y = 18 + i * 18
-            cv2.putText(canvas, line, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(canvas, line, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+            put_outlined_text(canvas, line, (6, y), 0.45)
         return canvas
 
 
@@ -275,7 +275,8 @@ KEY_NAMES = {13: "enter", 10: "enter", 32: "space"}
 
 def run_window(state: ManualState) -> dict[str, list[FoundFace]]:
     """Show the window until every frame is done or `q`; returns the results."""
-    cv2.namedWindow(WINDOW_NAME)
+    # GUI_NORMAL: no Qt toolbar, whose own wheel zoom and right-click menu would take the events this window uses
+    cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
     cv2.setMouseCallback(WINDOW_NAME, lambda e, x, y, f, _: on_cv2_mouse(state, e, x, y, f))
     try:
         while not state.finished:

@@ -102,7 +102,7 @@ class TrainerWindow:
         import cv2
         self._cv2 = cv2
         self.state = state or TrainerWindowState()
-        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_AUTOSIZE)
+        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)  # no Qt toolbar (DFL had none)
 
     def show(self, history: np.ndarray, iteration: int, model_info: str) -> None:
         image = self.state.render(history, iteration, model_info)

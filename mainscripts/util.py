@@ -22,6 +22,7 @@ from tqdm import tqdm
 from core import config, interact
 from core.errors import UserError
 from core.fsio import atomic_write_bytes, atomic_write_text, list_images
+from core.imagelib.text import put_outlined_text
 from core.workspace import Workspace
 from facelib.face_type import FaceType
 from facelib.landmarks import draw_landmarks, draw_rect_landmarks, estimate_pitch_yaw_roll
@@ -293,8 +294,7 @@ def make_contact_sheet(folder: Path, thumb: int = 96, columns: int = 0, max_face
         tile = cv2.resize(image, (thumb, thumb), interpolation=cv2.INTER_AREA)
         tile = cv2.cvtColor(tile, cv2.COLOR_GRAY2BGR) if tile.ndim == 2 else tile
         label = Path(name).stem[:14]
-        cv2.putText(tile, label, (2, thumb - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 2, cv2.LINE_AA)
-        cv2.putText(tile, label, (2, thumb - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (255, 255, 255), 1, cv2.LINE_AA)
+        put_outlined_text(tile, label, (2, thumb - 4), 0.3)
         tiles.append(tile)
         if max_faces and len(tiles) >= max_faces:
             break
