@@ -85,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
         model = load_model(cls.MODEL_NAME, args.model_dir, training=True,
                            src_dir=args.training_data_src_dir, dst_dir=args.training_data_dst_dir,
                            pretraining_dir=args.pretraining_data_dir, force_model_name=args.force_model_name,
-                           silent_start=args.silent_start, cpu_only=args.cpu_only,
+                           silent_start=args.silent_start or config_options is not None, cpu_only=args.cpu_only,
                            force_gpu_idxs=args.force_gpu_idxs, config_options=config_options, preset=preset)
     except Exception as err:  # noqa: BLE001 - only memory errors are translated, the rest re-raised
         if _is_oom(err):

@@ -151,7 +151,8 @@ def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: 
 
 def select_model_name(folder: Path, model_class: str, force_name: str | None = None,
                       silent_start: bool = False, allow_new: bool = True) -> str:
-    """DFL's model choice: a forced name, the newest (silent start), or the numbered list with rename/delete."""
+    """DFL's model choice: a forced name, the newest (silent start; a new model named "new" when there is none),
+    or the numbered list with rename/delete."""
     folder = Path(folder)
     if not allow_new and not list_models(folder, model_class) and not force_name:
         others = other_class_models(folder, model_class)
@@ -171,6 +172,9 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
                 raise UserError(f"{folder}: no {model_class} model here, only "
                                 + ", ".join(f"{n} ({c})" for n, c in others.items())
                                 + "; pick the matching --model")
+            if silent_start:
+                interact.log_info("Silent start: no saved model, creating the new model 'new'.")
+                return "new"
             name = interact.input_str("No saved models found. Enter a name of a new model", "new",
                                       lowercase=False, help_message="A new model is created with this name.")
             return name.replace("_", " ").strip() or "new"
@@ -247,7 +251,9 @@ class ModelBase:
         elif not self.folder.is_dir():
             raise UserError(f"{self.folder}: model folder not found")
 
-        self.devices = self._choose_devices(cpu_only, force_gpu_idxs) if devices is None else devices
+        if devices is None:
+            devices = self._choose_devices(cpu_only, force_gpu_idxs, ask=not silent_start)
+        self.devices = devices
         self.name = select_model_name(self.folder, self.MODEL_NAME, force_model_name, silent_start,
                                       allow_new=training)
         self.files = ModelFiles(self.folder, self.name, self.MODEL_NAME)
@@ -355,9 +361,9 @@ class ModelBase:
     # ------------------------------------------------------------------ devices
 
     @staticmethod
-    def _choose_devices(cpu_only: bool, force_gpu_idxs) -> list:
+    def _choose_devices(cpu_only: bool, force_gpu_idxs, ask: bool = True) -> list:
         from core.leras import device
-        devices = device.choose_devices(cpu_only=cpu_only, force_gpu_idxs=force_gpu_idxs)
+        devices = device.choose_devices(cpu_only=cpu_only, force_gpu_idxs=force_gpu_idxs, ask=ask)
         device.configure_tensorflow(devices)
         return devices
 

@@ -83,6 +83,15 @@ def test_gpu_prompt_defaults_to_best_retries_bad_answers_and_accepts_cpu(restore
     assert device.ask_choose_device_idxs(GPUS) == []
 
 
+def test_silent_start_takes_the_best_of_several_gpus_without_asking(restore_settings, monkeypatch):
+    config.override(non_interactive=False)
+    monkeypatch.setattr(device, "list_devices", lambda: GPUS)
+    monkeypatch.setattr(interact, "read_line", lambda prompt: pytest.fail("asked: " + prompt))
+    assert device.choose_devices(ask=False) == [GPUS[1]]
+    monkeypatch.setattr(interact, "read_line", lambda prompt: "2")
+    assert device.choose_devices() == [GPUS[2]]
+
+
 def test_configure_tensorflow_hides_gpus_for_cpu_runs():
     # A fresh interpreter, so this process's TensorFlow device state stays untouched for other tests.
     code = textwrap.dedent("""

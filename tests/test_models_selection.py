@@ -57,6 +57,13 @@ def test_other_class_is_a_clear_error(tmp_path):
         select_model_name(tmp_path, "SAEHD", allow_new=False)
 
 
+def test_silent_start_never_asks_even_at_a_terminal(tmp_path, answers, monkeypatch):
+    monkeypatch.setattr(interact, "read_line", lambda prompt: pytest.fail("asked: " + prompt))
+    assert select_model_name(tmp_path, "SAEHD", silent_start=True) == "new"
+    _fake_model(tmp_path, "mine")
+    assert select_model_name(tmp_path, "SAEHD", silent_start=True) == "mine"
+
+
 def test_interactive_rename_then_choose(tmp_path, answers):
     _fake_model(tmp_path, "first", mtime=1_000_000)
     _fake_model(tmp_path, "second", mtime=2_000_000)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import main as cli
-from core import config
+from core import config, interact
 from mainscripts.train import Trainer, format_iteration
 from mainscripts.trainer_window import Action
 from models.registry import load_model
@@ -65,21 +65,23 @@ def test_format_iteration_matches_dfl():
     assert "[saved]" in format_iteration(9, None, (1.0, 2.0))
 
 
-def test_cli_trains_to_target_then_continues_and_ctrl_c_saves(tiny_workspace, tmp_path,
-                                                                                log_messages):
-    config.override(preview_period=2, sample_workers=1)  # real background sample workers here
+def test_cli_trains_to_target_then_continues_and_ctrl_c_saves(tiny_workspace, tmp_path, log_messages,
+                                                                monkeypatch):
+    # At a terminal, but with a config file: nothing is asked (model name, device, options).
+    config.override(preview_period=2, sample_workers=1, non_interactive=False)  # real background workers here
+    monkeypatch.setattr(interact, "read_line", lambda prompt: pytest.fail(f"asked: {prompt}"))
     cfg = tmp_path / "options.json"
     cfg.write_text(json.dumps(dict(TINY, target_iter=4, write_preview_history=True)))
     model_dir = tmp_path / "model"
-    assert cli.main(_train_args(tiny_workspace, model_dir, cfg, "--force-model-name", "cli")) == 0
-    data = json.loads((model_dir / "cli_SAEHD_data.json").read_text())
+    assert cli.main(_train_args(tiny_workspace, model_dir, cfg)) == 0
+    data = json.loads((model_dir / "new_SAEHD_data.json").read_text())
     assert data["iter"] == 4 and data["options"]["ae_dims"] == 32
-    preview = cv2.imread(str(model_dir / "cli_SAEHD_preview.png"))
-    loss = cv2.imread(str(model_dir / "cli_SAEHD_loss.png"))
+    preview = cv2.imread(str(model_dir / "new_SAEHD_preview.png"))
+    loss = cv2.imread(str(model_dir / "new_SAEHD_loss.png"))
     assert preview is not None and preview.shape[1] == 64 * 5 and loss is not None
-    history = model_dir / "cli_SAEHD_history" / "SAEHD"
+    history = model_dir / "new_SAEHD_history" / "SAEHD"
     assert {"0000002.jpg", "0000004.jpg", "_last.jpg"} <= {p.name for p in history.iterdir()}
-    scalars = _events(model_dir / "cli_SAEHD_tensorboard")
+    scalars = _events(model_dir / "new_SAEHD_tensorboard")
     assert [step for step, _ in scalars["src_loss"]] == [1, 2, 3, 4] and len(scalars["dst_loss"]) == 4
     assert any(re.search(LINE.format(it="000004", took="saved"), m) for m in log_messages)
     assert any("Reached target iteration" in m for m in log_messages)
@@ -101,10 +103,10 @@ def test_cli_trains_to_target_then_continues_and_ctrl_c_saves(tiny_workspace, tm
             break
     output += child.stdout.readlines()
     assert child.wait(120) == 0, "".join(output)[-3000:]
-    data = json.loads((model_dir / "cli_SAEHD_data.json").read_text())
+    data = json.loads((model_dir / "new_SAEHD_data.json").read_text())
     assert data["iter"] > 4 and data["options"]["target_iter"] == 0 and data["options"]["resolution"] == 64
     assert any(re.search(LINE.format(it=f"{data['iter']:06d}", took="saved"), line) for line in output)
-    steps = sorted(step for step, _ in _events(model_dir / "cli_SAEHD_tensorboard")["src_loss"])
+    steps = sorted(step for step, _ in _events(model_dir / "new_SAEHD_tensorboard")["src_loss"])
     assert steps == list(range(1, data["iter"] + 1))
 
 

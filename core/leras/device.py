@@ -176,8 +176,10 @@ def ask_choose_device_idxs(devices: Sequence[Device], allow_cpu: bool = True) ->
             print(err)
 
 
-def choose_devices(cpu_only: bool = False, force_gpu_idxs: str | Sequence[int] | None = None) -> list[Device]:
-    """The devices to train/merge on ([] = CPU): forced indexes, the only GPU, or DFL's prompt among several."""
+def choose_devices(cpu_only: bool = False, force_gpu_idxs: str | Sequence[int] | None = None,
+                   ask: bool = True) -> list[Device]:
+    """The devices to train/merge on ([] = CPU): forced indexes, the only GPU, DFL's prompt among several, or
+    without a prompt (`ask` False: silent start, a config file) the GPU with the most memory."""
     if cpu_only or config.settings().force_cpu:
         return []
     devices = list_devices()
@@ -185,10 +187,10 @@ def choose_devices(cpu_only: bool = False, force_gpu_idxs: str | Sequence[int] |
         return _pick(devices, parse_device_idxs(force_gpu_idxs))
     if len(devices) <= 1:
         return devices
-    if interact.is_interactive():
+    if ask and interact.is_interactive():
         return ask_choose_device_idxs(devices)
     best = best_device(devices)
-    interact.log_info(f"Using the GPU with the most memory: {best} (non-interactive)")
+    interact.log_info(f"Using the GPU with the most memory: {best}")
     return [best]
 
 
