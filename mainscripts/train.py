@@ -297,6 +297,7 @@ class Trainer:
             goal = f" Target iteration: {target}." if target else ""
             interact.log_info(f"Starting.{goal} Press Enter (or Ctrl-C) to stop training and save the model.")
         started_at = time.monotonic()
+        first_of_session = True
         while True:
             run_due_programs(self.programs, time.monotonic() - started_at)
             for action in self._drain_commands():
@@ -326,8 +327,9 @@ class Trainer:
                 while time.time() >= next_autosave:
                     next_autosave += interval
                 self._save()
-            elif m.iter % m.preview_period() == 0:
+            elif first_of_session or m.iter % m.preview_period() == 0:  # DFL: a preview as soon as it can
                 self._publish_previews()
+            first_of_session = False
             if m.should_write_preview_history():
                 m.write_preview_history()
             if m.is_reached_target():

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from core import fsio
+from core.imagelib.text import fit_scale
 
 GRAPH_HEIGHT = 100
 HEADER_LINE = 15
@@ -75,10 +76,7 @@ def header(lines: Sequence[str], width: int) -> np.ndarray:
     """Text lines on a dark band, 15 px each (the window's key help and model-info line)."""
     img = np.full((HEADER_LINE * len(lines), width, 3), int(_BG * 255), np.uint8)
     for i, text in enumerate(lines):
-        scale = 0.38
-        text_width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
-        if text_width > width - 8:  # narrow previews (small resolutions): shrink the line to fit
-            scale *= (width - 8) / text_width
+        scale = fit_scale(text, width - 8, 0.38)  # narrow previews (small resolutions): shrink the line to fit
         cv2.putText(img, text, (4, HEADER_LINE * i + 11), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (int(_FG * 255),) * 3, 1, cv2.LINE_AA)
     return img

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.imagelib.text import put_outlined_text
+from core.imagelib.text import FONT, fit_scale, put_outlined_text
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -27,3 +27,11 @@ def test_text_running_off_the_image_is_clipped():
     put_outlined_text(img, "a long label that does not fit", (30, 15), 0.5)
     put_outlined_text(img, "nowhere", (500, 500), 0.5)
     assert img.max() == 255 and img.shape == (20, 50, 3)
+
+
+def test_fit_scale_shrinks_a_line_to_the_width_even_across_font_size_steps():
+    text = "new_SAEHDBW | iter 102 | liae-ud 64px wf ae64 e16 d16 m16 | bs 4 | gray"
+    for width in (120, 250, 312, 1000):
+        scale = fit_scale(text, width, 0.38)
+        assert cv2.getTextSize(text, FONT, scale, 1)[0][0] <= width
+        assert scale <= 0.38 and (width < 1000 or scale == 0.38)

@@ -147,6 +147,22 @@ def test_commands_backup_and_exit_save_the_model(model):
     assert (model.folder / "m_SAEHD_autobackups" / "01" / "m_SAEHD_data.json").exists()
 
 
+def test_a_continued_session_shows_a_preview_after_its_first_iteration(model, monkeypatch):
+    """DFL shows the preview at once, not only after `preview_period` iterations or the next autosave."""
+    trainer, published, start = Trainer(model), [], model.iter
+    publish = trainer._publish_previews
+    monkeypatch.setattr(trainer, "_publish_previews", lambda *a: (published.append(model.iter), publish(*a)))
+
+    def stop_soon():
+        while model.iter < start + 3 and not trainer.finished.is_set():
+            time.sleep(0.05)
+        trainer.commands.put(Action.EXIT)
+
+    threading.Thread(target=stop_soon, daemon=True).start()
+    assert trainer.run() == 0
+    assert published[0] == start + 1
+
+
 def test_nan_loss_stops_restores_and_advises(model, log_messages, monkeypatch):
     monkeypatch.setitem(model.options, "target_iter", model.iter + 50)
     model.save()

@@ -78,3 +78,10 @@ def test_preview_grid_and_gray_to_bgr():
     assert grid.shape == (64, 32, 3)
     assert np.array_equal(grid[..., 0], grid[..., 2])  # gray previews stay gray
     assert np.array_equal(grid[:16, :16, 0], (gray[0, ..., 0] * 255 + 0.5).astype(np.uint8))
+
+
+def test_header_lines_fit_a_narrow_preview():
+    line = "new_SAEHDBW | iter 102 | liae-ud 64px wf ae64 e16 d16 m16 | bs 4 | gray"
+    img = pv.header([line], 320)
+    lit = np.flatnonzero(img.max(axis=(0, 2)) > 100)
+    assert lit.max() < 320 - 3  # the whole line is drawn, none of it cut off at the right edge

@@ -2,7 +2,7 @@
 
 OpenCV 5 draws a thicker line as a bolder, wider font, so the old trick of drawing the text twice (thick black,
 then thin white) no longer lines up and every label looked doubled. Here the outline is the glyphs' own mask,
-dilated, so it always hugs the white letters.
+dilated, so it always hugs the white letters. `fit_scale` shrinks a line to a width.
 """
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ import cv2
 import numpy as np
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def fit_scale(text: str, max_width: int, scale: float, thickness: int = 1, min_scale: float = 0.1) -> float:
+    """The largest font scale up to `scale` at which `text` is at most `max_width` pixels wide (OpenCV 5 steps
+    font sizes, so a proportional shrink can land on the same size)."""
+    while scale > min_scale and cv2.getTextSize(text, FONT, scale, thickness)[0][0] > max_width:
+        scale *= 0.95
+    return max(scale, min_scale)
 
 
 def put_outlined_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thickness: int = 1,
