@@ -289,7 +289,8 @@ class Trainer:
             self._publish_previews()
         else:
             if m.iter == 0:
-                if not m.options.get("pretrain") and "pretrain" in m.options:
+                can_pretrain = any(spec.name == "pretrain" for spec in m.option_specs())  # not Quick96
+                if can_pretrain and not m.options.get("pretrain"):
                     interact.log_info("Tip: start from a model pretrained on many faces (pretrain mode with "
                                       "--pretraining-data-dir) and it learns your two faces much sooner.")
                 interact.log_info("Trying to do the first iteration. If an error occurs, reduce the model "

@@ -374,7 +374,9 @@ def saehd_options(channels: int = 3) -> list[OptionSpec]:
               "Warp training inputs so the model generalises between the two faces. Keep on until the faces "
               "look right, then turn off to sharpen details."),
         _float("random_hsv_power", "Random hue/saturation/light intensity", 0.0, (0.0, 0.3),
-               "Random colour jitter of src inputs.", available=False, neutral=0.0),
+               "Random hue, saturation and light shifts of the src faces at the network's input only (0.0-0.3; "
+               "0.05 is a typical value). Steadies colour flicker of the swap; needs a colour-diverse src "
+               "faceset. Colour models only.", available=channels == 3, neutral=0.0),
         _float("gan_power", "GAN power", 0.0, (0.0, 5.0), "Adversarial training strength.",
                available=False, neutral=0.0),
         _int("gan_patch_size", "GAN patch size", lambda values, env: values.get("resolution", 128) // 8,

@@ -74,16 +74,19 @@ class SAEHDModel(ModelBase):
     # ------------------------------------------------------------------ samples
 
     def sample_settings(self) -> dict:
-        """Per-side generator settings; pretraining forces flips and uniform yaw, no warp, no colour transfer."""
+        """Per-side generator settings (random HSV on src only); pretraining forces flips and uniform yaw, no
+        warp, no colour transfer, no HSV."""
         o = self.options
         common = dict(batch_size=o["batch_size"], resolution=o["resolution"], channels=self.CHANNELS,
                       face_type=o["face_type"], uniform_yaw=o["uniform_yaw"], eyes_mouth_prio=o["eyes_mouth_prio"],
                       masked=o["masked_training"], random_warp=o["random_warp"])
-        src = dict(common, random_flip=o["random_src_flip"], ct_mode=o["ct_mode"])
+        src = dict(common, random_flip=o["random_src_flip"], ct_mode=o["ct_mode"],
+                   random_hsv_power=o.get("random_hsv_power", 0.0))
         dst = dict(common, random_flip=o["random_dst_flip"], ct_mode="none")
         if self.pretraining:
             for side in (src, dst):
-                side.update(random_flip=True, uniform_yaw=True, random_warp=False, ct_mode="none")
+                side.update(random_flip=True, uniform_yaw=True, random_warp=False, ct_mode="none",
+                            random_hsv_power=0.0)
         return {"src": src, "dst": dst}
 
     def sample_workers(self) -> int:

@@ -171,11 +171,20 @@ def test_quick96_builds_without_questions(tmp_path, faces, monkeypatch):
         model.close()
 
 
+def test_random_hsv_power_reaches_the_src_generator_only(saehd, monkeypatch):
+    assert saehd.options["random_hsv_power"] == 0.0
+    monkeypatch.setitem(saehd.options, "random_hsv_power", 0.05)
+    sides = saehd.sample_settings()
+    assert sides["src"]["random_hsv_power"] == 0.05 and sides["dst"].get("random_hsv_power", 0.0) == 0.0
+
+
 def test_pretrain_switch_off_resets_iterations_and_inters(tmp_path, faces):
-    model = _model("SAEHD", tmp_path, faces, {"pretrain": True}, name="p", pretraining_dir=faces[0])
+    model = _model("SAEHD", tmp_path, faces, {"pretrain": True, "random_hsv_power": 0.1}, name="p",
+                   pretraining_dir=faces[0])
     try:
         side = model.sample_settings()["dst"]
         assert side["random_flip"] and side["uniform_yaw"] and not side["random_warp"]
+        assert model.sample_settings()["src"]["random_hsv_power"] == 0.0
         model.train_one_iter()
         model.save()
         encoder = {k: v.numpy() for k, v in model.engine.nets["encoder"].variables().items()}

@@ -42,6 +42,8 @@ def test_defaults_non_interactive():
     assert values["batch_size"] == 4    # CPU default
     assert values["models_opt_on_gpu"] is False  # forced off on CPU
     assert "gan_power" not in values    # seam options are not part of the model yet
+    assert values["random_hsv_power"] == 0.0
+    assert "random_hsv_power" not in opt.resolve_options(opt.saehd_options(1), first_run=True).values  # gray
     on_gpu = opt.resolve_options(SPECS, env=opt.OptionEnv(on_gpu=True, min_gpu_mem_gb=8)).values
     assert on_gpu["batch_size"] == 8 and on_gpu["models_opt_on_gpu"] is True
 
