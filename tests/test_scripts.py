@@ -244,6 +244,14 @@ def test_bat_files_are_dfl_style():
         assert text.rstrip().endswith("pause"), f.name
 
 
+def test_git_keeps_line_endings_on_a_windows_clone():
+    """With core.autocrlf on Windows, .sh files would get CRLF (bash in WSL then fails on $'\\r') and .bat files
+    could lose theirs; .gitattributes pins both."""
+    out = subprocess.run(["git", "check-attr", "text", "eol", "--", "setenv.bat", "scripts_linux/setenv.sh"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "setenv.bat: text: unset" in out and "scripts_linux/setenv.sh: eol: lf" in out
+
+
 def git_modes() -> dict[str, str]:
     out = subprocess.run(["git", "ls-files", "-s", "scripts_linux"], cwd=ROOT, capture_output=True, text=True)
     return {line.split("\t")[1]: line.split()[0] for line in out.stdout.splitlines() if "\t" in line}
