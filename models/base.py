@@ -167,13 +167,10 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
     while True:
         names = list_models(folder, model_class)
         if not names:
-            others = other_class_models(folder, model_class)
-            if silent_start and others:
-                raise UserError(f"{folder}: no {model_class} model here, only "
-                                + ", ".join(f"{n} ({c})" for n, c in others.items())
-                                + "; pick the matching --model")
             if silent_start:
-                interact.log_info("Silent start: no saved model, creating the new model 'new'.")
+                others = other_class_models(folder, model_class)
+                beside = f" (beside {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
+                interact.log_info(f"Silent start: no saved {model_class} model, creating the new model 'new'{beside}.")
                 return "new"
             name = interact.input_str("No saved models found. Enter a name of a new model", "new",
                                       lowercase=False, help_message="A new model is created with this name.")
