@@ -29,6 +29,7 @@ from tqdm import tqdm
 from core import interact
 from core.errors import UserError
 from core.fsio import IMAGE_EXTS, list_images
+from core.imagelib.io import read_image
 from core.imagelib.png import encode_png
 from core.imagelib.text import FONT, put_outlined_text
 from core.workspace import VIDEO_EXTS
@@ -494,19 +495,10 @@ def complete_image(data: bytes, suffix: str) -> bool:
     return bool(data) and cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
 
 
-def _imread(path: Path) -> np.ndarray | None:
-    """cv2.imread that also works with non-ASCII paths on Windows; None when unreadable."""
-    try:
-        data = np.fromfile(str(path), np.uint8)
-    except OSError:
-        return None
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-
-
 def _first_frame(images: list[Path]) -> np.ndarray:
     """The first decodable image of the sequence (its size and alpha decide the encoding)."""
     for path in images:
-        image = _imread(path)
+        image = read_image(path)
         if image is not None:
             return image
     raise UserError(f"{images[0].parent}: none of the {len(images)} images can be read")
@@ -574,7 +566,7 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
         previous = None
         for image in images:
             if burn:
-                frame = _imread(image)
+                frame = read_image(image)
                 data = None if frame is None else encode_png(burn_label(frame, watermark))
             else:
                 data = image.read_bytes()

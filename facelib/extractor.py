@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.imagelib.io import read_image
 from facelib import landmarks as L
 from facelib.detectors import DEFAULT_LANDMARKER, Detection, create_detector, to_bgr
 from facelib.face_type import FaceType
@@ -49,12 +50,8 @@ class FoundFace:
 
 def read_frame(path: str | Path) -> np.ndarray | None:
     """A frame as uint8 BGR or grayscale (HxW); 16-bit and alpha are reduced; None if unreadable."""
-    try:
-        data = np.fromfile(str(path), np.uint8)  # works with non-ASCII Windows paths, unlike imread
-    except OSError:
-        return None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None or image.size == 0:
+    image = read_image(path)
+    if image is None:
         return None
     if image.dtype == np.uint16:
         image = (image // 257).astype(np.uint8)

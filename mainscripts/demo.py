@@ -23,6 +23,7 @@ import numpy as np
 from core import config, interact
 from core.errors import UserError
 from core.fsio import atomic_write_text, list_images
+from core.imagelib.io import read_image, write_image
 from core.sample_media import Motion, astronaut, grace_hopper, synth_frames
 from core.workspace import Workspace
 
@@ -133,8 +134,8 @@ def comparison_sheet(ws: Workspace, out: Path, count: int = 3) -> Path | None:
     picks = [merged[i] for i in np.linspace(0, len(merged) - 1, count).round().astype(int)]
     columns = []
     for path in picks:
-        original = cv2.imread(str(ws.data_dst / path.name))
-        result = cv2.imread(str(path))
+        original = read_image(ws.data_dst / path.name, cv2.IMREAD_COLOR)
+        result = read_image(path, cv2.IMREAD_COLOR)
         if original is None or result is None:
             continue
         result = cv2.resize(result, (original.shape[1], original.shape[0]))
@@ -144,7 +145,7 @@ def comparison_sheet(ws: Workspace, out: Path, count: int = 3) -> Path | None:
     sheet = np.hstack(columns)
     scale = min(1.0, 1600 / sheet.shape[1])
     sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    cv2.imwrite(str(out), sheet)
+    write_image(out, sheet)
     return out
 
 
@@ -308,8 +309,8 @@ class DemoRun:
             lines.append(f"Before / after   {self.comparison}  (top: data_dst frames, bottom: result)")
         lines += ["", "Step times:"] + [f"  {_minutes(r.seconds):>8}  {r.title}" for r in self.results]
         lines += ["", f"Train longer:   python main.py demo --workspace {ws.root} --keep --demo-minutes 10",
-                  f"Your own video: put data_src.mp4 / data_dst.mp4 in a new workspace and run the numbered "
-                  f"scripts (README)."]
+                  "Your own video: put data_src.mp4 / data_dst.mp4 in a new workspace and run the numbered "
+                  "scripts (README)."]
         return "\n".join(lines)
 
 

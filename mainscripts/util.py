@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from core import config, interact
 from core.errors import UserError
-from core.fsio import atomic_write_bytes, atomic_write_text, list_images
+from core.fsio import atomic_write_text, list_images
+from core.imagelib.io import write_image
 from core.imagelib.text import put_outlined_text
 from core.workspace import Workspace
 from facelib.face_type import FaceType
@@ -83,9 +84,7 @@ def add_landmarks_debug_images(args: argparse.Namespace) -> int:
             draw_rect_landmarks(canvas, meta.source_rect, meta.landmarks, FaceType.FULL, face_size=canvas.shape[0])
         else:
             draw_landmarks(canvas, meta.landmarks, transparent_mask=True)
-        ok, data = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 50])
-        if ok:  # imencode + our writer: cv2.imwrite fails silently on non-ASCII Windows paths
-            atomic_write_bytes(path.with_name(f"{path.stem}{DEBUG_SUFFIX}.jpg"), data.tobytes())
+        write_image(path.with_name(f"{path.stem}{DEBUG_SUFFIX}.jpg"), canvas, jpeg_quality=50)
         written += 1
     interact.log_info(f"Wrote {written} debug images into {folder}")
     return 0
@@ -339,10 +338,7 @@ def contact_sheet(args: argparse.Namespace) -> int:
         interact.log_warn(f"{output}: that folder holds video frames; extract and merge will treat the sheet as a "
                           "frame. Write it somewhere else.")
     sheet = make_contact_sheet(folder, args.thumb_size, args.columns, args.max_faces)
-    ok, data = cv2.imencode(".png", sheet)
-    if not ok:
-        raise UserError(f"{output}: could not encode the contact sheet")
-    atomic_write_bytes(output, data.tobytes())
+    write_image(output, sheet)
     interact.log_info(f"Wrote {output} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
 

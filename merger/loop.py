@@ -23,7 +23,7 @@ from merger.config import MergerConfig
 from merger.frames import Frame, MergeState, RunOptions, frame_signature, output_paths
 from merger.masked import FacePrediction, FrameResult, PreparedFace, prepare_face
 from merger.shared_frames import FrameRing
-from merger.worker import FrameJob, finish_frame, image_size, read_image, render_job, worker_init
+from merger.worker import FrameJob, finish_frame, image_size, read_frame, render_job, worker_init
 
 
 STATE_SAVE_EVERY = 25   # frames between saves of the merge state (an interrupted run then redoes at most these)
@@ -69,7 +69,7 @@ class Merger:
         """Read a frame with faces and cut the model inputs (thread-safe: OpenCV releases the GIL)."""
         if not frame.faces:
             return _Loaded(frame, None, [])
-        image = read_image(frame.path)
+        image = read_frame(frame.path)
         if image is None:
             interact.log_warn(f"{frame.path}: unreadable frame, skipped")
             return _Loaded(frame, None, [], unreadable=True)

@@ -19,6 +19,7 @@ import numpy as np
 from core import interact
 from core.errors import UserError
 from core.fsio import atomic_write_bytes, atomic_write_text
+from core.imagelib.io import read_image
 from merger.masked import FacePrediction
 
 FaceKey = tuple[str, int]   # (frame stem, face index in that frame)
@@ -112,13 +113,6 @@ def has_prediction(folder: Path, key: FaceKey) -> bool:
     return (folder / _name(key)).exists() and (folder / "masks" / _name(key)).exists()
 
 
-def _read(path: Path, flags: int) -> np.ndarray | None:
-    try:
-        return cv2.imdecode(np.fromfile(path, np.uint8), flags)
-    except OSError:
-        return None
-
-
 class PrecomputedSource:
     """Faces from the predicted folder; a colorized (3-channel) face replaces the stored gray one as is."""
 
@@ -133,8 +127,8 @@ class PrecomputedSource:
         out: list[FacePrediction | None] = []
         r = self.spec.resolution
         for key in keys:
-            face = _read(self.folder / _name(key), cv2.IMREAD_UNCHANGED)
-            masks = _read(self.folder / "masks" / _name(key), cv2.IMREAD_COLOR)
+            face = read_image(self.folder / _name(key), cv2.IMREAD_UNCHANGED)
+            masks = read_image(self.folder / "masks" / _name(key), cv2.IMREAD_COLOR)
             if face is None or masks is None:
                 interact.log_warn(f"{self.folder / _name(key)}: missing or unreadable predicted face, skipped")
                 out.append(None)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from core.errors import UserError
+from core.imagelib.io import read_image
 from core.imagelib.png import encode_png
 from merger import bw_color
 from merger.config import MergerConfig
@@ -19,13 +20,9 @@ from merger.shared_frames import slot_view
 _shared: tuple | None = None   # (raw block, slot bytes) of the frame ring, set in each worker by `worker_init`
 
 
-def read_image(path: Path) -> np.ndarray | None:
+def read_frame(path: Path) -> np.ndarray | None:
     """BGR uint8 HxWx3, or None for an unreadable file."""
-    try:
-        img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
-    except OSError:
-        return None
-    return img
+    return read_image(path, cv2.IMREAD_COLOR)
 
 
 def write_output(path: Path, data: bytes) -> None:
@@ -59,7 +56,7 @@ class FrameJob:
             return self.image
         if self.slot is not None and _shared is not None:
             return slot_view(_shared[0], self.slot, _shared[1], self.shape)
-        return read_image(self.path)
+        return read_frame(self.path)
 
 
 def _to_color_mode(faces, mode: str):
@@ -121,7 +118,7 @@ def image_size(path: Path) -> tuple[int, int]:
         head = f.read(24)
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
-    img = read_image(path)
+    img = read_frame(path)
     if img is None:
         raise UserError(f"{path}: unreadable frame")
     return img.shape[:2]

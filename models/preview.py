@@ -9,7 +9,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from core import fsio
+from core.imagelib import io as imageio
 from core.imagelib.text import fit_scale
 
 GRAPH_HEIGHT = 100
@@ -99,13 +99,8 @@ def compose(preview: np.ndarray, history: np.ndarray | Sequence, iteration: int,
 
 
 def write_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Atomically write a PNG or JPG (by suffix)."""
-    path = Path(path)
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    ok, data = cv2.imencode(path.suffix, to_u8(image), params)
-    if not ok:
-        raise OSError(f"{path}: could not encode the image")
-    fsio.atomic_write_bytes(path, data.tobytes())
+    """Atomically write a preview (float or uint8) as PNG or JPG (by suffix)."""
+    imageio.write_image(path, to_u8(image), jpeg_quality)
 
 
 def write_history(folder: Path, previews: Sequence[tuple[str, np.ndarray]], history, iteration: int) -> None:
