@@ -14,6 +14,7 @@ import numpy as np
 from core.imagelib.io import read_image
 from facelib import landmarks as L
 from facelib.detectors import DEFAULT_LANDMARKER, Detection, create_detector, to_bgr
+from facelib.detectors.base import detect_in_tiles
 from facelib.face_type import FaceType
 from facelib.landmarkers import create_landmarker
 from facelib.meta import FaceMeta
@@ -21,6 +22,7 @@ from facelib.meta import FaceMeta
 # Tried in this order until one finds a face (DFL's order): upright, a quarter turn each way, upside down.
 ROTATIONS = (0, 90, 270, 180)
 MIN_FACE_PX = 40          # detector boxes smaller than this are ignored (too small to be useful)
+TILED_SEARCH_MIN_PX = 512  # frames at least this big (shorter side) are searched in tiles when no face is found
 MAX_SQUARE_TO_RECT = 4.0  # a full-face square this many times larger than the detector box = bad landmarks
 
 
@@ -101,15 +103,22 @@ class FaceExtractor:
         self.rotations = ROTATIONS if rotate_retry else (0,)
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
-        """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation."""
+        """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation, nor (for
+        BlazeFace on frames of 512 px and more) in overlapping tiles, where small faces of wide shots show up."""
         bgr = to_bgr(image)
         for degrees in self.rotations:
             turned, back = rotate(bgr, degrees)
             faces = [f for f in (self._landmark(turned, d, back) for d in self.detector.detect(turned)) if f]
             if faces:
-                faces.sort(key=lambda f: -f.area)
-                return faces[:self.max_faces] if self.max_faces > 0 else faces
-        return []
+                break
+        else:
+            faces = []
+            if self.detector_name == "blazeface" and min(bgr.shape[:2]) >= TILED_SEARCH_MIN_PX:
+                upright = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+                faces = [f for f in (self._landmark(bgr, d, upright) for d in detect_in_tiles(self.detector, bgr))
+                         if f]
+        faces.sort(key=lambda f: -f.area)
+        return faces[:self.max_faces] if self.max_faces > 0 else faces
 
     def _landmark(self, turned: np.ndarray, detection: Detection, back: np.ndarray) -> FoundFace | None:
         l, t, r, b = detection.rect

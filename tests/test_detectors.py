@@ -9,6 +9,7 @@ import pytest
 
 from facelib.detectors import DETECTORS, Detection, create_detector
 from facelib.detectors import blazeface as bf
+from facelib.detectors.base import overlap_of_smaller, tile_origins
 from facelib.landmarkers import LANDMARKERS, create_landmarker
 from facelib.landmarkers import facemesh as fm
 from facelib.landmarkers.mesh68 import MESH_TO_68, mesh_to_68
@@ -139,6 +140,29 @@ def test_blazeface_ignores_faceless_images(blaze):
     rng = np.random.default_rng(0)
     assert blaze.detect(np.zeros((240, 320, 3), np.uint8)) == []
     assert blaze.detect(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)) == []
+
+
+def test_tiles_cover_the_frame_with_overlap():
+    for size, side in ((1920, 540), (1080, 540), (700, 540), (540, 540), (300, 540)):
+        starts = tile_origins(size, side)
+        assert starts[0] == 0 and starts[-1] + side >= size
+        assert all(b - a <= side * 3 // 4 for a, b in zip(starts, starts[1:]))
+    assert overlap_of_smaller(np.array([0, 0, 10, 10.0]), np.array([2, 2, 4, 4.0])) == 1.0
+
+
+def test_a_small_face_in_a_wide_shot_is_found_in_tiles(astronaut_bgr):
+    """A face of ~90 px in a 1080p frame is below what the whole-frame pass can see (192 px input); the
+    tiled pass finds it, once, where it is, and a faceless frame stays faceless."""
+    from facelib.extractor import FaceExtractor
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    frame[600:900, 1400:1700] = cv2.resize(astronaut_bgr, (300, 300), interpolation=cv2.INTER_AREA)
+    extractor = FaceExtractor("blazeface")
+    assert extractor.detector.detect(frame) == []
+    faces = extractor.find_faces(frame)
+    assert len(faces) == 1
+    l, t, r, b = faces[0].rect
+    assert 1400 < l < r < 1700 and 600 < t < b < 900 and r - l > 40
+    assert extractor.find_faces(np.random.default_rng(1).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)) == []
 
 
 @pytest.mark.parametrize("photo", ["astronaut_bgr", "hopper_bgr"])
