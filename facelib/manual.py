@@ -275,7 +275,8 @@ KEY_NAMES = {13: "enter", 10: "enter", 32: "space"}
 
 def run_window(state: ManualState) -> dict[str, list[FoundFace]]:
     """Show the window until every frame is done or `q`; returns the results."""
-    # GUI_NORMAL: no Qt toolbar, whose own wheel zoom and right-click menu would take the events this window uses
+    # GUI_NORMAL: no Qt toolbar mode, which zooms its view on the wheel and opens a menu on right click, the two
+    # gestures this window uses itself
     cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
     cv2.setMouseCallback(WINDOW_NAME, lambda e, x, y, f, _: on_cv2_mouse(state, e, x, y, f))
     try:
