@@ -311,6 +311,13 @@ def _even(n: int) -> int:
     return n + (n % 2)
 
 
+def _note_even_size(width: int, height: int) -> None:
+    """Say so when an odd frame size has to grow by a pixel (H.264 in yuv420p needs even sizes)."""
+    if width % 2 or height % 2:
+        interact.log_info(f"The frames are {width}x{height}; the video is {_even(width)}x{_even(height)} "
+                          "(H.264 in yuv420p needs even sizes).")
+
+
 def burn_label(image: np.ndarray, text: str) -> np.ndarray:
     """Draw a small, readable label in the bottom-right corner (OpenCV fallback for drawtext)."""
     out = image.copy()
@@ -440,6 +447,7 @@ def cut_video(input_file: str | os.PathLike, from_time: str, to_time: str, audio
     kwargs = {"vcodec": "libx264", "video_bitrate": f"{int(bitrate)}M", "pix_fmt": "yuv420p"}
     if info.width % 2 or info.height % 2:
         streams[0] = streams[0].filter("pad", _even(info.width), _even(info.height))
+        _note_even_size(info.width, info.height)
     with _atomic_output(output) as tmp:
         _run(ffmpeg.output(*streams, str(tmp), **kwargs), info.path, total=None, desc="Cutting")
     return output
@@ -547,6 +555,7 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
         kwargs: dict = {"vcodec": "png", "pix_fmt": "rgba" if alpha else "rgb24"}
     else:
         video = video.filter("scale", _even(width), _even(height))  # yuv420p needs even sizes; fixes stray sizes
+        _note_even_size(width, height)
         kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p"}
         kwargs.update({"crf": 0} if lossless else {"video_bitrate": f"{int(bitrate)}M"})
     if use_drawtext:

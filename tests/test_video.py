@@ -288,3 +288,14 @@ def test_missing_file_is_exit_code_1_with_a_one_line_error(video_cli, tmp_path, 
     assert video_cli("extract-video", "--input-file", str(missing), "--output-ext", "png", "--fps", "0") == 1
     errors = [m for m in log_messages if m.startswith("Error:")]
     assert len(errors) == 1 and str(missing) in errors[0] and "\n" not in errors[0]
+
+
+def test_an_odd_frame_size_is_encoded_even_and_said_so(tmp_path, log_messages):
+    import cv2
+    frames = tmp_path / "odd"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:05d}.png"), np.full((45, 63, 3), 40 * i, np.uint8))
+    info = ff.probe(ff.video_from_sequence(frames, tmp_path / "odd.mp4", fps=10))
+    assert (info.width, info.height) == (64, 46)
+    assert any("63x45" in m and "64x46" in m for m in log_messages)
