@@ -104,7 +104,7 @@ class FaceExtractor:
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
         """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation, nor (for
-        BlazeFace on frames of 512 px and more) in overlapping tiles, where small faces of wide shots show up."""
+        detectors that shrink the frame, on frames of 512 px and more) in overlapping tiles, where small faces of wide shots show up."""
         bgr = to_bgr(image)
         for degrees in self.rotations:
             turned, back = rotate(bgr, degrees)
@@ -113,7 +113,7 @@ class FaceExtractor:
                 break
         else:
             faces = []
-            if self.detector_name == "blazeface" and min(bgr.shape[:2]) >= TILED_SEARCH_MIN_PX:
+            if self.detector.input_size and min(bgr.shape[:2]) >= TILED_SEARCH_MIN_PX:
                 upright = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
                 faces = [f for f in (self._landmark(bgr, d, upright) for d in detect_in_tiles(self.detector, bgr))
                          if f]

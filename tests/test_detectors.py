@@ -98,6 +98,7 @@ def test_mesh_table_is_local_and_valid():
 
 def test_registries():
     assert {"blazeface", "dlib", "dlib-cnn"} <= set(DETECTORS)
+    assert bf.BlazeFaceDetector.input_size == bf.INPUT_SIZE  # shrinks the frame: the extractor may search tiles
     assert {"facemesh", "dlib"} <= set(LANDMARKERS)
     with pytest.raises(ValueError, match="blazeface"):
         create_detector("s3fd-nope")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -93,17 +94,24 @@ def test_silent_start_takes_the_best_of_several_gpus_without_asking(restore_sett
 
 
 def test_configure_tensorflow_hides_gpus_for_cpu_runs():
-    # A fresh interpreter, so this process's TensorFlow device state stays untouched for other tests.
+    # A fresh interpreter, so this process's TensorFlow device state stays untouched for other tests. Its
+    # TF_CPP_MIN_LOG_LEVEL is the toolkit's default: the GPU query must not print absl's E0000 lines
+    # ("failed call to cuInit" on a machine without a GPU).
     code = textwrap.dedent("""
+        from core import config
+        config.quiet_tensorflow_logs()
         import tensorflow as tf
         from core.leras.device import configure_tensorflow
         configure_tensorflow([])
         print("visible", len(tf.config.get_visible_devices("GPU")))
         print("sum", float(tf.reduce_sum(tf.ones((2, 2)))))
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr
     assert "visible 0" in out.stdout and "sum 4.0" in out.stdout
+    assert not [line for line in out.stderr.splitlines() if line.startswith("E0000")], out.stderr
 
 
 def test_import_tensorflow_keeps_native_start_up_lines_off_the_console():

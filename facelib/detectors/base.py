@@ -37,6 +37,7 @@ class Detector(Protocol):
     """Finds faces in a BGR (or grayscale) uint8 image; largest first is not required (the extractor sorts)."""
 
     name: str
+    input_size: int | None  # side the whole image is shrunk to (small faces vanish: search tiles), or None
 
     def detect(self, image: np.ndarray) -> list[Detection]: ...
 

@@ -81,6 +81,7 @@ class BlazeFaceDetector:
     `base.detect_in_tiles`)."""
 
     name = "blazeface"
+    input_size = INPUT_SIZE
 
     def __init__(self, min_score: float = 0.5, nms_threshold: float = 0.3, num_threads: int = 1):
         self.min_score = min_score

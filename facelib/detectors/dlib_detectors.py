@@ -58,6 +58,7 @@ class DlibHogDetector:
     """dlib's HOG detector; upsamples once so faces down to ~40 px of the working image are found."""
 
     name = "dlib"
+    input_size = None  # no tiled retry: it already looks at up to 960 px, and 15 more looks would take seconds
 
     def __init__(self, max_side: int = 960, upsample: int = 1):
         self.max_side, self.upsample = max_side, upsample
@@ -73,6 +74,7 @@ class DlibCnnDetector:
     """dlib's CNN (MMOD) detector: finds turned faces HOG misses, but takes seconds per frame on a CPU."""
 
     name = "dlib-cnn"
+    input_size = None
 
     def __init__(self, max_side: int = 800, upsample: int = 0):
         self.max_side, self.upsample = max_side, upsample
