@@ -95,7 +95,6 @@ class FaceExtractor:
 
     def __init__(self, detector: str = "blazeface", landmarker: str | None = None, accurate: bool = True,
                  max_faces: int = 0, rotate_retry: bool = True):
-        self.detector_name = detector
         self.detector = create_detector(detector)
         self.landmarker = create_landmarker(landmarker or DEFAULT_LANDMARKER[detector])
         self.accurate = accurate
