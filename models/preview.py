@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from core.imagelib import io as imageio
-from core.imagelib.text import fit_scale
+from core.imagelib.text import FONT, fit_scale
 
 GRAPH_HEIGHT = 100
 HEADER_LINE = 15
@@ -77,7 +77,7 @@ def header(lines: Sequence[str], width: int) -> np.ndarray:
     img = np.full((HEADER_LINE * len(lines), width, 3), int(_BG * 255), np.uint8)
     for i, text in enumerate(lines):
         scale = fit_scale(text, width - 8, 0.38)  # narrow previews (small resolutions): shrink the line to fit
-        cv2.putText(img, text, (4, HEADER_LINE * i + 11), cv2.FONT_HERSHEY_SIMPLEX, scale,
+        cv2.putText(img, text, (4, HEADER_LINE * i + 11), FONT, scale,
                     (int(_FG * 255),) * 3, 1, cv2.LINE_AA)
     return img
 
