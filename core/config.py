@@ -44,6 +44,7 @@ class Settings:
     has_display: bool = True  # a screen for OpenCV windows (Windows/macOS, or DISPLAY/WAYLAND_DISPLAY set)
     train_precision: str = "auto"  # training compute dtype: auto | float32 | bfloat16
     sample_workers: int = -1  # training sample-generator processes per side; -1 = half the CPUs, 0 = in-process
+    sample_cache_mb: int = 2048  # RAM per side for prepared training faces; faces beyond it are prepared per draw
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -67,6 +68,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         has_display=sys.platform in ("win32", "darwin") or bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")),
         train_precision=env.get("DFL_TRAIN_PRECISION", Settings.train_precision).strip().lower(),
         sample_workers=_int(env, "DFL_SAMPLE_WORKERS", Settings.sample_workers),
+        sample_cache_mb=_int(env, "DFL_SAMPLE_CACHE_MB", Settings.sample_cache_mb),
     )
 
 

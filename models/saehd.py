@@ -110,10 +110,10 @@ class SAEHDModel(ModelBase):
             if not samples:
                 raise UserError(f"{where[side]}: no aligned faces found for {side}")
         settings = self.sample_settings()
-        workers = self.sample_workers()
+        process = dict(workers=self.sample_workers(), cache_mb=config.settings().sample_cache_mb)
         ct_samples = dst_samples if settings["src"]["ct_mode"] != "none" else None
-        src_gen = SampleGeneratorFace(src_samples, ct_samples=ct_samples, workers=workers, **settings["src"])
-        dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, workers=workers, **settings["dst"])
+        src_gen = SampleGeneratorFace(src_samples, ct_samples=ct_samples, **process, **settings["src"])
+        dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, **process, **settings["dst"])
         return src_gen, dst_gen
 
     # ------------------------------------------------------------------ previews

@@ -257,7 +257,7 @@ class SampleGeneratorFace:
                  ct_mode: str = "none", ct_samples: list[Sample] | None = None, uniform_yaw: bool = False,
                  eyes_mouth_prio: bool = False, masked: bool = True, workers: int | None = None, *,
                  random_hsv_power: float = 0.0, rotation_range=(-10.0, 10.0), scale_range=(-0.15, 0.15),
-                 seed: int | None = None, prefetch: int = 2, cache_mb: int = DEFAULT_CACHE_MB):
+                 seed: int | None = None, prefetch: int = 2, cache_mb: float = DEFAULT_CACHE_MB):
         if not samples:
             raise UserError("no faces to train on")
         if batch_size < 1:
@@ -277,12 +277,17 @@ class SampleGeneratorFace:
         self._ct_index = ShuffledCycle(range(len(self.ct_samples)), self._rng) if self.ct_samples else None
 
         ctx = mp.get_context("spawn")
-        limit = int(cache_mb) * 1024 * 1024
+        limit = int(cache_mb * 1024 * 1024)
         faces = SharedFaces.create(ctx, len(self.samples), (resolution, resolution, channels),
-                                   (2, resolution, resolution), limit)
+                                   (self.cfg.mask_planes, resolution, resolution), limit)
         ct_faces = (SharedFaces.create(ctx, len(self.ct_samples), (resolution, resolution, channels), None,
                                        limit // 2) if self.ct_samples else None)
         self._shared = (faces, ct_faces)  # keep the shared blocks and locks alive while workers use them
+        if faces.count < len(self.samples):
+            interact.log_info(
+                f"The sample cache ({cache_mb:g} MB, DFL_SAMPLE_CACHE_MB) holds {faces.count:,} of "
+                f"{len(self.samples):,} faces at resolution {resolution}; the others are decoded and aligned "
+                "again every time they are drawn, which is slower.")
         maker_args = (self.samples, self.cfg, faces, self.ct_samples, ct_faces)
         self.workers = max(1, (os.cpu_count() or 2) // 2) if workers is None else int(workers)
         self._procs: list = []

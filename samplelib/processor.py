@@ -3,8 +3,9 @@
 Two stages, following DFL's SampleProcessor:
   * `prepare_block` (deterministic, done once per face and cached by the generator): decode (grayscale faces
     straight from the JPEG's luma), re-align to the model's face type or resize to the model resolution, and
-    build the full-face mask (stored XSeg mask, else the landmark hull with the face's eyebrow expansion) and
-    the eyes+mouth mask (clipped, times the binarised face mask). Result: one uint8 R x R x (C+2) block.
+    build the full-face mask (stored XSeg mask, else the landmark hull with the face's eyebrow expansion) and,
+    for eyes/mouth priority, the eyes+mouth mask (clipped, times the binarised face mask). Result: uint8
+    R x R x C face and 1 or 2 R x R mask planes (the gray model's cache entry is half the colour one's).
   * `render` (every time the face is drawn): one random draw of rotation/scale/shift/flip shared by all four
     outputs, DFL's grid warp on the input only, optional colour transfer toward a dst face, optional random
     HSV (colour only), eyes+mouth mask renormalised by its maximum. Everything stays uint8; each output is
@@ -54,8 +55,9 @@ class ProcessorConfig:
             object.__setattr__(self, "face_type", FaceType.from_string(self.face_type).to_string())
 
     @property
-    def block_channels(self) -> int:
-        return self.channels + 2
+    def mask_planes(self) -> int:
+        """Masks prepared per face: the face mask, plus the eyes+mouth mask when `eyes_mouth_prio` asks."""
+        return 2 if self.eyes_mouth_prio else 1
 
 
 # ------------------------------------------------------------------------------------------ preparation ---
@@ -109,7 +111,7 @@ def full_face_mask(sample, shape: tuple[int, int]) -> np.ndarray:
 
 def prepare_block(sample, cfg: ProcessorConfig, image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The deterministic part of a sample: (face uint8 R x R x C at the model's resolution and face type,
-    masks uint8 2 x R x R = [face mask, eyes+mouth mask], zeros for the latter unless `eyes_mouth_prio`)."""
+    masks uint8 P x R x R = [face mask] or, with `eyes_mouth_prio`, [face mask, eyes+mouth mask])."""
     r, c = cfg.resolution, cfg.channels
     if image is None:
         image = sample.load_image(grayscale=(c == 1))
@@ -127,7 +129,7 @@ def prepare_block(sample, cfg: ProcessorConfig, image: np.ndarray | None = None)
         return _warp_face(img, mat, r, interpolation, replicate)
 
     face = to_model(image, IMAGE_INTER, True)
-    masks = np.zeros((2, r, r), np.uint8)
+    masks = np.empty((cfg.mask_planes, r, r), np.uint8)
     mask = full_face_mask(sample, (h, w))
     planes = [mask]
     if cfg.eyes_mouth_prio:

@@ -76,6 +76,18 @@ def test_in_process_and_worker_batches_are_identical_for_a_seed(src_gray):
             np.testing.assert_array_equal(x, y)
 
 
+def test_faces_beyond_the_cache_are_prepared_per_draw_and_reported(src_gray, log_messages):
+    face_bytes = R * R * (1 + 1)  # gray face + its face mask (no eyes/mouth plane without the priority)
+    kwargs = dict(random_warp=True, random_flip=True, workers=0, seed=3)
+    full = SampleGeneratorFace(src_gray, B, R, 1, "f", **kwargs)
+    assert not log_messages
+    small = SampleGeneratorFace(src_gray, B, R, 1, "f", cache_mb=3 * face_bytes / 2 ** 20, **kwargs)
+    assert len(log_messages) == 1 and f"holds 3 of {len(src_gray)} faces" in log_messages[0]
+    for _ in range(3):  # every face drawn at least once: cached or not, the batches are the same
+        for x, y in zip(full.next(), small.next()):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_colour_transfer_toward_dst_faces(src, dst):
     plain = SampleGeneratorFace(src, B, R, 3, "f", random_warp=False, workers=0, seed=1).next()
     ct = SampleGeneratorFace(src, B, R, 3, "f", random_warp=False, ct_mode="rct", ct_samples=dst, workers=0,

@@ -37,18 +37,18 @@ def test_prepare_resizes_and_builds_hull_mask(samples):
     s = samples[0]
     face, masks = prepare_block(s, _cfg())
     image = s.load_image()
-    assert face.shape == (R, R, 3) and face.dtype == np.uint8 and masks.shape == (2, R, R)
+    assert face.shape == (R, R, 3) and face.dtype == np.uint8 and masks.shape == (1, R, R)
     expected = cv2.resize(image, (R, R), interpolation=cv2.INTER_AREA)
     assert np.abs(face.astype(int) - expected).mean() < 1.0
     hull = cv2.resize(get_image_hull_mask(image.shape, s.landmarks)[..., 0], (R, R), interpolation=cv2.INTER_AREA)
     assert np.abs(masks[0] / 255 - hull).mean() < 0.03
     assert 0.2 < masks[0].mean() / 255 < 0.8
-    assert not masks[1].any()  # eyes/mouth priority off: nothing computed
 
 
 def test_eyes_mouth_mask_lies_inside_the_face_mask(samples):
     s = samples[0]
     _, masks = prepare_block(s, _cfg(eyes_mouth_prio=True))
+    assert masks.shape == (2, R, R)  # the eyes+mouth plane is prepared (and cached) only when asked for
     em, full = masks[1].astype(int), masks[0].astype(int)
     assert em.max() > 200 and (em > 0).mean() < 0.3
     assert not ((em > 0) & (full == 0)).any()
