@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core import config  # noqa: E402
+from core import interact  # noqa: E402
 
-config.batch_mode()
+interact.batch_mode()
 
 SIZE = (1920, 1080)
 

@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from core import config  # noqa: E402
+from core import interact  # noqa: E402
 
-config.batch_mode()
+interact.batch_mode()
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

@@ -89,8 +89,8 @@ def main() -> int:
     parser.add_argument("--face-size", type=int, default=256, help="Size of the built faces.")
     parser.add_argument("--no-workers", action="store_true", help="Skip the spawned-worker throughput runs.")
     args = parser.parse_args()
-    from core import config
-    config.batch_mode()
+    from core import interact
+    interact.batch_mode()
     from samplelib.loader import load_samples
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,8 +51,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256, help="Face size in pixels.")
     parser.add_argument("--workers", type=int, default=0, help="Worker processes (0 = automatic).")
     args = parser.parse_args()
-    from core import config
-    config.batch_mode()
+    from core import interact
+    interact.batch_mode()
     from mainscripts.sort_methods import SORT_METHODS, SortOptions, worker_count
     from tests.fixtures_faceset import build_faceset
 

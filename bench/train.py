@@ -198,8 +198,8 @@ def main() -> int:
     parser.add_argument("--faceset", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from core import config
-    config.batch_mode()
+    from core import interact
+    interact.batch_mode()
     if args.child:
         print(json.dumps(run_child(json.loads(args.child), args.faceset, args.warmup, args.iters)))
         return 0

@@ -90,12 +90,6 @@ def settings() -> Settings:
     return _settings
 
 
-def batch_mode() -> Settings:
-    """For unattended tools such as the benchmarks: quiet TensorFlow and never prompt."""
-    quiet_tensorflow_logs()
-    return override(non_interactive=True)
-
-
 def override(**changes) -> Settings:
     """Replace fields (used by CLI flags such as --non-interactive and --cpu-only, and by tests)."""
     global _settings

@@ -48,6 +48,16 @@ def _setup_console() -> None:
 _setup_console()
 
 
+def batch_mode() -> None:
+    """For unattended tools whose stdout is data (the benchmarks' JSON): quiet TensorFlow, never prompt, and
+    send the console's log lines to stderr."""
+    config.quiet_tensorflow_logs()
+    config.override(non_interactive=True)
+    for handler in log.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
 def add_log_file(folder: str | Path, command: str) -> Path | None:
     """Append every log line of this run to `folder/<date>_<command>.log`; returns the file (None if unwritable)."""
     try:

@@ -283,7 +283,7 @@ class SampleGeneratorFace:
         ct_faces = (SharedFaces.create(ctx, len(self.ct_samples), (resolution, resolution, channels), None,
                                        limit // 2) if self.ct_samples else None)
         self._shared = (faces, ct_faces)  # keep the shared blocks and locks alive while workers use them
-        if faces.count < len(self.samples):
+        if 0 < limit and faces.count < len(self.samples):  # (0 turns the cache off on purpose)
             interact.log_info(
                 f"The sample cache ({cache_mb:g} MB, DFL_SAMPLE_CACHE_MB) holds {faces.count:,} of "
                 f"{len(self.samples):,} faces at resolution {resolution}; the others are decoded and aligned "

@@ -1,0 +1,77 @@
+"""bench/ scripts: each runs on a tiny input and prints only JSON on stdout, with the keys its docs promise.
+
+Nothing here is timed: the numbers themselves are for people reading the benchmarks, not for tests."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(script: str, *args: str, timeout: int = 300):
+    """Run `bench/<script>` and parse its whole stdout as JSON (progress bars and logs belong on stderr)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_sample_generator_bench(tiny_workspace):
+    rows = _bench("samples.py", "--faceset", str(tiny_workspace.src_aligned), "--resolutions", "64",
+                  "--batches", "3", "--no-workers")
+    assert [(r["resolution"], r["channels"]) for r in rows] == [(64, 1), (64, 3)]
+    for row in rows:
+        assert row["sample_ms_per_batch"] > 0 and row["uncached_ms_per_batch"] > 0
+    assert set(rows[0]["ratio_to_3ch"]) == {"sample_ms_per_batch", "uncached_ms_per_batch"}
+
+
+def test_train_bench_row(tiny_workspace):
+    """One config of bench/train.py (the child that each of its rows comes from), at tiny dims."""
+    model = "SAEHDBW"
+    cfg = dict(model=model, resolution=64, archi="df-ud", channels=1,
+               precision="float32", jit=False, batch_size=2, ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=8)
+    row = _bench("train.py", "--child", json.dumps(cfg), "--iters", "2", "--warmup", "0",
+                 "--faceset", str(tiny_workspace.src_aligned))
+    assert row["model"] == model and row["config"].startswith("res64 df-ud ae32 e16 d16 mask8 b2")
+    assert row["ms_per_iter"] > 0 and row["peak_rss_mb"] > 100 and row["faces"] == "faceset"
+
+
+def test_train_bench_ratios():
+    from bench.train import _cfg, add_ratios, DIMS, LEAN
+    configs = [_cfg("SAEHD", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", LEAN)]
+    rows = [dict(ms_per_iter=800.0, step_cpu_ms=1600.0), dict(ms_per_iter=700.0, step_cpu_ms=1400.0),
+            dict(ms_per_iter=250.0, step_cpu_ms=400.0)]
+    add_ratios(rows, configs)
+    assert rows[0]["vs_dfl"] == round(800 / 1700, 3)
+    assert rows[1]["vs_saehd"] == 0.875 and rows[1]["vs_saehd_cpu"] == 0.875
+    assert rows[2]["speedup_vs_saehd96"] == 3.2 and rows[2]["speedup_vs_saehd96_cpu"] == 4.0
+
+
+def test_sort_bench():
+    row = _bench("sort.py", "--count", "6", "--size", "64", "--workers", "1")
+    assert row["faces"] == 6 and row["hist_faces_per_s"] > 0 and row["blur_faces_per_s"] > 0
+
+
+def test_extract_bench():
+    report = _bench("extract.py", "--frames", "2", "--workers", "1")
+    detectors = {r["detector"]: r for r in report["results"]}
+    assert set(detectors) >= {"blazeface", "dlib"}
+    assert detectors["blazeface"]["job_jpg"]["faces"] == 2
+
+
+def test_merge_bench():
+    report = _bench("merge.py", "--frames", "2", "--workers", "1", "--resolution", "64", "--batch-size", "2",
+                    "--cases", "saehdbw/overlay+rct")
+    result = report["results"]["saehdbw/overlay+rct"]
+    assert result["fps"] > 0 and report["frames"] == 2
+
+
+def test_batch_mode_keeps_log_lines_off_stdout():
+    code = "from core import interact; interact.batch_mode(); interact.log_info('a log line'); print('{}')"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "{}\n" and "a log line" in proc.stderr
