@@ -48,6 +48,9 @@ class SAEHDModel(ModelBase):
     def engine_config(self):
         from models.saehd_engine import EngineConfig
         o = self.options
+        if self.training and len(self.devices) > o["batch_size"]:
+            raise UserError(f"batch_size {o['batch_size']} is smaller than the {len(self.devices)} GPUs chosen, "
+                            "which split each batch: raise batch_size or choose fewer GPUs")
         return EngineConfig(
             resolution=o["resolution"], channels=self.CHANNELS, archi=o["archi"], ae_dims=o["ae_dims"],
             e_dims=o["e_dims"], d_dims=o["d_dims"], d_mask_dims=o["d_mask_dims"],

@@ -44,6 +44,9 @@ class EngineConfig:
     `random_warp` off freezes LIAE's inter_AB, as DFL does.
     `xla_optimizer` compiles just the optimizer update with XLA (measured ~2x faster update on CPU).
     `device` is where the step computes ("auto" = the first GPU TensorFlow sees, else the CPU);
+    `train_devices` the devices one train step splits its batch over (empty = every GPU TensorFlow sees when
+    `device` is "auto", else just `device`); the first is `device`. Several devices sum their gradients, so
+    the update is the one a single device would make on the whole batch.
     `models_opt_on_gpu` off keeps the weights and optimizer state in CPU memory instead (DFL's option: frees
     GPU memory for a bigger batch or model, at some speed); `lr_dropout="cpu"` makes LR dropout's random masks
     on the CPU.
@@ -74,6 +77,7 @@ class EngineConfig:
     init: str = "glorot_uniform"
     seed: int | None = None
     device: str = "auto"
+    train_devices: tuple[str, ...] = ()
     models_opt_on_gpu: bool = True
 
     @property
@@ -122,17 +126,18 @@ class EngineConfig:
         if data_format == "auto":
             data_format = "NCHW" if on_gpu else "NHWC"
         ops.check_data_format(data_format)
-        jit = self.jit
-        if jit == "auto":
-            jit = False
         lr_cos = self.lr_cos
         if lr_cos is None:
             lr_cos = 500 if self.lr_dropout_keep < 1.0 else 0
-        device = self.device
-        if device == "auto":
-            device = "/GPU:0" if on_gpu else CPU_DEVICE
+        train_devices = tuple(self.train_devices)
+        if not train_devices:
+            gpus = max(1, len(tf.config.list_logical_devices("GPU"))) if on_gpu else 0
+            auto = tuple(f"/GPU:{i}" for i in range(gpus)) or (CPU_DEVICE,)
+            train_devices = auto if self.device == "auto" else (self.device,)
+        # An XLA-compiled function runs on one device: several devices train un-jitted.
+        jit = False if self.jit == "auto" or len(train_devices) > 1 else self.jit
         return replace(self, archi=str(spec), precision=precision, data_format=data_format, jit=bool(jit),
-                       lr_cos=lr_cos, input_channels=in_ch, device=device)
+                       lr_cos=lr_cos, input_channels=in_ch, device=train_devices[0], train_devices=train_devices)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -333,10 +338,27 @@ class SAEHDEngine:
                 return graph(*tensors)
         return placed
 
+    def _sharded_losses(self, tensors: Sequence[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per-sample loss vectors of the whole batch, each device of `train_devices` computing its share of
+        the samples (shares differ by at most one sample)."""
+        devices = self.config.train_devices
+        if len(devices) == 1:
+            return self._losses(tensors[:4], tensors[4:])
+        n = len(devices)
+        shares = []
+        for t in (tensors[0], tensors[4]):
+            size = tf.shape(t)[0]
+            shares.append(size // n + tf.cast(tf.range(n) < size % n, tf.int32))
+        parts = [tf.split(t, shares[k // 4], num=n) for k, t in enumerate(tensors)]
+        vecs = []
+        for i, device in enumerate(devices):
+            with tf.device(device):
+                vecs.append(self._losses([p[i] for p in parts[:4]], [p[i] for p in parts[4:]]))
+        return tf.concat([v[0] for v in vecs], 0), tf.concat([v[1] for v in vecs], 0)
+
     def _train_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        src, dst = tensors[:4], tensors[4:]
         with tf.GradientTape() as tape:
-            src_vec, dst_vec = self._losses(src, dst)
+            src_vec, dst_vec = self._sharded_losses(tensors)
             # DFL differentiates the per-sample loss vector: the gradient of the batch sum, not the mean.
             total = tf.reduce_sum(src_vec) + tf.reduce_sum(dst_vec)
         grads = tape.gradient(total, self._train_vars)
@@ -385,6 +407,10 @@ class SAEHDEngine:
 
     def train_step_tensors(self, src_batch, dst_batch) -> tuple[tf.Tensor, tf.Tensor]:
         """`train_step` without the host sync: scalar tensors, for callers that check losses less often."""
+        n = len(self.config.train_devices)
+        if n > 1 and min(len(src_batch[0]), len(dst_batch[0])) < n:
+            raise UserError(f"batch size {min(len(src_batch[0]), len(dst_batch[0]))} cannot be split over {n} "
+                            f"devices: use a batch size of at least {n}")
         return self._train_fn(*self._tensors(src_batch, "src"), *self._tensors(dst_batch, "dst"))
 
     def evaluate(self, src_batch, dst_batch) -> StepLosses:

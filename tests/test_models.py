@@ -130,6 +130,13 @@ def test_wrong_class_truncated_and_missing_files_are_clear_errors(saehd, tmp_pat
         load_model("SAEHD", tmp_path / "empty", training=False, cpu_only=True)
 
 
+def test_a_batch_smaller_than_the_chosen_gpus_is_refused(tmp_path, faces):
+    from core.leras.device import Device
+    two = [Device(0, "GPU A", 8 << 30), Device(1, "GPU B", 8 << 30)]
+    with pytest.raises(UserError, match="batch_size 1 is smaller than the 2 GPUs"):
+        _model("SAEHDBW", tmp_path, faces, options={"batch_size": 1}, devices=two)
+
+
 def test_saehdbw_with_preset_trains_on_gray_faces(tmp_path, faces):
     dims = {"ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16, "batch_size": 4, "ct_mode": "lct"}
     model = load_model("SAEHDBW", tmp_path, training=True, src_dir=faces[0], dst_dir=faces[1], cpu_only=True,

@@ -271,16 +271,7 @@ print(json.dumps(report))
 
 def test_models_opt_on_gpu_places_weights_and_optimizer_state():
     """The step computes on `device`; models_opt_on_gpu off keeps every weight and optimizer slot on the CPU."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-c", _PLACEMENT], cwd=root, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(root)), timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = _run_tf_script(_PLACEMENT)
     assert report["on"]["devices"] == ["device:CPU:1"]
     assert report["off"]["devices"] == ["device:CPU:0"]
     for name in report:   # every placement trains (the loss falls) and counts its updates
@@ -288,6 +279,70 @@ def test_models_opt_on_gpu_places_weights_and_optimizer_state():
         assert second < first and report[name]["iteration"] == 2
     assert report["on"]["losses"] == pytest.approx(report["off"]["losses"], rel=1e-5)
     assert report["cpu_dropout"]["xla"] is False and report["on"]["xla"] is True
+
+
+_MULTI_DEVICE = """
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]    # two logical CPUs stand in for two GPUs
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from models.saehd_engine import EngineConfig, SAEHDEngine
+from tests.test_saehd_engine import TINY, face_batch
+src, dst = face_batch("src", 1, n=3), face_batch("dst", 1, n=4)   # 3 src samples: shares of 2 and 1
+report = {}
+for name, devices in (("one", ("/CPU:0",)), ("two", ("/CPU:0", "/CPU:1"))):
+    eng = SAEHDEngine(EngineConfig(channels=1, archi="liae-ud", seed=5, train_devices=devices, **TINY))
+    with tf.GradientTape() as tape:
+        vecs = eng._sharded_losses([*eng._tensors(src, "src"), *eng._tensors(dst, "dst")])
+        total = tf.reduce_sum(vecs[0]) + tf.reduce_sum(vecs[1])
+    grad_norm = float(tf.linalg.global_norm(tape.gradient(total, eng._train_vars)))
+    losses = [list(eng.train_step(src, dst)) for _ in range(2)]
+    graph = eng._train_fn.get_concrete_function(*eng._tensors(src, "src"), *eng._tensors(dst, "dst")).graph
+    weights = np.concatenate([v.numpy().ravel() for v in eng._named_variables().values()])
+    report[name] = dict(losses=losses, weights=weights[::97].tolist(), iteration=eng.iteration, grad_norm=grad_norm,
+                        devices=sorted({op.device.rsplit("/", 1)[-1] for op in graph.get_operations() if op.device}))
+try:
+    eng.train_step(face_batch("src", 1, n=1), dst)
+except Exception as err:
+    report["two"]["one_face"] = str(err)
+print(json.dumps(report))
+"""
+
+
+def _run_tf_script(script: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(root)), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_step_over_two_devices_makes_the_single_device_update():
+    """Several GPUs (`--force-gpu-idxs 0,1`) split each batch; the summed gradients make the same update as one
+    device on the whole batch, uneven shares included."""
+    report = _run_tf_script(_MULTI_DEVICE)
+    assert report["two"]["devices"] == ["device:CPU:0", "device:CPU:1"]
+    assert report["one"]["devices"] == ["device:CPU:0"]
+    assert report["two"]["grad_norm"] == pytest.approx(report["one"]["grad_norm"], rel=1e-4)
+    np.testing.assert_allclose(report["two"]["losses"], report["one"]["losses"], rtol=1e-4)
+    np.testing.assert_allclose(report["two"]["weights"], report["one"]["weights"], rtol=1e-3, atol=1e-5)
+    assert report["two"]["iteration"] == 2
+    assert "batch size 1 cannot be split over 2 devices" in report["two"]["one_face"]
+
+
+def test_train_devices_resolve_from_the_visible_gpus():
+    cfg = EngineConfig(train_devices=("/GPU:0", "/GPU:1"), jit=True).resolved(on_gpu=True)
+    assert cfg.device == "/GPU:0" and cfg.train_devices == ("/GPU:0", "/GPU:1") and cfg.jit is False
+    one = EngineConfig(jit=True).resolved(on_gpu=True)   # (no GPU here: TensorFlow lists none, one is assumed)
+    assert one.train_devices == ("/GPU:0",) and one.jit is True
+    assert EngineConfig().resolved(on_gpu=False).train_devices == ("/CPU:0",)
+    assert EngineConfig(device="/CPU:1").resolved(on_gpu=True).train_devices == ("/CPU:1",)
 
 
 def test_models_opt_device_follows_the_option():
