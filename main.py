@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from core import config, interact
-    from core.errors import UserError
+    from core.errors import UserError, describe_os_error
     from core.workspace import Workspace
     if args.non_interactive:
         config.override(non_interactive=True)
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (UserError, FileNotFoundError, NotADirectoryError) as err:
         interact.log_err(f"Error: {err}")
+        return 1
+    except OSError as err:  # disk full, read-only or forbidden folder: what happened, where, what to do
+        interact.log_err(f"Error: {describe_os_error(err)}")
         return 1
     return int(code or 0)
 

@@ -40,6 +40,11 @@ def fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def naming(err: OSError, path: str | os.PathLike) -> OSError:
+    """`err`, naming `path` when it names no file (a write that fails on a full disk names none)."""
+    return err if err.filename or not err.errno else OSError(err.errno, err.strerror, str(path))
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     """Open a temp file beside `path`; on success fsync it and rename it over `path`.
@@ -58,9 +63,11 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise naming(err, path) from err
         raise
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from core.errors import UserError
 from mainscripts.trainer_window import CHOOSER_LINES, Action, TrainerWindow, TrainerWindowState
 from models import options as opt
 from models import preview as pv
-from models.base import ModelBase, NonFiniteLoss
+from models.base import ModelBase, NonFiniteLoss, SaveFailed
 from models.registry import MODELS
 
 NAN_ADVICE = ("To keep training stable: set lr_dropout to n, turn clipgrad on (y), or use smaller "
@@ -304,13 +305,13 @@ class Trainer:
             for action in self._drain_commands():
                 if action is Action.EXIT:
                     if not reached:
-                        self._save()
+                        self._save(final=True)
                     return
                 if action is Action.SAVE:
                     self._save()
                 elif action is Action.BACKUP:
                     self._print_newline()
-                    interact.log_info(f"Backup written to {m.create_backup()}")
+                    self._backup("Backup")
                 elif action is Action.REFRESH_PREVIEW:
                     if reached:  # not training any more: draw a fresh batch to look at
                         m.last_sample = (next(m.src_gen), next(m.dst_gen))
@@ -332,10 +333,10 @@ class Trainer:
                 self._publish_previews()
             first_of_session = False
             if m.should_write_preview_history():
-                m.write_preview_history()
+                self._keep_going(m.write_preview_history, "preview history")
             if m.is_reached_target():
-                if m.iter != 1:  # iteration 1 was just saved above
-                    self._save()
+                if m.iter != 1 or self.exit_code:  # iteration 1 was just saved above (unless that failed)
+                    self._save(final=True)
                 interact.log_info("Reached target iteration.")
                 reached = True
                 if not self.show_window:
@@ -349,16 +350,39 @@ class Trainer:
             except queue.Empty:
                 return actions
 
-    def _save(self) -> None:
+    def _save(self, final: bool = False) -> None:
+        """Save (and autobackup when due). A failed write is reported: an autosave lets training go on and
+        tries again next time; a `final` save (exit, target reached) makes the exit code 1."""
         m = self.model
         means = m.mean_loss_since_save()
-        m.save()
+        try:
+            m.save()
+        except SaveFailed as err:
+            self._print_newline()
+            interact.log_err(f"{err}{'' if final else ' Training goes on; the next autosave tries again.'}")
+            if final:
+                self.exit_code = 1
+            return
         self._print_newline()
         interact.log_info(format_iteration(m.iter, None, means))
         if m.backup_due():
-            interact.log_info(f"Autobackup written to {m.create_backup()}")
+            self._backup("Autobackup")
         self._publish_previews()
         self.scalars.flush()
+
+    def _backup(self, kind: str) -> None:
+        try:
+            interact.log_info(f"{kind} written to {self.model.create_backup()}")
+        except SaveFailed as err:
+            interact.log_err(str(err))
+
+    @staticmethod
+    def _keep_going(write: Callable[[], None], what: str) -> None:
+        """Write files that only people look at; a failure (disk full) is a warning, training goes on."""
+        try:
+            write()
+        except OSError as err:
+            interact.log_warn(f"The {what} could not be written: {err.strerror or err}")
 
     def _publish_previews(self, sample=None) -> None:
         """New previews for the window, or (headless) the preview/loss PNGs and a TensorBoard image."""
@@ -371,8 +395,11 @@ class Trainer:
             return
         history = m.loss_array()
         name, image = previews[0]
-        pv.write_image(m.files.file("preview.png"), pv.compose(image, history, m.iter, [m.info_line()]))
-        pv.write_image(m.files.file("loss.png"), pv.loss_graph(history, 800, 200, m.iter))
+
+        def write() -> None:
+            pv.write_image(m.files.file("preview.png"), pv.compose(image, history, m.iter, [m.info_line()]))
+            pv.write_image(m.files.file("loss.png"), pv.loss_graph(history, 800, 200, m.iter))
+        self._keep_going(write, "preview and loss graph")
         self.scalars.image(m.iter, name, image)
 
     # ------------------------------------------------------------------ console

@@ -4,6 +4,7 @@ is read while one is predicted), merging and writing in worker processes, resume
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import multiprocessing
 from collections import deque
@@ -17,7 +18,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core import interact
-from core.errors import UserError
+from core.errors import DISK_ERRNOS, UserError
 from merger import bw_color, sources, temporal
 from merger.config import MergerConfig
 from merger.frames import Frame, MergeState, RunOptions, frame_signature, output_paths
@@ -227,6 +228,8 @@ class Merger:
                 state.save()
             return
         state.frames.pop(job.path.name, None)
+        if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+            raise error  # no frame after this one can be written either: stop, keep what is merged
         if isinstance(error, (UserError, cv2.error, OSError, ValueError)):
             interact.log_warn(f"{job.path}: not merged ({str(error).strip()[:200]})")
             stats.failed += 1
@@ -313,13 +316,15 @@ class Merger:
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
                 executor = None
+            with contextlib.suppress(OSError):  # (on a full disk the first error is the one to report)
+                state.save()
             raise
         finally:
             bar.close()
             quiet_console.__exit__(None, None, None)
             if executor is not None:
                 executor.shutdown(wait=True)
-            state.save()
+        state.save()
         return stats
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core import fsio
 from core.errors import UserError
 from core.imagelib.io import read_image
 from core.imagelib.png import encode_png
@@ -30,8 +31,12 @@ def write_output(path: Path, data: bytes) -> None:
     frame that the resume would take as done. No fsync: these files can always be made again (`--force`), and
     four fsyncs per frame held the workers up."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise fsio.naming(err, path) from err
 
 
 @dataclass

@@ -54,6 +54,15 @@ class NonFiniteLoss(RuntimeError):
     """A training step produced a NaN or infinite loss."""
 
 
+class SaveFailed(UserError):
+    """The model (or a backup) could not be written, e.g. the disk is full; what was saved before is intact."""
+
+
+def _write_failure(what: str, folder: Path, err: OSError, kept: str) -> SaveFailed:
+    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+    return SaveFailed(f"Could not write {what} in {folder}: {err.strerror or err}{where}. {kept}")
+
+
 # --------------------------------------------------------------------------------------------- files and names
 
 @dataclass(frozen=True)
@@ -425,13 +434,13 @@ class ModelBase:
 
     # ------------------------------------------------------------------ save
 
-    def _data_dict(self) -> dict:
+    def _data_dict(self, generation: int | None = None) -> dict:
         return {
             "format": STATE_FORMAT,
             "model_class": self.MODEL_NAME,
             "name": self.name,
             "iter": self.iter,
-            "generation": self.generation,
+            "generation": self.generation if generation is None else generation,
             "options": self.options,
             "loss_names": list(self.LOSS_NAMES),
             "training_seconds": round(self.training_seconds, 1),
@@ -440,31 +449,44 @@ class ModelBase:
         }
 
     def save(self) -> None:
-        """Write a complete new generation, switch `data.json` to it atomically, then drop the old one."""
+        """Write a complete new generation, switch `data.json` to it atomically, then drop the old one.
+
+        A failed write (disk full, folder gone) raises `SaveFailed` and leaves the last save in place."""
         new_generation = self.generation + 1
         final = self.files.weights(new_generation)
         tmp = final.with_name(final.name + ".tmp")
-        for stale in (tmp, final):
-            if stale.exists():
-                shutil.rmtree(stale)
-        tmp.mkdir(parents=True)
-        self.engine.save(tmp, self.files.prefix)
-        history = np.asarray(self.loss_history, np.float32).reshape(len(self.loss_history), len(self.LOSS_NAMES))
-        with open(tmp / "loss_history.npy", "wb") as f:
-            np.save(f, history, allow_pickle=False)
-        if self.sample_for_preview is not None:
-            with open(tmp / "preview_sample.npz", "wb") as f:
-                np.savez(f, **_pack_sample(self.sample_for_preview))
-        _fsync_tree(tmp)
-        os.replace(tmp, final)
+        try:
+            for stale in (tmp, final):
+                if stale.exists():
+                    shutil.rmtree(stale)
+            tmp.mkdir(parents=True)
+            self.engine.save(tmp, self.files.prefix)
+            history = np.asarray(self.loss_history, np.float32).reshape(len(self.loss_history),
+                                                                        len(self.LOSS_NAMES))
+            with open(tmp / "loss_history.npy", "wb") as f:
+                np.save(f, history, allow_pickle=False)
+            if self.sample_for_preview is not None:
+                with open(tmp / "preview_sample.npz", "wb") as f:
+                    np.savez(f, **_pack_sample(self.sample_for_preview))
+            _fsync_tree(tmp)
+            os.replace(tmp, final)
+            fsio.atomic_write_text(self.files.data, json.dumps(self._data_dict(new_generation), indent=2))
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
+            kept = (f"The model on disk is still the one saved at iteration {self._save_iter}."
+                    if self.files.data.exists() else "Nothing of this model was saved yet.")
+            raise _write_failure("the model", self.folder, err, kept) from None
         self.generation = new_generation
-        fsio.atomic_write_text(self.files.data, json.dumps(self._data_dict(), indent=2))
         for stale in self.files.stale_generations(keep=self.generation):
             shutil.rmtree(stale, ignore_errors=True)
         for junk in self.folder.glob(f".{self.files.prefix}*.tmp"):  # temp files of a save that was killed
             junk.unlink(missing_ok=True)
-        fsio.atomic_write_text(self.files.summary, self.summary_text() + "\n")
         self._save_iter = self.iter
+        try:
+            fsio.atomic_write_text(self.files.summary, self.summary_text() + "\n")
+        except OSError as err:  # the model itself is saved; the summary is for people
+            interact.log_warn(f"{self.files.summary}: not updated ({err.strerror or err})")
 
     # ------------------------------------------------------------------ training
 
@@ -514,18 +536,23 @@ class ModelBase:
         if not self.files.data.exists():
             self.save()
         root = self.files.backups
-        root.mkdir(parents=True, exist_ok=True)
         tmp = root / "01.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        shutil.copy2(self.files.data, tmp / self.files.data.name)
-        if self.files.summary.exists():
-            shutil.copy2(self.files.summary, tmp / self.files.summary.name)
-        weights = self.files.weights(self.generation)
-        shutil.copytree(weights, tmp / weights.name)
-        for name, image in self.get_previews(self.last_sample or self.sample_for_preview):
-            pv.write_image(tmp / f"preview_{name}.jpg", pv.compose(image, self.loss_array(), self.iter))
-        _fsync_tree(tmp)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            shutil.copy2(self.files.data, tmp / self.files.data.name)
+            if self.files.summary.exists():
+                shutil.copy2(self.files.summary, tmp / self.files.summary.name)
+            weights = self.files.weights(self.generation)
+            shutil.copytree(weights, tmp / weights.name)
+            for name, image in self.get_previews(self.last_sample or self.sample_for_preview):
+                pv.write_image(tmp / f"preview_{name}.jpg", pv.compose(image, self.loss_array(), self.iter))
+            _fsync_tree(tmp)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _write_failure("a backup", root, err, "The model itself is saved and older backups are kept.") \
+                from None
         shutil.rmtree(root / f"{MAX_BACKUPS:02d}", ignore_errors=True)
         for index in range(MAX_BACKUPS - 1, 0, -1):
             if (root / f"{index:02d}").exists():

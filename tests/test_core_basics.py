@@ -29,6 +29,18 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
 
 
+def test_a_failed_write_names_its_file_and_says_what_to_do(tmp_path: Path):
+    import errno
+    from core.errors import describe_os_error
+    full = OSError(errno.ENOSPC, "No space left on device")   # what a write on a full disk raises: no file
+    named = fsio.naming(full, tmp_path / "00001.png")
+    assert named.errno == errno.ENOSPC and named.filename == str(tmp_path / "00001.png")
+    assert describe_os_error(named) == (f"No space left on device: {tmp_path / '00001.png'} "
+                                        "(free some disk space and run it again)")
+    assert fsio.naming(named, "elsewhere") is named
+    assert describe_os_error(OSError(errno.EIO, "Input/output error", "x")) == "Input/output error: x"
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path: Path):
     fsio.atomic_write_text(tmp_path / "atomic.json", "{}")

@@ -117,6 +117,29 @@ def test_unreadable_frame_is_skipped_with_a_warning(ws, merge_scene):
     assert not (ws / "data_dst/merged/00003.png").exists()
 
 
+def test_a_full_disk_stops_the_merge_keeps_the_done_frames_and_names_the_file(ws, merge_scene, monkeypatch):
+    import errno
+    import merger.worker as worker
+    real_write, written = worker.write_output, []
+
+    def disk_fills_after_three_files(path, data):
+        if len(written) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, data)
+        written.append(path.name)
+
+    monkeypatch.setattr(worker, "write_output", disk_fills_after_three_files)
+    merger, frames = _merger(ws, RealFaceSource(merge_scene))
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        merger.run_all(frames)
+    assert caught.value.errno == errno.ENOSPC
+    merged = sorted(p.name for p in (ws / "data_dst/merged").glob("*.png"))
+    assert merged and len(merged) < len(frames)          # stopped at the first failure, not every frame warned
+    monkeypatch.undo()
+    stats = merger.run_all(frames)                       # space freed: the resume merges only the rest
+    assert stats.already_done >= 1 and stats.merged + stats.copied + stats.already_done == len(frames)
+
+
 def test_stabilize_gamma_flattens_brightness(ws, merge_scene):
     class Flicker(RealFaceSource):
         def predict(self, keys, faces):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,6 +107,31 @@ def test_backups_rotate_and_are_loadable(saehd, monkeypatch, tmp_path):
     assert newest["iter"] == saehd.iter == older["iter"] + 1
     copy = shutil.copytree(root / "01", tmp_path / "restored")
     assert load_model("SAEHD", copy, training=False, cpu_only=True).iter == saehd.iter
+
+
+def test_a_full_disk_during_save_keeps_the_last_save(saehd, monkeypatch):
+    import errno
+    import models.base as base
+    saehd.save()
+    saved_iter, files_before = saehd.iter, sorted(p.name for p in saehd.folder.iterdir())
+    saehd.train_one_iter()
+
+    def disk_full(folder, *args, **kwargs):
+        (Path(folder) / "half_written.h5").write_bytes(b"\0" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(saehd.engine, "save", disk_full)
+        with pytest.raises(base.SaveFailed, match="No space left on device. The model on disk is still the one "
+                                                  f"saved at iteration {saved_iter}"):
+            saehd.save()
+    assert sorted(p.name for p in saehd.folder.iterdir()) == files_before  # no temp folder left behind
+    with monkeypatch.context() as patch:
+        patch.setattr(base.shutil, "copytree", lambda src, dst: disk_full(Path(dst).parent))
+        with pytest.raises(base.SaveFailed, match="Could not write a backup .* older backups are kept"):
+            saehd.create_backup()
+    assert not list(saehd.files.backups.glob("*.tmp"))
+    assert load_model("SAEHD", saehd.folder, training=False, cpu_only=True).iter == saved_iter
 
 
 def test_wrong_class_truncated_and_missing_files_are_clear_errors(saehd, tmp_path):

@@ -175,6 +175,34 @@ def test_nan_loss_stops_restores_and_advises(model, log_messages, monkeypatch):
     assert np.isfinite(weight.numpy()).all() and model.iter == saved_iter
 
 
+def test_a_failing_autosave_lets_training_go_on_and_a_failing_final_save_exits_1(model, log_messages,
+                                                                                monkeypatch):
+    import errno
+    from models.base import SaveFailed
+    model.train_one_iter()  # (a batch to preview)
+    real_save, calls = model.save, []
+
+    def save_fails_twice():
+        calls.append(model.iter)
+        if len(calls) <= 2:
+            raise SaveFailed(f"Could not write the model in {model.folder}: No space left on device.")
+        real_save()
+
+    monkeypatch.setattr(model, "save", save_fails_twice)
+    def disk_full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("mainscripts.train.pv.write_image", disk_full)  # the headless preview PNGs fail too
+    trainer = Trainer(model)
+    trainer._save()                        # an autosave: reported, training goes on, exit code untouched
+    assert trainer.exit_code == 0 and "the next autosave tries again" in log_messages[-1]
+    trainer._save(final=True)              # the save at exit / target iteration: exit code 1
+    assert trainer.exit_code == 1 and "tries again" not in log_messages[-1]
+    trainer._save()                        # a later save that works
+    assert calls == [model.iter] * 3 and any("preview and loss graph could not be written" in m
+                                             for m in log_messages)
+
+
 def test_out_of_memory_is_explained_not_raised(model, log_messages, monkeypatch):
     import tensorflow as tf
 
