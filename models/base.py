@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from core import config, fsio, interact
-from core.errors import UserError
+from core.errors import UserError, describe_os_error
 from models import options as opt
 from models import preview as pv
 
@@ -59,8 +59,7 @@ class SaveFailed(UserError):
 
 
 def _write_failure(what: str, folder: Path, err: OSError, kept: str) -> SaveFailed:
-    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-    return SaveFailed(f"Could not write {what} in {folder}: {err.strerror or err}{where}. {kept}")
+    return SaveFailed(f"Could not write {what} in {folder}: {describe_os_error(err)}. {kept}")
 
 
 # --------------------------------------------------------------------------------------------- files and names

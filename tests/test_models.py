@@ -122,8 +122,9 @@ def test_a_full_disk_during_save_keeps_the_last_save(saehd, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(saehd.engine, "save", disk_full)
-        with pytest.raises(base.SaveFailed, match="No space left on device. The model on disk is still the one "
-                                                  f"saved at iteration {saved_iter}"):
+        with pytest.raises(base.SaveFailed, match=r"No space left on device \(free some disk space and run it "
+                                                  r"again\)\. The model on disk is still the one saved at "
+                                                  f"iteration {saved_iter}"):
             saehd.save()
     assert sorted(p.name for p in saehd.folder.iterdir()) == files_before  # no temp folder left behind
     with monkeypatch.context() as patch:
