@@ -104,11 +104,9 @@ def main(args: argparse.Namespace) -> int:
 def _is_oom(err: BaseException) -> bool:
     if isinstance(err, MemoryError):
         return True
-    try:
-        import tensorflow as tf
-    except ImportError:  # pragma: no cover - tensorflow is a hard requirement
-        return False
-    return isinstance(err, tf.errors.ResourceExhaustedError)
+    # TensorFlow not imported yet: the error cannot be one of its own (and importing it would print its banner).
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(err, tf.errors.ResourceExhaustedError)
 
 
 def format_iteration(iteration: int, seconds: float | None, losses) -> str:
