@@ -4,8 +4,10 @@ stops cleanly on a NaN loss or an out-of-memory error with advice instead of a t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import queue
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -101,6 +103,25 @@ def main(args: argparse.Namespace) -> int:
         model.close()
 
 
+@contextlib.contextmanager
+def _stop_signals_as_ctrl_c():
+    """While training, `kill` (SIGTERM: `timeout`, `docker stop`, a job scheduler) and a closed terminal
+    (SIGHUP) stop it like Ctrl-C: the model is saved first. Only the main thread can set signal handlers."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                saved[name] = signal.signal(getattr(signal, name), stop)
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 def _is_oom(err: BaseException) -> bool:
     if isinstance(err, MemoryError):
         return True
@@ -183,6 +204,10 @@ class Trainer:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> int:
+        with _stop_signals_as_ctrl_c():
+            return self._run()
+
+    def _run(self) -> int:
         interact.log_info(self.model.summary_text())
         if (self.show_window and self.model.options.get("write_preview_history")
                 and self.model.sample_for_preview is None

@@ -33,6 +33,7 @@ YAW_BINS = 128
 YAW_RANGE = 1.2            # 2DFAN landmarks practically span yaw +-1.2 rad
 DEFAULT_CACHE_MB = 2048
 RESULT_POLL_S = 1.0
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 PARENT_CHECK_S = 2.0
 
 
@@ -203,7 +204,9 @@ class BatchMaker:
 
 def _worker_main(maker_args: tuple, slots_raw, slots: int, batch_size: int, tasks, results) -> None:
     """Entry point of a spawned sample worker: render tasks until told to stop (None)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle
+    for name in STOP_SIGNALS:  # Ctrl-C, kill and a closed terminal are the trainer's to handle: it saves first
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     cv2.setNumThreads(1)
     maker = BatchMaker(*maker_args)
     ring = BatchSlots(slots_raw, slots, batch_size, maker.cfg)
@@ -236,7 +239,7 @@ def _shutdown(procs: list, tasks) -> None:
         p.join(timeout=5)
     for p in procs:
         if p.is_alive():
-            p.terminate()
+            p.kill()  # (they ignore SIGTERM)
             p.join(timeout=2)
 
 

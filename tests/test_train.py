@@ -65,7 +65,7 @@ def test_format_iteration_matches_dfl():
     assert "[saved]" in format_iteration(9, None, (1.0, 2.0))
 
 
-def test_cli_trains_to_target_then_continues_and_ctrl_c_saves(tiny_workspace, tmp_path, log_messages,
+def test_cli_trains_to_target_then_continues_and_a_stop_signal_saves(tiny_workspace, tmp_path, log_messages,
                                                                 monkeypatch):
     # At a terminal, but with a config file: nothing is asked (model name, device, options).
     config.override(preview_period=2, sample_workers=1, non_interactive=False)  # real background workers here
@@ -87,19 +87,21 @@ def test_cli_trains_to_target_then_continues_and_ctrl_c_saves(tiny_workspace, tm
     assert any("Reached target iteration" in m for m in log_messages)
 
     # Continue the same model in a real `main.py train` process (no TTY: nothing is asked) and stop it with
-    # Ctrl-C: it must save and exit cleanly; locked options stay.
+    # SIGTERM sent to its whole process group (`docker stop`, a closed terminal's SIGHUP, Ctrl-C's SIGINT all
+    # take the same way): it must save and exit cleanly, its sample workers must not die first; locked
+    # options stay.
     cfg.write_text(json.dumps({"target_iter": 0}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", DFL_TRAIN_PRECISION="float32", DFL_SAMPLE_WORKERS="1")
     child = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *_train_args(tiny_workspace, model_dir, cfg,
                                                                                 "--silent-start")],
                              cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output: list[str] = []
     for line in child.stdout:
         output.append(line)
         if line.startswith("Starting."):
             time.sleep(3.0)  # a few iterations
-            child.send_signal(signal.SIGINT)
+            os.killpg(child.pid, signal.SIGTERM)
             break
     output += child.stdout.readlines()
     assert child.wait(120) == 0, "".join(output)[-3000:]
