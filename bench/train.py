@@ -38,25 +38,32 @@ DIMS = dict(ae_dims=128, e_dims=64, d_dims=64, d_mask_dims=16)
 LEAN = dict(ae_dims=96, e_dims=32, d_dims=32, d_mask_dims=16)
 
 
-def _cfg(model: str, res: int, archi: str, dims: dict, precision: str = "auto", jit: bool = False) -> dict:
+def _cfg(model: str, res: int, archi: str, dims: dict, precision: str = "auto", jit: bool = False,
+         data_format: str = "auto") -> dict:
     return dict(model=model, resolution=res, archi=archi, channels=1 if model == "SAEHDBW" else 3,
-                precision=precision, jit=jit, batch_size=4, **dims)
+                precision=precision, jit=jit, data_format=data_format, batch_size=4, **dims)
 
 
-def plan(quick: bool) -> list[dict]:
+def plan(quick: bool, gpu: bool = False) -> list[dict]:
+    """The configs to time; on a GPU the full plan also times both layouts with and without XLA, so that the
+    defaults of `EngineConfig.resolved` can follow the fastest."""
     if quick:
         return [_cfg("SAEHD", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", DIMS),
                 _cfg("SAEHDBW", 96, "df-ud", LEAN)]
     rows = [_cfg(m, 96, "df-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
     rows += [_cfg("SAEHD", 96, "df-ud", DIMS, p, jit=True) for p in ("float32", "bfloat16")]
+    if gpu:
+        rows += [_cfg("SAEHD", 96, "df-ud", DIMS, "float32", jit, "NHWC") for jit in (False, True)]
     rows += [_cfg(m, 128, "liae-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
     rows += [_cfg("SAEHDBW", 96, "df-ud", LEAN, p) for p in ("float32", "bfloat16")]
     return rows
 
 
 def label(c: dict) -> str:
+    """`res96 df-ud ae128 e64 d64 mask16 b4 bfloat16 NHWC` (+ ` jit`), from a resolved engine config."""
     return (f"res{c['resolution']} {c['archi']} ae{c['ae_dims']} e{c['e_dims']} d{c['d_dims']} "
-            f"mask{c['d_mask_dims']} b{c['batch_size']} {c['precision']}{' jit' if c['jit'] else ''}")
+            f"mask{c['d_mask_dims']} b{c['batch_size']} {c['precision']} {c['data_format']}"
+            f"{' jit' if c['jit'] else ''}")
 
 
 # ------------------------------------------------------------------------------------------ faces
@@ -138,7 +145,8 @@ def add_ratios(rows: list[dict], configs: list[dict]) -> None:
     for row, c in zip(rows, configs):
         if "ms_per_iter" not in row:
             continue
-        by_key[(c["model"], c["resolution"], c["archi"], c["ae_dims"], c["precision"], c["jit"])] = row
+        by_key[(c["model"], c["resolution"], c["archi"], c["ae_dims"], c["precision"], c["jit"],
+                c["data_format"])] = row
         dfl = DFL_MS.get((c["archi"], c["resolution"]))
         if c["model"] == "SAEHD" and dfl and c["ae_dims"] == 128:
             row["vs_dfl"] = round(row["ms_per_iter"] / dfl, 3)
@@ -150,11 +158,12 @@ def add_ratios(rows: list[dict], configs: list[dict]) -> None:
     for row, c in zip(rows, configs):
         if c["model"] != "SAEHDBW" or "ms_per_iter" not in row:
             continue
-        twin = by_key.get(("SAEHD", c["resolution"], c["archi"], c["ae_dims"], c["precision"], c["jit"]))
+        twin = by_key.get(("SAEHD", c["resolution"], c["archi"], c["ae_dims"], c["precision"], c["jit"],
+                           c["data_format"]))
         if twin:
             ratio("vs_saehd", row, row, twin)
         if c["ae_dims"] == 96:
-            ref = by_key.get(("SAEHD", 96, "df-ud", 128, c["precision"], False))
+            ref = by_key.get(("SAEHD", 96, "df-ud", 128, c["precision"], False, c["data_format"]))
             if ref:
                 ratio("speedup_vs_saehd96", row, ref, row)
 
@@ -205,7 +214,8 @@ def main() -> int:
         return 0
     iters = args.iters or (4 if args.quick else 12)
     rounds = args.rounds or (1 if args.quick else 2)
-    configs = plan(args.quick)
+    from core.leras.device import list_devices
+    configs = plan(args.quick, gpu=bool(list_devices()))
     with tempfile.TemporaryDirectory() as tmp:
         faceset = build_faces(Path(tmp) / "aligned")
         best: dict[int, dict] = {}
