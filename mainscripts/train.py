@@ -106,15 +106,17 @@ def main(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _stop_signals_as_ctrl_c():
     """While training, `kill` (SIGTERM: `timeout`, `docker stop`, a job scheduler) and a closed terminal
-    (SIGHUP) stop it like Ctrl-C: the model is saved first. Only the main thread can set signal handlers."""
+    (SIGHUP) stop it like Ctrl-C: the model is saved first. A signal already ignored stays ignored (`nohup`
+    keeps training when the terminal closes). Only the main thread can set signal handlers."""
     def stop(signum, frame):
         raise KeyboardInterrupt
 
     saved = {}
     if threading.current_thread() is threading.main_thread():
         for name in ("SIGTERM", "SIGHUP"):
-            if hasattr(signal, name):
-                saved[name] = signal.signal(getattr(signal, name), stop)
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+                saved[name] = signal.signal(sig, stop)
     try:
         yield
     finally:

@@ -124,6 +124,21 @@ def test_a_wrong_gpu_index_is_one_line_without_tensorflow_banners(tiny_workspace
     assert "oneDNN" not in proc.stdout + proc.stderr and "Traceback" not in proc.stdout + proc.stderr
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+def test_stop_signals_raise_ctrl_c_while_training_and_nohup_is_respected():
+    from mainscripts.train import _stop_signals_as_ctrl_c
+    before_term, before_hup = signal.getsignal(signal.SIGTERM), signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with _stop_signals_as_ctrl_c():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN     # started under nohup: stays ignored
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # (the handler runs between bytecodes of this thread)
+        assert signal.getsignal(signal.SIGTERM) == before_term
+    finally:
+        signal.signal(signal.SIGHUP, before_hup)
+
+
 def test_config_file_unknown_key_is_an_error(tiny_workspace, tmp_path, log_messages):
     cfg = tmp_path / "options.json"
     cfg.write_text(json.dumps(dict(TINY, ae_dimz=64)))
