@@ -44,7 +44,7 @@ class Settings:
     has_display: bool = True  # a screen for OpenCV windows (Windows/macOS, or DISPLAY/WAYLAND_DISPLAY set)
     train_precision: str = "auto"  # training compute dtype: auto | float32 | bfloat16
     sample_workers: int = -1  # training sample-generator processes per side; -1 = half the CPUs, 0 = in-process
-    sample_cache_mb: int = 2048  # RAM per side for prepared training faces; faces beyond it are prepared per draw
+    sample_cache_mb: int = -1  # RAM per side for prepared training faces (-1 = an eighth of the RAM, <= 8 GB)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

@@ -31,7 +31,7 @@ from samplelib.processor import (Batch, ProcessorConfig, check_face_type, prepar
 
 YAW_BINS = 128
 YAW_RANGE = 1.2            # 2DFAN landmarks practically span yaw +-1.2 rad
-DEFAULT_CACHE_MB = 2048
+MAX_DEFAULT_CACHE_MB = 8192
 RESULT_POLL_S = 1.0
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 PARENT_CHECK_S = 2.0
@@ -69,6 +69,36 @@ class YawBalancedIndex:
 
 
 # ---------------------------------------------------------------------------------------- shared memory ---
+
+def physical_memory_mb() -> int | None:
+    """The machine's RAM in MB, or None when the platform does not say."""
+    if os.name == "nt":
+        import ctypes
+
+        class MemoryStatus(ctypes.Structure):
+            _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong), ("total_phys", ctypes.c_ulonglong),
+                        ("avail_phys", ctypes.c_ulonglong), ("total_page", ctypes.c_ulonglong),
+                        ("avail_page", ctypes.c_ulonglong), ("total_virtual", ctypes.c_ulonglong),
+                        ("avail_virtual", ctypes.c_ulonglong), ("avail_extended", ctypes.c_ulonglong)]
+
+        status = MemoryStatus(length=ctypes.sizeof(MemoryStatus))
+        try:
+            ok = ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))
+        except (AttributeError, OSError):
+            return None
+        return int(status.total_phys >> 20) if ok else None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_cache_mb() -> int:
+    """The default face cache of one generator: an eighth of the RAM (src and dst get one each), at most
+    MAX_DEFAULT_CACHE_MB; 2048 when the RAM is unknown."""
+    ram = physical_memory_mb()
+    return 2048 if ram is None else max(64, min(MAX_DEFAULT_CACHE_MB, ram // 8))
+
 
 def _raw(ctx, nbytes: int):
     return ctx.RawArray("B", max(1, int(nbytes)))
@@ -253,6 +283,7 @@ class SampleGeneratorFace:
     face toward a random face of `ct_samples` (the dst set), `uniform_yaw` balances head poses,
     `eyes_mouth_prio` fills `em_mask` (zeros otherwise). `masked` is recorded for the model (masks are always
     delivered). `workers`: background processes (default half the CPUs, as DFL; 0 = in the caller).
+    `cache_mb`: RAM for prepared faces (None = `default_cache_mb()`, 0 = no cache).
     """
 
     def __init__(self, samples: list[Sample], batch_size: int, resolution: int, channels: int = 3,
@@ -260,7 +291,7 @@ class SampleGeneratorFace:
                  ct_mode: str = "none", ct_samples: list[Sample] | None = None, uniform_yaw: bool = False,
                  eyes_mouth_prio: bool = False, masked: bool = True, workers: int | None = None, *,
                  random_hsv_power: float = 0.0, rotation_range=(-10.0, 10.0), scale_range=(-0.15, 0.15),
-                 seed: int | None = None, prefetch: int = 2, cache_mb: float = DEFAULT_CACHE_MB):
+                 seed: int | None = None, prefetch: int = 2, cache_mb: float | None = None):
         if not samples:
             raise UserError("no faces to train on")
         if batch_size < 1:
@@ -280,6 +311,7 @@ class SampleGeneratorFace:
         self._ct_index = ShuffledCycle(range(len(self.ct_samples)), self._rng) if self.ct_samples else None
 
         ctx = mp.get_context("spawn")
+        cache_mb = default_cache_mb() if cache_mb is None or cache_mb < 0 else cache_mb
         limit = int(cache_mb * 1024 * 1024)
         faces = SharedFaces.create(ctx, len(self.samples), (resolution, resolution, channels),
                                    (self.cfg.mask_planes, resolution, resolution), limit)

@@ -15,7 +15,7 @@ def test_settings_from_env():
                               "DFL_SAMPLE_CACHE_MB": "8192"})
     assert s.non_interactive and s.force_gpu_data and not s.force_cpu
     assert s.forced_gpu_id == "GTX 750 Ti" and s.max_gpu_memory == 2147483648
-    assert s.sample_cache_mb == 8192 and config.load_settings({}).sample_cache_mb == 2048
+    assert s.sample_cache_mb == 8192 and config.load_settings({}).sample_cache_mb == -1
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):

@@ -88,6 +88,13 @@ def test_faces_beyond_the_cache_are_prepared_per_draw_and_reported(src_gray, log
             np.testing.assert_array_equal(x, y)
 
 
+def test_the_default_cache_follows_the_machine_memory():
+    from samplelib.generator import MAX_DEFAULT_CACHE_MB, default_cache_mb, physical_memory_mb
+    ram = physical_memory_mb()
+    assert ram and ram > 512
+    assert default_cache_mb() == max(64, min(MAX_DEFAULT_CACHE_MB, ram // 8))
+
+
 def test_colour_transfer_toward_dst_faces(src, dst):
     plain = SampleGeneratorFace(src, B, R, 3, "f", random_warp=False, workers=0, seed=1).next()
     ct = SampleGeneratorFace(src, B, R, 3, "f", random_warp=False, ct_mode="rct", ct_samples=dst, workers=0,
