@@ -141,11 +141,13 @@ def _paths(args: argparse.Namespace) -> dict[str, Path]:
                 break
     ws = ws or Workspace(config.settings().workspace)
     input_dir = Path(args.input_dir) if args.input_dir else ws.data_dst
+    output = Path(args.output_dir) if args.output_dir else ws.merged
     return {
         "workspace": ws.root,
         "input": input_dir,
-        "output": Path(args.output_dir) if args.output_dir else ws.merged,
-        "mask": Path(args.output_mask_dir) if args.output_mask_dir else ws.merged_mask,
+        "output": output,
+        # beside the merged frames: data_dst/merged_mask in a workspace, <output>_mask elsewhere
+        "mask": Path(args.output_mask_dir) if args.output_mask_dir else output.with_name(output.name + "_mask"),
         "aligned": Path(args.aligned_dir) if args.aligned_dir else ws.dst_aligned,
         "model": Path(args.model_dir) if args.model_dir else ws.model,
         "predicted": input_dir / "predicted",
@@ -365,7 +367,8 @@ def register(subparsers) -> None:
                                           "with the same model state and settings are skipped unless --force.")
     p.add_argument("--input-dir", help="dst frames (default: workspace/data_dst).")
     p.add_argument("--output-dir", help="Merged frames (default: workspace/data_dst/merged).")
-    p.add_argument("--output-mask-dir", help="Merged masks (default: workspace/data_dst/merged_mask).")
+    p.add_argument("--output-mask-dir", help="Merged masks (default: <output-dir>_mask, i.e. "
+                   "workspace/data_dst/merged_mask).")
     p.add_argument("--aligned-dir", help="Aligned dst faces (default: workspace/data_dst/aligned).")
     p.add_argument("--model-dir", help="Model folder (default: workspace/model).")
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="Model class to merge with.")

@@ -67,6 +67,14 @@ def test_precomputed_pass_two_merges_without_a_model(ws, log_text):
     assert "blur_mask_modifier" in text and ": 10" in text      # the config summary was printed
 
 
+def test_masks_go_beside_an_output_folder_of_ones_own(ws, tmp_path, log_text):
+    out = tmp_path / "elsewhere" / "frames"
+    assert _merge(ws, "--output-dir", str(out), "--frames", "1-2") == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["00001.png", "00002.png"]
+    assert sorted(p.name for p in (tmp_path / "elsewhere" / "frames_mask").glob("*.png")) == ["00001.png", "00002.png"]
+    assert not (ws / "data_dst/merged_mask").exists() and "frames_mask" in log_text()
+
+
 def test_config_file_with_per_frame_configs_and_a_range(ws):
     cfg_file = ws / "merge.json"
     cfg_file.write_text(json.dumps({"config": {"mode": "overlay", "mask_mode": "dst", "color_transfer_mode": "none"},
