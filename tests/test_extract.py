@@ -6,7 +6,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 import main as cli
 from core.fsio import list_images
@@ -130,34 +129,21 @@ def test_mark_only_and_dlib_detector(tiny_workspace, tmp_path):
     np.testing.assert_allclose(meta.landmarks, meta.source_landmarks)
 
 
-@pytest.fixture
-def log_lines():
-    """Messages logged through core.interact during the test."""
-    import logging
-    from core import interact
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    interact.log.addHandler(handler)
-    yield lines
-    interact.log.removeHandler(handler)
-
-
-def test_cli_errors(tmp_path, log_lines):
+def test_cli_errors(tmp_path, log_messages):
     assert extract("--input-dir", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "a"),
                    "--detector", "blazeface", "--face-type", "f") == 1
-    assert "input folder not found" in log_lines[-1]
+    assert "input folder not found" in log_messages[-1]
     (tmp_path / "in").mkdir()
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--detector", "manual", "--face-type", "f") == 1
-    assert "manual extraction needs" in log_lines[-1]
+    assert "manual extraction needs" in log_messages[-1]
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--face-type", "fullface") == 1
-    assert "--face-type" in log_lines[-1]
+    assert "--face-type" in log_messages[-1]
     # Regression: an empty frames folder "succeeded" with 0 images found (exit 0), hiding a skipped step.
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--detector", "blazeface", "--face-type", "f") == 1
-    assert "no images to extract faces from" in log_lines[-1] and str(tmp_path / "in") in log_lines[-1]
+    assert "no images to extract faces from" in log_messages[-1] and str(tmp_path / "in") in log_messages[-1]
 
 
 def test_non_interactive_defaults(tmp_path):

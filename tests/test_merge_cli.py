@@ -3,7 +3,6 @@ precomputed pass 2 (no model needed), prompts and user errors."""
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 
 import cv2
@@ -31,21 +30,6 @@ def ws(merge_workspace, tmp_path, merge_scene):
     return root
 
 
-@pytest.fixture()
-def log_text():
-    """Everything the toolkit logs during the test (its handler writes to the stdout of import time)."""
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            lines.append(record.getMessage())
-
-    handler = Collect()
-    interact.log.addHandler(handler)
-    yield lambda: "\n".join(lines)
-    interact.log.removeHandler(handler)
-
-
 def _merge(ws, *extra):
     return cli.main(["--non-interactive", "merge", "--input-dir", str(ws / "data_dst"), "--model", "SAEHDBW",
                      "--bw-output", "precomputed", "--workers", "1", "--mask-mode", "dst", *extra])
@@ -55,24 +39,24 @@ def _img(path):
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
 
 
-def test_precomputed_pass_two_merges_without_a_model(ws, log_text):
+def test_precomputed_pass_two_merges_without_a_model(ws, log_messages):
     assert _merge(ws, "--color-transfer-mode", "rct", "--blur-mask-modifier", "10") == 0
     merged = sorted(p.name for p in (ws / "data_dst/merged").glob("*.png"))
     assert merged == [f"{i:05d}.png" for i in range(1, 7)]
     assert len(list((ws / "data_dst/merged_mask").iterdir())) == 6
     out, src = _img(ws / "data_dst/merged/00001.png"), _img(ws / "data_dst/00001.png")
     assert out.shape == src.shape and np.abs(out.astype(int) - src.astype(int)).max() > 30
-    text = log_text()
+    text = "\n".join(log_messages)
     assert "video video-from-sequence" in text and "result.mp4" in text and "--include-audio" in text
     assert "blur_mask_modifier" in text and ": 10" in text      # the config summary was printed
 
 
-def test_masks_go_beside_an_output_folder_of_ones_own(ws, tmp_path, log_text):
+def test_masks_go_beside_an_output_folder_of_ones_own(ws, tmp_path, log_messages):
     out = tmp_path / "elsewhere" / "frames"
     assert _merge(ws, "--output-dir", str(out), "--frames", "1-2") == 0
     assert sorted(p.name for p in out.glob("*.png")) == ["00001.png", "00002.png"]
     assert sorted(p.name for p in (tmp_path / "elsewhere" / "frames_mask").glob("*.png")) == ["00001.png", "00002.png"]
-    assert not (ws / "data_dst/merged_mask").exists() and "frames_mask" in log_text()
+    assert not (ws / "data_dst/merged_mask").exists() and "frames_mask" in "\n".join(log_messages)
 
 
 def test_config_file_with_per_frame_configs_and_a_range(ws):
@@ -99,20 +83,20 @@ def test_gray_output_flag_and_resume(ws):
                      "--bw-output", "gray", "--workers", "1", "--model-dir", str(ws / "nope")]) == 1
 
 
-def test_user_errors(ws, tmp_path, log_text):
+def test_user_errors(ws, tmp_path, log_messages):
     assert cli.main(["--non-interactive", "merge", "--input-dir", str(tmp_path / "missing"), "--model", "SAEHD"]) == 1
-    assert "input frame folder not found" in log_text()
+    assert "input frame folder not found" in "\n".join(log_messages)
     assert _merge(ws, "--frames", "90-99") == 1
-    assert "no frames selected" in log_text()
+    assert "no frames selected" in "\n".join(log_messages)
     config.override(has_display=False)
     try:
         assert _merge(ws, "--interactive") == 1
-        assert "needs a display" in log_text()
+        assert "needs a display" in "\n".join(log_messages)
     finally:
         config.override(has_display=config.load_settings().has_display)
     (ws / "bad.json").write_text("[1, 2]")
     assert _merge(ws, "--config-file", str(ws / "bad.json")) == 1
-    assert "bad.json" in log_text()
+    assert "bad.json" in "\n".join(log_messages)
 
 
 def test_prompts_follow_dfl_order_and_flags_skip_them(monkeypatch):
@@ -168,31 +152,31 @@ def test_interactive_session_is_saved_and_then_merged(ws, monkeypatch):
     assert not np.array_equal(_img(ws / "data_dst/merged/00004.png"), _img(ws / "data_dst/00004.png"))
 
 
-def test_xseg_mask_modes_stop_before_merging(ws, log_text):
+def test_xseg_mask_modes_stop_before_merging(ws, log_messages):
     assert _merge(ws, "--mask-mode", "XSeg-dst") == 1
-    assert "XSeg" in log_text() and not (ws / "data_dst/merged").exists()
+    assert "XSeg" in "\n".join(log_messages) and not (ws / "data_dst/merged").exists()
 
 
-def test_settings_are_checked_before_the_model_loads(ws, tmp_path, log_text):
+def test_settings_are_checked_before_the_model_loads(ws, tmp_path, log_messages):
     """A wrong config file is reported first, before any model folder is looked at."""
     missing_model = ["--bw-output", "luma", "--model-dir", str(tmp_path / "no_model")]
     assert _merge(ws, "--config-file", str(tmp_path / "nope.json"), *missing_model) == 1
-    assert "nope.json" in log_text() and "model folder" not in log_text()
+    assert "nope.json" in "\n".join(log_messages) and "model folder" not in "\n".join(log_messages)
 
 
-def test_a_missing_model_folder_is_reported_before_any_question(ws, tmp_path, log_text):
+def test_a_missing_model_folder_is_reported_before_any_question(ws, tmp_path, log_messages):
     assert _merge(ws, "--bw-output", "luma", "--model-dir", str(tmp_path / "no_model")) == 1
-    assert f"{tmp_path / 'no_model'}: model folder not found" in log_text()
-    assert "Choose mode" not in log_text()
+    assert f"{tmp_path / 'no_model'}: model folder not found" in "\n".join(log_messages)
+    assert "Choose mode" not in "\n".join(log_messages)
 
 
-def test_resume_redoes_frames_whose_source_or_settings_changed(ws, log_text):
+def test_resume_redoes_frames_whose_source_or_settings_changed(ws, log_messages):
     """A re-run skips frames merged with the same faces and settings; other settings or edited predicted faces
     (for a model: more training) merge them again. Another model class never counts as done."""
     merged = ws / "data_dst/merged"
     assert _merge(ws) == 0
     first = {p.name: p.stat().st_mtime_ns for p in merged.glob("*.png")}
-    assert _merge(ws) == 0 and "already merged" in log_text()
+    assert _merge(ws) == 0 and "already merged" in "\n".join(log_messages)
     assert {p.name: p.stat().st_mtime_ns for p in merged.glob("*.png")} == first
     assert _merge(ws, "--frames", "2", "--blur-mask-modifier", "30") == 0        # other settings: merged again
     assert (merged / "00002.png").stat().st_mtime_ns != first["00002.png"]
@@ -224,10 +208,10 @@ def test_interactive_config_file_that_does_not_exist_yet_is_created(ws, tmp_path
     assert json.loads(target.read_text())["frames"]["00001.png"]["blur_mask_modifier"] == 5
 
 
-def test_a_corrupt_frame_is_named_and_the_rest_is_merged(ws, log_text):
+def test_a_corrupt_frame_is_named_and_the_rest_is_merged(ws, log_messages):
     (ws / "data_dst/00002.png").write_bytes(b"not a png")
     assert _merge(ws) == 0
-    assert "00002.png: unreadable frame" in log_text() and "1 frames could not be merged" in log_text()
+    assert "00002.png: unreadable frame" in "\n".join(log_messages) and "1 frames could not be merged" in "\n".join(log_messages)
     assert len(list((ws / "data_dst/merged").glob("*.png"))) == 5
 
 
