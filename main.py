@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         interact.add_log_file(Workspace(workspace).logs, args.command)
     interact.log.debug("argv: %s", sys.argv)
     try:
-        code = args.func(args)
+        with interact.stop_signals_as_ctrl_c():
+            code = args.func(args)
     except KeyboardInterrupt:
         interact.log_err("Interrupted.")
         return 130

@@ -5,9 +5,12 @@ prompt returns its default (callers pass saved values as the default) and logs w
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +22,7 @@ from core import config
 
 colorama.just_fix_windows_console()
 log = logging.getLogger("dfl")
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # besides Ctrl-C's SIGINT: see `stop_signals_as_ctrl_c`
 
 _COLORS = {
     logging.DEBUG: colorama.Style.DIM,
@@ -56,6 +60,28 @@ def batch_mode() -> None:
     for handler in log.handlers:
         if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
             handler.setStream(sys.stderr)
+
+
+@contextlib.contextmanager
+def stop_signals_as_ctrl_c():
+    """Inside, `kill` (SIGTERM: `timeout`, `docker stop`, a job scheduler) and a closed terminal (SIGHUP) raise
+    KeyboardInterrupt like Ctrl-C, so a command stops the way it does on Ctrl-C: training saves the model, merge
+    its progress. A signal already ignored stays ignored (`nohup` keeps a job running when the terminal closes).
+    Only the main thread can set signal handlers; elsewhere this does nothing."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in STOP_SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+                saved[name] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 def add_log_file(folder: str | Path, command: str) -> Path | None:

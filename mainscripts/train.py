@@ -4,10 +4,8 @@ stops cleanly on a NaN loss or an out-of-memory error with advice instead of a t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import queue
 import select
-import signal
 import subprocess
 import sys
 import threading
@@ -103,27 +101,6 @@ def main(args: argparse.Namespace) -> int:
         model.close()
 
 
-@contextlib.contextmanager
-def _stop_signals_as_ctrl_c():
-    """While training, `kill` (SIGTERM: `timeout`, `docker stop`, a job scheduler) and a closed terminal
-    (SIGHUP) stop it like Ctrl-C: the model is saved first. A signal already ignored stays ignored (`nohup`
-    keeps training when the terminal closes). Only the main thread can set signal handlers."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):
-            sig = getattr(signal, name, None)
-            if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
-                saved[name] = signal.signal(sig, stop)
-    try:
-        yield
-    finally:
-        for name, handler in saved.items():
-            signal.signal(getattr(signal, name), handler)
-
-
 def _is_oom(err: BaseException) -> bool:
     if isinstance(err, MemoryError):
         return True
@@ -206,10 +183,6 @@ class Trainer:
     # ------------------------------------------------------------------ entry
 
     def run(self) -> int:
-        with _stop_signals_as_ctrl_c():
-            return self._run()
-
-    def _run(self) -> int:
         interact.log_info(self.model.summary_text())
         if (self.show_window and self.model.options.get("write_preview_history")
                 and self.model.sample_for_preview is None

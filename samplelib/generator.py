@@ -33,7 +33,6 @@ YAW_BINS = 128
 YAW_RANGE = 1.2            # 2DFAN landmarks practically span yaw +-1.2 rad
 MAX_DEFAULT_CACHE_MB = 8192
 RESULT_POLL_S = 1.0
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 PARENT_CHECK_S = 2.0
 
 
@@ -234,7 +233,7 @@ class BatchMaker:
 
 def _worker_main(maker_args: tuple, slots_raw, slots: int, batch_size: int, tasks, results) -> None:
     """Entry point of a spawned sample worker: render tasks until told to stop (None)."""
-    for name in STOP_SIGNALS:  # Ctrl-C, kill and a closed terminal are the trainer's to handle: it saves first
+    for name in ("SIGINT", *interact.STOP_SIGNALS):  # Ctrl-C, kill, a closed terminal: the trainer's to handle
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     cv2.setNumThreads(1)

@@ -125,11 +125,11 @@ def test_a_wrong_gpu_index_is_one_line_without_tensorflow_banners(tiny_workspace
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
-def test_stop_signals_raise_ctrl_c_while_training_and_nohup_is_respected():
-    from mainscripts.train import _stop_signals_as_ctrl_c
+def test_stop_signals_raise_ctrl_c_and_nohup_is_respected():
+    from core.interact import stop_signals_as_ctrl_c
     before_term, before_hup = signal.getsignal(signal.SIGTERM), signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        with _stop_signals_as_ctrl_c():
+        with stop_signals_as_ctrl_c():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN     # started under nohup: stays ignored
             with pytest.raises(KeyboardInterrupt):
                 os.kill(os.getpid(), signal.SIGTERM)
