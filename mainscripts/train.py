@@ -306,7 +306,8 @@ class Trainer:
                         self._save(final=True)
                     return
                 if action is Action.SAVE:
-                    self._save()
+                    if not self._save():
+                        return
                 elif action is Action.BACKUP:
                     self._print_newline()
                     self._backup("Backup")
@@ -326,7 +327,8 @@ class Trainer:
             if m.iter == 1 or time.time() >= next_autosave:
                 while time.time() >= next_autosave:
                     next_autosave += interval
-                self._save()
+                if not self._save():
+                    return
             elif first_of_session or m.iter % m.preview_period() == 0:  # DFL: a preview as soon as it can
                 self._publish_previews()
             first_of_session = False
@@ -348,25 +350,35 @@ class Trainer:
             except queue.Empty:
                 return actions
 
-    def _save(self, final: bool = False) -> None:
-        """Save (and autobackup when due). A failed write is reported: an autosave lets training go on and
-        tries again next time; a `final` save (exit, target reached) makes the exit code 1."""
+    def _save(self, final: bool = False) -> bool:
+        """Save (and autobackup when due); False when training must stop. A failed write is reported: an
+        autosave lets training go on and tries again next time, unless nothing of the model could ever be
+        saved (a folder it may not write to: hours of training would be lost); a `final` save (exit, target
+        reached) that fails, or that stop, make the exit code 1."""
         m = self.model
         means = m.mean_loss_since_save()
         try:
             m.save()
         except SaveFailed as err:
             self._print_newline()
-            interact.log_err(f"{err}{'' if final else ' Training goes on; the next autosave tries again.'}")
+            stop = final or not m.files.data.exists()
             if final:
+                advice = ""
+            elif stop:
+                advice = " Training stops here, or every iteration from now on would be lost too."
+            else:
+                advice = " Training goes on; the next autosave tries again."
+            interact.log_err(f"{err}{advice}")
+            if stop:
                 self.exit_code = 1
-            return
+            return not stop
         self._print_newline()
         interact.log_info(format_iteration(m.iter, None, means))
         if m.backup_due():
             self._backup("Autobackup")
         self._publish_previews()
         self.scalars.flush()
+        return True
 
     def _backup(self, kind: str) -> None:
         try:

@@ -217,6 +217,7 @@ def test_a_failing_autosave_lets_training_go_on_and_a_failing_final_save_exits_1
             raise SaveFailed(f"Could not write the model in {model.folder}: No space left on device.")
         real_save()
 
+    real_save()  # (a save on disk: a failing autosave only warns)
     monkeypatch.setattr(model, "save", save_fails_twice)
     def disk_full(*_):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -227,9 +228,17 @@ def test_a_failing_autosave_lets_training_go_on_and_a_failing_final_save_exits_1
     assert trainer.exit_code == 0 and "the next autosave tries again" in log_messages[-1]
     trainer._save(final=True)              # the save at exit / target iteration: exit code 1
     assert trainer.exit_code == 1 and "tries again" not in log_messages[-1]
-    trainer._save()                        # a later save that works
+    assert trainer._save()                 # a later save that works
     assert calls == [model.iter] * 3 and any("preview and loss graph could not be written" in m
                                              for m in log_messages)
+    data = model.files.data
+    data.rename(data.with_suffix(".away"))  # nothing of the model on disk (a folder it may not write to)
+    try:
+        calls.clear()
+        trainer = Trainer(model)
+        assert trainer._save() is False and trainer.exit_code == 1 and "Training stops" in log_messages[-1]
+    finally:
+        data.with_suffix(".away").rename(data)
 
 
 def test_out_of_memory_is_explained_not_raised(model, log_messages, monkeypatch):
