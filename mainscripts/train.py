@@ -80,8 +80,12 @@ def main(args: argparse.Namespace) -> int:
                          ("--pretraining-data-dir", args.pretraining_data_dir)):
         if folder is not None and not folder.exists():
             raise UserError(f"{folder}: {flag} not found")
-    if args.model_dir is None or args.training_data_src_dir is None or args.training_data_dst_dir is None:
-        raise UserError("train needs --model-dir, --training-data-src-dir and --training-data-dst-dir")
+    if args.model_dir is None:
+        raise UserError("train needs --model-dir")
+    if args.pretraining_data_dir is None and (args.training_data_src_dir is None or args.training_data_dst_dir is None):
+        # (pretraining on a faceset of many faces needs neither: a model pretrained first is trained on them later)
+        raise UserError("train needs --training-data-src-dir and --training-data-dst-dir, or --pretraining-data-dir "
+                        "to pretrain")
     try:
         model = load_model(cls.MODEL_NAME, args.model_dir, training=True,
                            src_dir=args.training_data_src_dir, dst_dir=args.training_data_dst_dir,

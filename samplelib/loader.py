@@ -25,7 +25,7 @@ from core.fsio import list_images
 from facelib.face_type import FaceType
 from facelib.landmarks import estimate_pitch_yaw_roll
 from facelib.meta import FaceFileError, meta_from_bytes
-from samplelib.pak import FACE_EXTS, PakError, PackedFaceset, has_pak, pak_path
+from samplelib.pak import FACE_EXTS, PAK_NAME, PakError, PackedFaceset, has_pak, pak_path
 
 PARALLEL_MIN_FILES = 200   # below this, spawning workers costs more than it saves
 MAX_LOAD_WORKERS = 8
@@ -152,12 +152,17 @@ _CACHE: dict[tuple[str, bool], tuple[tuple, list[Sample]]] = {}
 
 
 def load_samples(folder: str | os.PathLike, grayscale: bool = False, workers: int | None = None) -> list[Sample]:
-    """All readable aligned faces of `folder` (its `faceset.pak` when present), in natural file order.
+    """All readable aligned faces of `folder` (its `faceset.pak` when present, or that file itself), in natural
+    file order.
 
     Faces that cannot be read are warned about and skipped; a folder without any face is a `UserError`.
     `workers` (default: up to 8, only for large sets) parallelises the reading.
     """
     folder = Path(folder)
+    if folder.is_file() and folder.suffix.lower() == ".pak":  # the packed faceset itself was given
+        if folder.name != PAK_NAME:
+            raise UserError(f"{folder}: a packed faceset is read as {PAK_NAME}; rename it, or give its folder")
+        folder = folder.parent
     if not folder.is_dir():
         raise UserError(f"{folder}: faceset folder not found")
     jobs, signature = _jobs(folder, grayscale)

@@ -100,6 +100,10 @@ def test_packed_faceset_is_read_from_the_pak(faces):
     assert sorted(s.name for s in samples) == expected
     assert all(s.in_pak and s.path.endswith("faceset.pak") for s in samples)
     assert samples[0].load_image().shape == (128, 128)
+    assert [s.name for s in load_samples(faces / "faceset.pak")] == [s.name for s in load_samples(faces)]
+    shutil.copy(faces / "faceset.pak", faces / "mine.pak")
+    with pytest.raises(UserError, match="mine.pak: a packed faceset is read as faceset.pak"):
+        load_samples(faces / "mine.pak")
 
 
 def test_results_are_cached_until_a_file_changes(faces):

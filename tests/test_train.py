@@ -139,6 +139,11 @@ def test_stop_signals_raise_ctrl_c_and_nohup_is_respected():
         signal.signal(signal.SIGHUP, before_hup)
 
 
+def test_src_and_dst_are_needed_unless_pretraining(tmp_path, log_messages):
+    assert cli.main(["train", "--model-dir", str(tmp_path), "--model", "SAEHDBW"]) == 1
+    assert "or --pretraining-data-dir to pretrain" in log_messages[-1]
+
+
 def test_config_file_unknown_key_is_an_error(tiny_workspace, tmp_path, log_messages):
     cfg = tmp_path / "options.json"
     cfg.write_text(json.dumps(dict(TINY, ae_dimz=64)))
