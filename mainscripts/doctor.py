@@ -75,6 +75,18 @@ def check_devices() -> Check:
     return Check("Devices", OK, f"{device.describe(devices)}{note}" if devices else f"CPU only, no GPU seen{note}")
 
 
+def check_memory() -> Check:
+    from samplelib.generator import cache_size_mb, physical_memory_mb
+    ram = physical_memory_mb()
+    cache = cache_size_mb(config.settings().sample_cache_mb)
+    cache_text = f"training keeps up to {cache / 1024:.1f} GB of prepared faces per side (DFL_SAMPLE_CACHE_MB)"
+    if ram is None:
+        return Check("Memory", OK, f"RAM size unknown; {cache_text}")
+    status = WARN if ram < 6 * 1024 else OK
+    advice = "; little for training: prefer SAEHDBW with lean dims" if status == WARN else ""
+    return Check("Memory", status, f"{ram / 1024:.1f} GB RAM; {cache_text}{advice}")
+
+
 FFMPEG_NEEDS = {"encoder": ("libx264", "aac", "png"), "filter": ("hqdn3d",)}
 
 
@@ -145,7 +157,7 @@ def check_fast_png() -> Check:
 
 CHECKS: list[Callable[[], Check]] = [
     check_python, check_tensorflow, check_numpy, check_opencv, check_packages, check_fast_png, check_devices,
-    check_ffmpeg, check_drawtext, check_blazeface, check_facemesh, check_dlib,
+    check_memory, check_ffmpeg, check_drawtext, check_blazeface, check_facemesh, check_dlib,
 ]
 
 

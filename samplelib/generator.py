@@ -99,6 +99,11 @@ def default_cache_mb() -> int:
     return 2048 if ram is None else max(64, min(MAX_DEFAULT_CACHE_MB, ram // 8))
 
 
+def cache_size_mb(requested: float | None) -> float:
+    """The face cache of one generator in MB: `requested` (0 = none), or the default when None or negative."""
+    return default_cache_mb() if requested is None or requested < 0 else requested
+
+
 def _raw(ctx, nbytes: int):
     return ctx.RawArray("B", max(1, int(nbytes)))
 
@@ -310,7 +315,7 @@ class SampleGeneratorFace:
         self._ct_index = ShuffledCycle(range(len(self.ct_samples)), self._rng) if self.ct_samples else None
 
         ctx = mp.get_context("spawn")
-        cache_mb = default_cache_mb() if cache_mb is None or cache_mb < 0 else cache_mb
+        cache_mb = cache_size_mb(cache_mb)
         limit = int(cache_mb * 1024 * 1024)
         faces = SharedFaces.create(ctx, len(self.samples), (resolution, resolution, channels),
                                    (self.cfg.mask_planes, resolution, resolution), limit)
