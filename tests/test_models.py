@@ -16,18 +16,16 @@ from core.errors import UserError
 from models import presets
 from models.base import NonFiniteLoss
 from models.registry import load_model
+from tests.fixtures_training import training_test_settings
 
 TINY = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16,
         "batch_size": 4, "random_warp": False, "random_dst_flip": False}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cpu_float32():
-    """CPU, float32 (bfloat16 emulation is slow at these tiny sizes), batches rendered in-process."""
-    before = dataclasses.asdict(config.settings())
-    config.override(force_cpu=True, train_precision="float32", non_interactive=True, sample_workers=0)
-    yield
-    config.override(**before)
+def cpu_float32_for_the_module():
+    with training_test_settings():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 moments inside a save; every time, the model folder must still load as one complete, consistent save."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import queue
@@ -18,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import config
 from models.registry import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,12 +43,7 @@ CHILD = textwrap.dedent(f"""
 """)
 
 
-@pytest.fixture(autouse=True)
-def cpu_float32():
-    before = dataclasses.asdict(config.settings())
-    config.override(force_cpu=True, train_precision="float32", non_interactive=True, sample_workers=0)
-    yield
-    config.override(**before)
+pytestmark = pytest.mark.usefixtures("cpu_float32")
 
 
 def _run_and_kill(folder: Path, rng: random.Random, log: Path) -> int:

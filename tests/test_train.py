@@ -2,7 +2,6 @@
 iteration line. Tiny models at resolution 64 on the real tiny workspace."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from core import config, interact
 from mainscripts.train import Trainer, format_iteration
 from mainscripts.trainer_window import Action
 from models.registry import load_model
+from tests.fixtures_training import training_test_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16,
@@ -29,13 +29,7 @@ TINY = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims
 LINE = r"\[\d\d:\d\d:\d\d\]\[#{it}\]\[{took}\]\[\d+\.\d{{4}}\]\[\d+\.\d{{4}}\]"
 
 
-@pytest.fixture(autouse=True)
-def cpu_float32():
-    """CPU, float32 (bfloat16 emulation is slow at these tiny sizes), batches rendered in-process."""
-    before = dataclasses.asdict(config.settings())
-    config.override(force_cpu=True, train_precision="float32", non_interactive=True, sample_workers=0)
-    yield
-    config.override(**before)
+pytestmark = pytest.mark.usefixtures("cpu_float32")
 
 
 def _train_args(ws, model_dir, cfg_path, *extra):
@@ -155,14 +149,12 @@ def test_config_file_unknown_key_is_an_error(tiny_workspace, tmp_path, log_messa
 @pytest.fixture(scope="module")
 def model(tiny_workspace, tmp_path_factory):
     """One tiny SAEHD model shared by the trainer tests below (each leaves it usable)."""
-    before = dataclasses.asdict(config.settings())
-    config.override(force_cpu=True, train_precision="float32", non_interactive=True, sample_workers=0)
-    model = load_model("SAEHD", tmp_path_factory.mktemp("trainer"), training=True,
-                       src_dir=tiny_workspace.src_aligned, dst_dir=tiny_workspace.dst_aligned,
-                       force_model_name="m", cpu_only=True, config_options=TINY)
-    yield model
-    model.close()
-    config.override(**before)
+    with training_test_settings():
+        model = load_model("SAEHD", tmp_path_factory.mktemp("trainer"), training=True,
+                           src_dir=tiny_workspace.src_aligned, dst_dir=tiny_workspace.dst_aligned,
+                           force_model_name="m", cpu_only=True, config_options=TINY)
+        yield model
+        model.close()
 
 
 def test_commands_backup_and_exit_save_the_model(model):
