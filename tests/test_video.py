@@ -14,7 +14,9 @@ def test_probe_reads_size_fps_frames_audio(astronaut_video):
     assert (info.width, info.height) == VIDEO_SIZE
     assert info.fps == pytest.approx(VIDEO_FPS)
     assert info.frame_count == VIDEO_FRAMES
-    assert info.duration == pytest.approx(VIDEO_FRAMES / VIDEO_FPS, abs=0.05)
+    # The container's duration: its AAC track may end a few 21 ms audio frames after the last video frame (how
+    # many depends on ffmpeg's -shortest buffering, so on the machine's load), never before it.
+    assert VIDEO_FRAMES / VIDEO_FPS - 0.05 <= info.duration <= VIDEO_FRAMES / VIDEO_FPS + 0.15
     assert info.has_audio and info.audio_streams == 1
     assert info.video_codec == "h264"
 
