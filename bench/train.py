@@ -214,8 +214,11 @@ def main() -> int:
         return 0
     iters = args.iters or (4 if args.quick else 12)
     rounds = args.rounds or (1 if args.quick else 2)
-    from core.leras.device import list_devices
-    configs = plan(args.quick, gpu=bool(list_devices()))
+    if args.quick:
+        configs = plan(True)
+    else:  # (the GPU probe takes seconds: only the full plan has GPU rows)
+        from core.leras.device import list_devices
+        configs = plan(False, gpu=bool(list_devices()))
     with tempfile.TemporaryDirectory() as tmp:
         faceset = build_faces(Path(tmp) / "aligned")
         best: dict[int, dict] = {}

@@ -41,6 +41,20 @@ def test_a_failed_write_names_its_file_and_says_what_to_do(tmp_path: Path):
     assert describe_os_error(OSError(errno.EIO, "Input/output error", "x")) == "Input/output error: x"
 
 
+def test_a_command_that_hits_a_full_disk_ends_with_one_line(monkeypatch, log_messages):
+    import errno
+    import main as cli
+    import mainscripts.doctor as doctor
+
+    def disk_full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/merged/00001.png")
+
+    monkeypatch.setattr(doctor, "main", disk_full)
+    assert cli.main(["doctor"]) == 1
+    assert log_messages[-1] == ("Error: No space left on device: /data/merged/00001.png "
+                                "(free some disk space and run it again)")
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
 def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path: Path):
     fsio.atomic_write_text(tmp_path / "atomic.json", "{}")
