@@ -45,6 +45,13 @@ def test_force_cpu_and_cpu_only_mean_no_gpu(restore_settings):
     assert device.choose_devices(force_gpu_idxs="0") == []
 
 
+def test_forced_gpu_indexes_fall_back_to_the_cpu_when_no_gpu_is_visible(log_messages):
+    if device.list_devices():
+        pytest.skip("this machine has a GPU")
+    assert device.choose_devices(force_gpu_idxs="0") == []
+    assert any("--force-gpu-idxs 0: no GPU is visible" in m and "using the CPU" in m for m in log_messages)
+
+
 def test_hanging_probe_is_abandoned_after_the_timeout(log_messages):
     start = time.monotonic()
     assert device.probe_devices(timeout=1.0, hang_s=120) is None

@@ -184,7 +184,12 @@ def choose_devices(cpu_only: bool = False, force_gpu_idxs: str | Sequence[int] |
         return []
     devices = list_devices()
     if force_gpu_idxs not in (None, "", []):
-        return _pick(devices, parse_device_idxs(force_gpu_idxs))
+        idxs = parse_device_idxs(force_gpu_idxs)
+        if not devices:  # as DFL: a machine (or TensorFlow build) without GPUs runs on the CPU
+            interact.log_warn(f"--force-gpu-idxs {','.join(map(str, idxs))}: no GPU is visible to TensorFlow "
+                              "(no CUDA build or driver; see `main.py doctor`); using the CPU.")
+            return []
+        return _pick(devices, idxs)
     if len(devices) <= 1:
         return devices
     if ask and interact.is_interactive():
