@@ -138,6 +138,20 @@ def other_class_models(folder: Path, model_class: str) -> dict[str, str]:
     return found
 
 
+def _rename_prefixed(paths: Sequence[Path], old: str, new: str) -> None:
+    """Give every path in `paths` whose name starts with prefix `old` the prefix `new` (deepest paths first)."""
+    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
+        if path.name.startswith(old):
+            path.rename(path.with_name(new + path.name[len(old):]))
+
+
+def rename_model(src: ModelFiles, dst: ModelFiles) -> None:
+    """Rename model `src` to `dst` in its folder: its files and the prefixed files inside its weights and
+    backup folders (the weights are looked up by the model's prefix)."""
+    for top in src.all_paths():
+        _rename_prefixed([*(top.rglob(f"{src.prefix}*") if top.is_dir() else ()), top], src.prefix, dst.prefix)
+
+
 def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: str) -> None:
     if action == "r":
         old = interact.input_str("Enter the name of the model you want to rename", names[0], lowercase=False)
@@ -145,9 +159,7 @@ def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: 
         if old not in names or not new or new in names:
             print("No such model, or the new name is empty or taken.")
             return
-        src, dst = ModelFiles(folder, old, model_class), ModelFiles(folder, new, model_class)
-        for path in src.all_paths():
-            path.rename(folder / (dst.prefix + path.name[len(src.prefix):]))
+        rename_model(ModelFiles(folder, old, model_class), ModelFiles(folder, new, model_class))
     else:
         name = interact.input_str("Enter the name of the model you want to delete", names[0], lowercase=False)
         if name not in names:

@@ -16,7 +16,12 @@ def _fake_model(folder: Path, name: str, model_class: str = "SAEHD", mtime: floa
     files.data.write_text("{}")
     files.summary.write_text("summary")
     files.weights(1).mkdir()
-    (files.weights(1) / "x.h5").write_bytes(b"w")
+    (files.weights(1) / f"{files.prefix}encoder.h5").write_bytes(b"w")  # the real layout: prefixed inside too
+    (files.weights(1) / "loss_history.npy").write_bytes(b"h")
+    backup = files.backups / "01" / files.weights(1).name
+    backup.mkdir(parents=True)
+    (backup / f"{files.prefix}encoder.h5").write_bytes(b"b")
+    (backup.parent / files.data.name).write_text("{}")
     os.utime(files.data, (mtime, mtime))
     return files
 
@@ -70,7 +75,11 @@ def test_interactive_rename_then_choose(tmp_path, answers):
     name = select_model_name(tmp_path, "SAEHD")
     assert name == "re named"  # underscores in new names become spaces, as in DFL
     renamed = ModelFiles(tmp_path, "re named", "SAEHD")
-    assert renamed.data.exists() and renamed.summary.exists() and (renamed.weights(1) / "x.h5").exists()
+    assert renamed.data.exists() and renamed.summary.exists()
+    assert sorted(p.name for p in renamed.weights(1).iterdir()) == ["loss_history.npy", "re named_SAEHD_encoder.h5"]
+    backup = renamed.backups / "01"
+    assert sorted(p.name for p in backup.rglob("*")) == ["re named_SAEHD_data.json", "re named_SAEHD_encoder.h5",
+                                                        "re named_SAEHD_weights.000001"]
     assert not ModelFiles(tmp_path, "first", "SAEHD").all_paths()
 
 
