@@ -86,3 +86,7 @@ rem set "MERGE_CONFIG_FILE=%WORKSPACE%\merge_config.json"
 
 rem A folder (or faceset.pak) of many different faces for pretraining mode of SAEHD / SAEHDBW.
 rem set "PRETRAINING_DATA_DIR=%DFL_ROOT%\pretrain_faces"
+
+rem A model folder with a model pretrained on many faces (made with PRETRAINING_DATA_DIR): a NEW model in
+rem workspace\model starts as a copy of it, with pretraining switched off (same model type only).
+rem set "PRETRAINED_MODEL_DIR=%DFL_ROOT%\pretrained_models\SAEHDBW_192"

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--training-data-dst-dir", type=Path, help="Aligned faces of the video to change (dst).")
     p.add_argument("--pretraining-data-dir", type=Path,
                    help="A folder or faceset.pak of many different faces, for pretrain mode.")
+    p.add_argument("--pretrained-model-dir", type=Path,
+                   help="A model folder holding a model of the same class (e.g. one pretrained on many faces): a new "
+                        "model starts as a copy of its newest one; pretrain mode is switched off unless asked for.")
     p.add_argument("--model-dir", type=Path, help="Folder that holds the model files (required to train).")
     p.add_argument("--model", default="SAEHD", choices=list(MODELS), help="Model class to train.")
     p.add_argument("--no-preview", action="store_true",
@@ -77,7 +80,8 @@ def main(args: argparse.Namespace) -> int:
         preset = opt.validate_config(specs, presets.get_preset(args.preset), f"preset {args.preset}")
     for flag, folder in (("--training-data-src-dir", args.training_data_src_dir),
                          ("--training-data-dst-dir", args.training_data_dst_dir),
-                         ("--pretraining-data-dir", args.pretraining_data_dir)):
+                         ("--pretraining-data-dir", args.pretraining_data_dir),
+                         ("--pretrained-model-dir", args.pretrained_model_dir)):
         if folder is not None and not folder.exists():
             raise UserError(f"{folder}: {flag} not found")
     if args.model_dir is None:
@@ -89,7 +93,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         model = load_model(cls.MODEL_NAME, args.model_dir, training=True,
                            src_dir=args.training_data_src_dir, dst_dir=args.training_data_dst_dir,
-                           pretraining_dir=args.pretraining_data_dir, force_model_name=args.force_model_name,
+                           pretraining_dir=args.pretraining_data_dir, pretrained_dir=args.pretrained_model_dir,
+                           force_model_name=args.force_model_name,
                            silent_start=args.silent_start or config_options is not None, cpu_only=args.cpu_only,
                            force_gpu_idxs=args.force_gpu_idxs, config_options=config_options, preset=preset)
     except Exception as err:  # noqa: BLE001 - only memory errors are translated, the rest re-raised
@@ -293,9 +298,10 @@ class Trainer:
         else:
             if m.iter == 0:
                 can_pretrain = any(spec.name == "pretrain" for spec in m.option_specs())  # not Quick96
-                if can_pretrain and not m.options.get("pretrain"):
+                if can_pretrain and not m.options.get("pretrain") and not m.pretrain_just_disabled:
                     interact.log_info("Tip: start from a model pretrained on many faces (pretrain mode with "
-                                      "--pretraining-data-dir) and it learns your two faces much sooner.")
+                                      "--pretraining-data-dir, then --pretrained-model-dir) and it learns your two "
+                                      "faces much sooner.")
                 interact.log_info("Trying to do the first iteration. If an error occurs, reduce the model "
                                   "parameters.")
             goal = f" Target iteration: {target}." if target else ""

@@ -152,6 +152,30 @@ def rename_model(src: ModelFiles, dst: ModelFiles) -> None:
         _rename_prefixed([*(top.rglob(f"{src.prefix}*") if top.is_dir() else ()), top], src.prefix, dst.prefix)
 
 
+def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
+    """Make model `dst` a copy of the last save of `src` (its data file and weights; not its previews, history or
+    backups); returns the copied iteration. The data file comes last, so an interrupted copy leaves no model."""
+    data = _read_json(src.data)
+    generation = int(data.get("generation", 0))
+    if not src.weights(generation).is_dir():
+        raise UserError(f"{src.weights(generation)}: the weights of {src.full_name} are missing")
+    weights = dst.weights(generation)
+    tmp = weights.with_name(weights.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        shutil.copytree(src.weights(generation), tmp)
+        _rename_prefixed(list(tmp.iterdir()), src.prefix, dst.prefix)
+        _fsync_tree(tmp)
+        if weights.exists():
+            shutil.rmtree(weights)
+        os.replace(tmp, weights)
+        fsio.atomic_write_text(dst.data, json.dumps({**data, "name": dst.name}, indent=2))
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_failure(f"a copy of {src.full_name}", dst.folder, err, "Nothing was changed.") from None
+    return int(data.get("iter", 0))
+
+
 def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: str) -> None:
     if action == "r":
         old = interact.input_str("Enter the name of the model you want to rename", names[0], lowercase=False)
@@ -257,7 +281,8 @@ class ModelBase:
                  pretraining_dir: str | os.PathLike | None = None, force_model_name: str | None = None,
                  silent_start: bool = False, cpu_only: bool = False,
                  force_gpu_idxs: str | Sequence[int] | None = None, config_options: dict | None = None,
-                 preset: dict | None = None, devices: list | None = None):
+                 preset: dict | None = None, devices: list | None = None,
+                 pretrained_dir: str | os.PathLike | None = None):
         self.folder = Path(model_dir)
         self.training = training
         self.src_dir = Path(src_dir) if src_dir else None
@@ -274,6 +299,7 @@ class ModelBase:
         self.name = select_model_name(self.folder, self.MODEL_NAME, force_model_name, silent_start,
                                       allow_new=training)
         self.files = ModelFiles(self.folder, self.name, self.MODEL_NAME)
+        seeded = training and pretrained_dir is not None and self._start_from_pretrained(Path(pretrained_dir))
 
         data = self._read_data() if self.files.data.exists() else None
         if data is None and not training:
@@ -289,7 +315,13 @@ class ModelBase:
         if data:
             self._read_generation_arrays()
 
-        self.options = self._resolve_options(saved_options, config_options, preset, silent_start)
+        asked_pretrain = "pretrain" in (config_options or {})
+        if seeded and saved_options.get("pretrain") and self.pretraining_dir is None and not asked_pretrain:
+            # a model pretrained on many faces, started for two faces: pretraining ends here (as the user would set)
+            self.options = self._resolve_options({**saved_options, "pretrain": False}, config_options, preset,
+                                                 silent_start)
+        else:
+            self.options = self._resolve_options(saved_options, config_options, preset, silent_start)
         self.pretrain_just_disabled = bool(saved_options.get("pretrain")) and not self.options.get("pretrain")
         if self.pretrain_just_disabled:
             interact.log_info("Pretraining switched off: the iteration count restarts at 0 and the "
@@ -307,6 +339,23 @@ class ModelBase:
             self.src_gen, self.dst_gen = self.build_generators()
             self._last_backup = time.time()
             self._save_iter = self.iter
+
+    def _start_from_pretrained(self, folder: Path) -> bool:
+        """`--pretrained-model-dir`: a new model starts as a copy of the newest model of this class in `folder`
+        (True); an existing model ignores it (False)."""
+        if self.files.data.exists():
+            interact.log_info(f"The model {self.name!r} exists already; --pretrained-model-dir only starts new models.")
+            return False
+        names = list_models(folder, self.MODEL_NAME) if folder.is_dir() else []
+        if not names:
+            others = other_class_models(folder, self.MODEL_NAME) if folder.is_dir() else {}
+            hint = f" (it holds {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
+            raise UserError(f"{folder}: --pretrained-model-dir holds no saved {self.MODEL_NAME} model{hint}")
+        source = ModelFiles(folder, names[0], self.MODEL_NAME)
+        iteration = copy_model(source, self.files)
+        interact.log_info(f"Starting the model {self.name!r} from the pretrained model {names[0]!r} in {folder} "
+                          f"(iteration {iteration}).")
+        return True
 
     # ------------------------------------------------------------------ hooks for subclasses
 

@@ -35,7 +35,8 @@ def load_model(name: str, model_dir: str | os.PathLike, *, training: bool = Fals
 
     For merging (`training=False`) nothing is asked except which saved model to use; the result offers
     `merge_spec()` and `predict(faces)`. Training keyword arguments: `src_dir`, `dst_dir`, `pretraining_dir`,
-    `config_options` (a validated config-file dict), `preset` (options dict).
+    `config_options` (a validated config-file dict), `preset` (options dict), `pretrained_dir` (a new model starts
+    as a copy of the newest model of its class there).
     """
     return model_class(name)(model_dir, training=training, force_model_name=force_model_name, cpu_only=cpu_only,
                              force_gpu_idxs=force_gpu_idxs, silent_start=silent_start, **kwargs)

@@ -8,4 +8,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
     --training-data-dst-dir "$WORKSPACE/data_dst/aligned" \
     --model-dir "$WORKSPACE/model" \
     --model Quick96 \
-    ${TRAIN_CONFIG_FILE:+--config-file "$TRAIN_CONFIG_FILE"}
+    ${TRAIN_CONFIG_FILE:+--config-file "$TRAIN_CONFIG_FILE"} \
+    ${PRETRAINED_MODEL_DIR:+--pretrained-model-dir "$PRETRAINED_MODEL_DIR"}

@@ -10,4 +10,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
     --model-dir "$WORKSPACE/model" \
     --model SAEHD \
     ${TRAIN_CONFIG_FILE:+--config-file "$TRAIN_CONFIG_FILE"} \
+    ${PRETRAINED_MODEL_DIR:+--pretrained-model-dir "$PRETRAINED_MODEL_DIR"} \
     ${PRETRAINING_DATA_DIR:+--pretraining-data-dir "$PRETRAINING_DATA_DIR"}

@@ -17,4 +17,5 @@ if [ -d "$WORKSPACE/data_dst/aligned_bw" ]; then DST_DIR="$WORKSPACE/data_dst/al
     --model-dir "$WORKSPACE/model" \
     --model SAEHDBW \
     ${TRAIN_CONFIG_FILE:+--config-file "$TRAIN_CONFIG_FILE"} \
+    ${PRETRAINED_MODEL_DIR:+--pretrained-model-dir "$PRETRAINED_MODEL_DIR"} \
     ${PRETRAINING_DATA_DIR:+--pretraining-data-dir "$PRETRAINING_DATA_DIR"}

@@ -85,6 +85,10 @@ export PYTHON_EXECUTABLE
 # A folder (or faceset.pak) of many different faces for the pretraining mode of SAEHD / SAEHDBW.
 # export PRETRAINING_DATA_DIR="$DFL_ROOT/pretrain_faces"
 
+# A model folder with a model pretrained on many faces (made with PRETRAINING_DATA_DIR): a NEW model in
+# workspace/model starts as a copy of it, with pretraining switched off (same model type only).
+# export PRETRAINED_MODEL_DIR="$DFL_ROOT/pretrained_models/SAEHDBW_192"
+
 # ---- Helpers used by the numbered scripts ----------------------------------------------------------
 
 # dfl_open PATH: show a file or folder in the desktop's viewer, or say where it is when headless.

@@ -5,6 +5,8 @@ call "%~dp0..\setenv.bat"
 
 set "TRAIN_CONFIG_FILE_ARG="
 if defined TRAIN_CONFIG_FILE set TRAIN_CONFIG_FILE_ARG=--config-file "%TRAIN_CONFIG_FILE%"
+set "PRETRAINED_MODEL_DIR_ARG="
+if defined PRETRAINED_MODEL_DIR set PRETRAINED_MODEL_DIR_ARG=--pretrained-model-dir "%PRETRAINED_MODEL_DIR%"
 set "PRETRAINING_DATA_DIR_ARG="
 if defined PRETRAINING_DATA_DIR set PRETRAINING_DATA_DIR_ARG=--pretraining-data-dir "%PRETRAINING_DATA_DIR%"
 
@@ -14,6 +16,7 @@ if defined PRETRAINING_DATA_DIR set PRETRAINING_DATA_DIR_ARG=--pretraining-data-
     --model-dir "%WORKSPACE%\model" ^
     --model SAEHD ^
     %TRAIN_CONFIG_FILE_ARG% ^
+    %PRETRAINED_MODEL_DIR_ARG% ^
     %PRETRAINING_DATA_DIR_ARG%
 
 if not "%DFL_NONINTERACTIVE%"=="1" pause

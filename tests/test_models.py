@@ -14,7 +14,7 @@ import pytest
 from core import config, interact
 from core.errors import UserError
 from models import presets
-from models.base import NonFiniteLoss
+from models.base import ModelFiles, NonFiniteLoss
 from models.registry import load_model
 from tests.fixtures_training import training_test_settings
 
@@ -231,3 +231,33 @@ def test_pretrain_switch_off_resets_iterations_and_inters(tmp_path, faces):
         assert any(not np.array_equal(v.numpy(), inter[k]) for k, v in after.engine.nets["inter"].variables().items())
     finally:
         after.close()
+
+
+def test_a_new_model_starts_from_a_pretrained_model_dir(tmp_path, faces, log_messages):
+    pretrained = _model("SAEHD", tmp_path / "pretrained", faces, {"pretrain": True}, name="many faces",
+                        pretraining_dir=faces[0])
+    try:
+        pretrained.train_one_iter()
+        pretrained.save()
+        encoder = {k: v.numpy() for k, v in pretrained.engine.nets["encoder"].variables().items()}
+    finally:
+        pretrained.close()
+    model = _model("SAEHD", tmp_path / "project", faces, name="mine", pretrained_dir=tmp_path / "pretrained")
+    try:
+        assert model.iter == 0 and model.pretrain_just_disabled and not model.options["pretrain"]
+        for k, v in model.engine.nets["encoder"].variables().items():
+            np.testing.assert_array_equal(v.numpy(), encoder[k])
+        model.train_one_iter()
+        model.save()
+    finally:
+        model.close()
+    again = _model("SAEHD", tmp_path / "project", faces, name="mine", pretrained_dir=tmp_path / "pretrained")
+    try:  # an existing model keeps itself
+        assert again.iter == 1 and any("exists already" in m for m in log_messages)
+    finally:
+        again.close()
+    weights = sorted(p.name for p in (tmp_path / "project").glob("mine_SAEHD_weights.*/*.h5"))
+    assert weights and all(name.startswith("mine_SAEHD_") for name in weights)
+    assert json.loads(ModelFiles(tmp_path / "pretrained", "many faces", "SAEHD").data.read_text())["iter"] == 1
+    with pytest.raises(UserError, match="holds no saved SAEHDBW model .it holds many faces .SAEHD.."):
+        _model("SAEHDBW", tmp_path / "other", faces, name="gray", pretrained_dir=tmp_path / "pretrained")
