@@ -179,8 +179,8 @@ def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
 def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: str) -> None:
     if action == "r":
         old = interact.input_str("Enter the name of the model you want to rename", names[0], lowercase=False)
-        new = interact.input_str("Enter new name of the model", "", lowercase=False).replace("_", " ")
-        if old not in names or not new or new in names:
+        new = interact.input_str("Enter new name of the model", "", lowercase=False).replace("_", " ").strip()
+        if old not in names or not new or new in names or name_problem(new):
             print("No such model, or the new name is empty or taken.")
             return
         rename_model(ModelFiles(folder, old, model_class), ModelFiles(folder, new, model_class))
@@ -193,6 +193,27 @@ def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: 
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+_BAD_NAME_CHARS = set('/\\:*?"<>|')
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a model (its files are `<name>_<MODEL>_...` in the model folder), or None."""
+    if not name.strip() or name.strip(". ") == "":
+        return "a model name needs a letter or digit"
+    bad = sorted(c for c in set(name) if c in _BAD_NAME_CHARS or ord(c) < 32)
+    return f"a model name cannot contain {' '.join(map(repr, bad))}" if bad else None
+
+
+def _typed_name(answer: str) -> str | None:
+    """A name typed at the model prompt (underscores become spaces, as in DFL), or None after saying why not."""
+    name = answer.replace("_", " ").strip() or "new"
+    problem = name_problem(name)
+    if problem:
+        print(f"{name!r}: {problem}.")
+        return None
+    return name
+
+
 def select_model_name(folder: Path, model_class: str, force_name: str | None = None,
                       silent_start: bool = False, allow_new: bool = True) -> str:
     """DFL's model choice: a forced name, the newest (silent start; a new model named "new" when there is none),
@@ -203,6 +224,8 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
         hint = f" (it holds {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
         raise UserError(f"{folder}: no saved {model_class} model{hint}")
     if force_name:
+        if name_problem(force_name):
+            raise UserError(f"--force-model-name {force_name!r}: {name_problem(force_name)}")
         others = other_class_models(folder, model_class)
         if force_name not in list_models(folder, model_class) and force_name in others:
             raise UserError(f"{folder}: model {force_name!r} is a {others[force_name]} model, not {model_class}; "
@@ -216,9 +239,11 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
                 beside = f" (beside {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
                 interact.log_info(f"Silent start: no saved {model_class} model, creating the new model 'new'{beside}.")
                 return "new"
-            name = interact.input_str("No saved models found. Enter a name of a new model", "new",
-                                      lowercase=False, help_message="A new model is created with this name.")
-            return name.replace("_", " ").strip() or "new"
+            name = _typed_name(interact.input_str("No saved models found. Enter a name of a new model", "new",
+                                                  lowercase=False, help_message="A new model is created with this name."))
+            if name:
+                return name
+            continue
         if silent_start:
             interact.log_info(f"Silent start: choosing the most recent model {names[0]!r}.")
             return names[0]
@@ -232,7 +257,9 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
         if answer.lower() in ("r", "d"):
             _rename_or_delete(folder, model_class, names, answer.lower())
             continue
-        return answer.replace("_", " ").strip() or "new"
+        name = _typed_name(answer)
+        if name:
+            return name
 
 
 # --------------------------------------------------------------------------------------------- state files

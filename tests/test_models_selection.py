@@ -90,3 +90,10 @@ def test_interactive_delete_and_new_name(tmp_path, answers):
     assert select_model_name(tmp_path, "SAEHD") == "my new model"
     assert list_models(tmp_path, "SAEHD") == ["keep"]
     assert not ModelFiles(tmp_path, "drop", "SAEHD").all_paths()
+
+
+def test_names_that_cannot_be_file_names_are_refused(tmp_path, answers):
+    with pytest.raises(UserError, match="--force-model-name 'a/b': a model name cannot contain '/'"):
+        select_model_name(tmp_path, "SAEHD", force_name="a/b")
+    answers.extend(["x:y", "good_one"])  # the prompt asks again after a bad name
+    assert select_model_name(tmp_path, "SAEHD") == "good one"
