@@ -253,7 +253,10 @@ def _even_up(value: int, values: Values, env: OptionEnv) -> int:
 
 
 def _floor16(value: int, values: Values, env: OptionEnv) -> int:
-    return max(64, value // 16 * 16)
+    rounded = max(64, value // 16 * 16)
+    if rounded != value:
+        interact.log_info(f"resolution {value} rounded down to {rounded} (a multiple of 16).")
+    return rounded
 
 
 ARCHI_TYPES = ("df", "liae")

@@ -48,6 +48,12 @@ def test_defaults_non_interactive():
     assert on_gpu["batch_size"] == 8 and on_gpu["models_opt_on_gpu"] is True
 
 
+def test_a_rounded_resolution_is_said(log_messages):
+    values = opt.resolve_options(SPECS, config={"resolution": 200}, first_run=True).values
+    assert values["resolution"] == 192
+    assert "resolution 200 rounded down to 192 (a multiple of 16)." in log_messages
+
+
 def test_first_run_asks_everything_and_normalises(answers):
     queue, shown = answers
     replies = {"resolution": "200", "archi": "LIAE-TDU", "e_dims": "33", "ct_mode": "sot", "batch_size": "6"}
