@@ -154,6 +154,13 @@ def _collect(folder: Path, persons: bool) -> list[tuple[str | None, Path]]:
     return files
 
 
+def _has_face_meta(data: bytes, path: Path) -> bool:
+    try:
+        return meta_from_bytes(data, path) is not None
+    except FaceFileError:
+        return False
+
+
 def pack_faceset(folder: str | os.PathLike, *, persons: bool | None = None, delete_originals: bool = False) -> Path:
     """Pack the faces of `folder` (and of its sub-folders as persons) into `folder/faceset.pak`; returns the pak.
 
@@ -185,10 +192,12 @@ def pack_faceset(folder: str | os.PathLike, *, persons: bool | None = None, dele
             e["crc32"] = 0xFFFFFFFF  # placeholder of the widest spelling; the real index is never longer
         index_len = len(index_bytes())
         f.write(_HEADER.pack(MAGIC, FORMAT_VERSION, index_len) + b" " * index_len)
+        faces = 0
         for (person, p), e in zip(tqdm(files, desc="Packing", ascii=True), entries):
             data = p.read_bytes()
             if len(data) != e["size"]:
                 raise PakError(f"{p}: changed while packing")
+            faces += _has_face_meta(data, p)
             e["crc32"] = zlib.crc32(data)
             f.write(data)
         f.seek(_HEADER.size)
@@ -197,7 +206,9 @@ def pack_faceset(folder: str | os.PathLike, *, persons: bool | None = None, dele
     for person, p in files:
         if pak.read_bytes(f"{person}/{p.name}" if person else p.name) != p.read_bytes():
             raise PakError(f"{out}: verification failed for {p.name}; originals kept")
-    interact.log_info(f"Packed {len(files)} faces into {out}")
+    other = len(files) - faces
+    others = f" and {other} other image{'s' if other > 1 else ''} (kept as they are)" if other else ""
+    interact.log_info(f"Packed {faces} faces{others} into {out}")
     if delete_originals:
         for person, p in files:
             p.unlink()

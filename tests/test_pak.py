@@ -35,6 +35,16 @@ def test_pack_unpack_round_trip_is_byte_identical(faceset_copy):
     assert _snapshot(folder) == before  # pixels and metadata, byte for byte
 
 
+def test_pack_says_how_many_are_faces(faceset_copy, log_messages):
+    import cv2
+    folder = faceset_copy.dir
+    faces = len(list(folder.iterdir()))
+    cv2.imwrite(str(folder / "notes_debug.jpg"), np.zeros((8, 8, 3), np.uint8))  # an image without face data
+    pak = PackedFaceset(pack_faceset(folder))
+    assert len(pak) == faces + 1  # kept, so that unpacking gives the folder back
+    assert any(m.startswith(f"Packed {faces} faces and 1 other image (kept as they are)") for m in log_messages)
+
+
 def test_person_faceset_and_keeping_originals(faceset_copy):
     folder = faceset_copy.dir
     names = faceset_copy.names("base")
