@@ -138,6 +138,12 @@ def other_class_models(folder: Path, model_class: str) -> dict[str, str]:
     return found
 
 
+def others_hint(folder: Path, model_class: str, word: str = "it holds") -> str:
+    """` (it holds a (SAEHD), b (Quick96))` for the models of other classes in `folder`, or ``."""
+    others = other_class_models(folder, model_class) if Path(folder).is_dir() else {}
+    return f" ({word} {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
+
+
 def _rename_prefixed(paths: Sequence[Path], old: str, new: str) -> None:
     """Give every path in `paths` whose name starts with prefix `old` the prefix `new` (deepest paths first)."""
     for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
@@ -180,8 +186,9 @@ def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: 
     if action == "r":
         old = interact.input_str("Enter the name of the model you want to rename", names[0], lowercase=False)
         new = interact.input_str("Enter new name of the model", "", lowercase=False).replace("_", " ").strip()
-        if old not in names or not new or new in names or name_problem(new):
-            print("No such model, or the new name is empty or taken.")
+        problem = name_problem(new) if new else None
+        if old not in names or not new or new in names or problem:
+            print(problem or "No such model, or the new name is empty or taken.")
             return
         rename_model(ModelFiles(folder, old, model_class), ModelFiles(folder, new, model_class))
     else:
@@ -198,7 +205,7 @@ _BAD_NAME_CHARS = set('/\\:*?"<>|')
 
 def name_problem(name: str) -> str | None:
     """Why `name` cannot name a model (its files are `<name>_<MODEL>_...` in the model folder), or None."""
-    if not name.strip() or name.strip(". ") == "":
+    if not name.strip(". "):
         return "a model name needs a letter or digit"
     bad = sorted(c for c in set(name) if c in _BAD_NAME_CHARS or ord(c) < 32)
     return f"a model name cannot contain {' '.join(map(repr, bad))}" if bad else None
@@ -220,9 +227,7 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
     or the numbered list with rename/delete."""
     folder = Path(folder)
     if not allow_new and not list_models(folder, model_class) and not force_name:
-        others = other_class_models(folder, model_class)
-        hint = f" (it holds {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
-        raise UserError(f"{folder}: no saved {model_class} model{hint}")
+        raise UserError(f"{folder}: no saved {model_class} model{others_hint(folder, model_class)}")
     if force_name:
         if name_problem(force_name):
             raise UserError(f"--force-model-name {force_name!r}: {name_problem(force_name)}")
@@ -235,9 +240,8 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
         names = list_models(folder, model_class)
         if not names:
             if silent_start:
-                others = other_class_models(folder, model_class)
-                beside = f" (beside {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
-                interact.log_info(f"Silent start: no saved {model_class} model, creating the new model 'new'{beside}.")
+                interact.log_info(f"Silent start: no saved {model_class} model, creating the new model 'new'"
+                                  f"{others_hint(folder, model_class, 'beside')}.")
                 return "new"
             name = _typed_name(interact.input_str("No saved models found. Enter a name of a new model", "new",
                                                   lowercase=False, help_message="A new model is created with this name."))
@@ -342,13 +346,10 @@ class ModelBase:
         if data:
             self._read_generation_arrays()
 
-        asked_pretrain = "pretrain" in (config_options or {})
-        if seeded and saved_options.get("pretrain") and self.pretraining_dir is None and not asked_pretrain:
-            # a model pretrained on many faces, started for two faces: pretraining ends here (as the user would set)
-            self.options = self._resolve_options({**saved_options, "pretrain": False}, config_options, preset,
-                                                 silent_start)
-        else:
-            self.options = self._resolve_options(saved_options, config_options, preset, silent_start)
+        # a model pretrained on many faces, started for two faces: pretraining ends here unless asked to go on
+        ends_pretraining = seeded and self.pretraining_dir is None and "pretrain" not in (config_options or {})
+        self.options = self._resolve_options({**saved_options, "pretrain": False} if ends_pretraining
+                                             else saved_options, config_options, preset, silent_start)
         self.pretrain_just_disabled = bool(saved_options.get("pretrain")) and not self.options.get("pretrain")
         if self.pretrain_just_disabled:
             interact.log_info("Pretraining switched off: the iteration count restarts at 0 and the "
@@ -375,9 +376,8 @@ class ModelBase:
             return False
         names = list_models(folder, self.MODEL_NAME) if folder.is_dir() else []
         if not names:
-            others = other_class_models(folder, self.MODEL_NAME) if folder.is_dir() else {}
-            hint = f" (it holds {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
-            raise UserError(f"{folder}: --pretrained-model-dir holds no saved {self.MODEL_NAME} model{hint}")
+            raise UserError(f"{folder}: --pretrained-model-dir holds no saved {self.MODEL_NAME} model"
+                            f"{others_hint(folder, self.MODEL_NAME)}")
         source = ModelFiles(folder, names[0], self.MODEL_NAME)
         iteration = copy_model(source, self.files)
         interact.log_info(f"Starting the model {self.name!r} from the pretrained model {names[0]!r} in {folder} "
