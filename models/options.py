@@ -252,11 +252,16 @@ def _even_up(value: int, values: Values, env: OptionEnv) -> int:
     return value + (value % 2)
 
 
-def _floor16(value: int, values: Values, env: OptionEnv) -> int:
-    rounded = max(64, value // 16 * 16)
+def floor_resolution(value: int, multiple: int, why: str) -> int:
+    """`value` floored to a multiple of `multiple` (at least 64), saying so when that changes it."""
+    rounded = max(64, value // multiple * multiple)
     if rounded != value:
-        interact.log_info(f"resolution {value} rounded down to {rounded} (a multiple of 16).")
+        interact.log_info(f"resolution {value} rounded down to {rounded} ({why}).")
     return rounded
+
+
+def _floor16(value: int, values: Values, env: OptionEnv) -> int:
+    return floor_resolution(value, 16, "a multiple of 16")
 
 
 ARCHI_TYPES = ("df", "liae")

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from core import config, interact
+from core import config
 from core.errors import UserError
 from facelib.face_type import FaceType
 from models import options as opt
@@ -33,11 +33,8 @@ class SAEHDModel(ModelBase):
         # building the graph; users would only suffer from that, so -t is floored to 32 as well.
         flags = _archi_flags(values["archi"])
         if "d" in flags or "t" in flags:
-            rounded = max(64, values["resolution"] // 32 * 32)
-            if rounded != values["resolution"]:
-                interact.log_info(f"resolution {values['resolution']} rounded down to {rounded} (archi "
-                                  f"{values['archi']} needs a multiple of 32).")
-            values["resolution"] = rounded
+            values["resolution"] = opt.floor_resolution(values["resolution"], 32,
+                                                        f"archi {values['archi']} needs a multiple of 32")
         if self.training and values.get("pretrain") and self.pretraining_dir is None:
             raise UserError("pretrain is on but no --pretraining-data-dir was given; pass a folder or "
                             "faceset.pak of many faces, or set pretrain to n")

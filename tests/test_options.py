@@ -52,6 +52,11 @@ def test_a_rounded_resolution_is_said(log_messages):
     values = opt.resolve_options(SPECS, config={"resolution": 200}, first_run=True).values
     assert values["resolution"] == 192
     assert "resolution 200 rounded down to 192 (a multiple of 16)." in log_messages
+    from types import SimpleNamespace
+    from models.saehd import SAEHDModel
+    values = SAEHDModel.finalize_options(SimpleNamespace(training=False), dict(values, archi="df-ud", resolution=112))
+    assert values["resolution"] == 96
+    assert "resolution 112 rounded down to 96 (archi df-ud needs a multiple of 32)." in log_messages
 
 
 def test_first_run_asks_everything_and_normalises(answers):
