@@ -32,11 +32,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from core import config, fsio, interact
-from core.errors import UserError, describe_os_error
+from core.errors import UserError
 from models import options as opt
+from models.files import (STATE_FORMAT, ModelFiles, SaveFailed, copy_model, fsync_tree, list_models,  # noqa: F401
+                          other_class_models, others_hint, read_model_data, rename_model, write_failure)
 from models import preview as pv
 
-STATE_FORMAT = 1
 MAX_BACKUPS = 15
 OVERRIDE_WAIT_S = 2.0
 
@@ -54,133 +55,7 @@ class NonFiniteLoss(RuntimeError):
     """A training step produced a NaN or infinite loss."""
 
 
-class SaveFailed(UserError):
-    """The model (or a backup) could not be written, e.g. the disk is full; what was saved before is intact."""
-
-
-def _write_failure(what: str, folder: Path, err: OSError, kept: str) -> SaveFailed:
-    return SaveFailed(f"Could not write {what} in {folder}: {describe_os_error(err)}. {kept}")
-
-
 # --------------------------------------------------------------------------------------------- files and names
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """Every path of one model in its folder."""
-
-    folder: Path
-    name: str
-    model_class: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.name}_{self.model_class}"
-
-    @property
-    def prefix(self) -> str:
-        return f"{self.full_name}_"
-
-    def file(self, suffix: str) -> Path:
-        return self.folder / f"{self.prefix}{suffix}"
-
-    @property
-    def data(self) -> Path:
-        return self.file("data.json")
-
-    @property
-    def summary(self) -> Path:
-        return self.file("summary.txt")
-
-    def weights(self, generation: int) -> Path:
-        return self.file(f"weights.{generation:06d}")
-
-    @property
-    def history(self) -> Path:
-        return self.file("history")
-
-    @property
-    def backups(self) -> Path:
-        return self.file("autobackups")
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.file("tensorboard")
-
-    def all_paths(self) -> list[Path]:
-        """Everything on disk that belongs to this model (for rename/delete)."""
-        return sorted(p for p in self.folder.glob(f"{self.prefix}*") if p.name.startswith(self.prefix))
-
-    def stale_generations(self, keep: int | None) -> list[Path]:
-        found = []
-        for path in self.folder.glob(f"{self.prefix}weights.*"):
-            number = path.name[len(self.prefix) + len("weights."):]
-            if keep is None or number != f"{keep:06d}":
-                found.append(path)
-        return found
-
-
-def list_models(folder: Path, model_class: str) -> list[str]:
-    """Names of the `model_class` models in `folder`, most recently saved first."""
-    suffix = f"_{model_class}_data.json"
-    files = [p for p in Path(folder).glob(f"*{suffix}") if p.is_file()]
-    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [p.name[: -len(suffix)] for p in files]
-
-
-def other_class_models(folder: Path, model_class: str) -> dict[str, str]:
-    """{name: class} of models of other classes in `folder` (for a clear error when the wrong --model is used)."""
-    found = {}
-    for path in Path(folder).glob("*_data.json"):
-        stem = path.name[: -len("_data.json")]
-        name, _, cls = stem.rpartition("_")
-        if name and cls != model_class:
-            found.setdefault(name, cls)
-    return found
-
-
-def others_hint(folder: Path, model_class: str, word: str = "it holds") -> str:
-    """` (it holds a (SAEHD), b (Quick96))` for the models of other classes in `folder`, or ``."""
-    others = other_class_models(folder, model_class) if Path(folder).is_dir() else {}
-    return f" ({word} {', '.join(f'{n} ({c})' for n, c in others.items())})" if others else ""
-
-
-def _rename_prefixed(paths: Sequence[Path], old: str, new: str) -> None:
-    """Give every path in `paths` whose name starts with prefix `old` the prefix `new` (deepest paths first)."""
-    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
-        if path.name.startswith(old):
-            path.rename(path.with_name(new + path.name[len(old):]))
-
-
-def rename_model(src: ModelFiles, dst: ModelFiles) -> None:
-    """Rename model `src` to `dst` in its folder: its files and the prefixed files inside its weights and
-    backup folders (the weights are looked up by the model's prefix)."""
-    for top in src.all_paths():
-        _rename_prefixed([*(top.rglob(f"{src.prefix}*") if top.is_dir() else ()), top], src.prefix, dst.prefix)
-
-
-def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
-    """Make model `dst` a copy of the last save of `src` (its data file and weights; not its previews, history or
-    backups); returns the copied iteration. The data file comes last, so an interrupted copy leaves no model."""
-    data = _read_json(src.data)
-    generation = int(data.get("generation", 0))
-    if not src.weights(generation).is_dir():
-        raise UserError(f"{src.weights(generation)}: the weights of {src.full_name} are missing")
-    weights = dst.weights(generation)
-    tmp = weights.with_name(weights.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        shutil.copytree(src.weights(generation), tmp)
-        _rename_prefixed(list(tmp.iterdir()), src.prefix, dst.prefix)
-        _fsync_tree(tmp)
-        if weights.exists():
-            shutil.rmtree(weights)
-        os.replace(tmp, weights)
-        fsio.atomic_write_text(dst.data, json.dumps({**data, "name": dst.name}, indent=2))
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _write_failure(f"a copy of {src.full_name}", dst.folder, err, "Nothing was changed.") from None
-    return int(data.get("iter", 0))
-
 
 def _rename_or_delete(folder: Path, model_class: str, names: list[str], action: str) -> None:
     if action == "r":
@@ -267,18 +142,6 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
 
 
 # --------------------------------------------------------------------------------------------- state files
-
-def _read_json(path: Path) -> dict:
-    return fsio.read_json_object(path, "model data file")
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb+") as f:
-                os.fsync(f.fileno())
-    fsio.fsync_dir(folder)
-
 
 def _pack_sample(sample) -> dict[str, np.ndarray]:
     """(src batch, dst batch) of float [0,1] arrays -> uint8 arrays for `preview_sample.npz`."""
@@ -436,7 +299,7 @@ class ModelBase:
         folder_defaults = {}
         if self.first_run and defaults_file.exists():
             with contextlib.suppress(UserError):
-                folder_defaults = _read_json(defaults_file)
+                folder_defaults = read_model_data(defaults_file)
         if preset and not self.first_run:
             interact.log_info("The preset only applies to new models; this model keeps its saved options.")
         ask_override = False
@@ -463,7 +326,7 @@ class ModelBase:
     # ------------------------------------------------------------------ load
 
     def _read_data(self) -> dict:
-        data = _read_json(self.files.data)
+        data = read_model_data(self.files.data)
         cls = data.get("model_class")
         if cls != self.MODEL_NAME:
             raise UserError(f"{self.files.data}: this is a {cls} model folder entry, not {self.MODEL_NAME}; "
@@ -555,7 +418,7 @@ class ModelBase:
             if self.sample_for_preview is not None:
                 with open(tmp / "preview_sample.npz", "wb") as f:
                     np.savez(f, **_pack_sample(self.sample_for_preview))
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
             os.replace(tmp, final)
             fsio.atomic_write_text(self.files.data, json.dumps(self._data_dict(new_generation), indent=2))
         except OSError as err:
@@ -563,7 +426,7 @@ class ModelBase:
             shutil.rmtree(final, ignore_errors=True)
             kept = (f"The model on disk is still the one saved at iteration {self._save_iter}."
                     if self.files.data.exists() else "Nothing of this model was saved yet.")
-            raise _write_failure("the model", self.folder, err, kept) from None
+            raise write_failure("the model", self.folder, err, kept) from None
         self.generation = new_generation
         for stale in self.files.stale_generations(keep=self.generation):
             shutil.rmtree(stale, ignore_errors=True)
@@ -635,10 +498,10 @@ class ModelBase:
             shutil.copytree(weights, tmp / weights.name)
             for name, image in self.get_previews(self.last_sample or self.sample_for_preview):
                 pv.write_image(tmp / f"preview_{name}.jpg", pv.compose(image, self.loss_array(), self.iter))
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise _write_failure("a backup", root, err, "The model itself is saved and older backups are kept.") \
+            raise write_failure("a backup", root, err, "The model itself is saved and older backups are kept.") \
                 from None
         shutil.rmtree(root / f"{MAX_BACKUPS:02d}", ignore_errors=True)
         for index in range(MAX_BACKUPS - 1, 0, -1):
