@@ -1,5 +1,5 @@
 """`main.py util <cmd>`: faceset utilities (debug images, names, metadata sidecar, packing, info, contact sheet,
-PNG->JPG, legacy DFL import, resize) and `clear-workspace`.
+PNG->JPG, legacy DFL import of faces and of models, resize) and `clear-workspace`.
 
 Every command that works on a faceset takes `--input-dir`; each command is one function in `UTIL_COMMANDS`.
 """
@@ -29,6 +29,9 @@ from facelib.face_type import FaceType
 from facelib.landmarks import draw_landmarks, draw_rect_landmarks, estimate_pitch_yaw_roll
 from facelib.meta import FaceFileError, FaceMeta, load_face, read_meta, save_face, write_meta
 from mainscripts import resize
+from models import dfl_import
+from models.files import ModelFiles
+from models.registry import MODELS
 from samplelib import pak
 
 FACE_EXTS = (".jpg", ".jpeg", ".png")
@@ -393,6 +396,28 @@ def import_dfl_faceset(args: argparse.Namespace) -> int:
     return 0 if imported or not skipped else 1
 
 
+def import_dfl_model(args: argparse.Namespace) -> int:
+    """Import DeepFaceLab's own models (`<name>_<MODEL>_data.dat` + `*.npy`) of every model class in --input-dir."""
+    folder = _input_dir(args)
+    output = Path(args.output_dir).expanduser().absolute() if args.output_dir else folder
+    found = [(name, cls) for cls in MODELS for name in dfl_import.list_dfl_models(folder, cls)]
+    if not found:
+        raise UserError(f"{folder}: no DeepFaceLab model (<name>_SAEHD_data.dat, _SAEHDBW_, _Quick96_) found")
+    output.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for name, cls in found:
+        dst = ModelFiles(output, name, cls)
+        if dst.data.exists():
+            interact.log_info(f"{dst.data}: {name!r} ({cls}) is imported already; delete it to import it again")
+            continue
+        try:
+            dfl_import.import_dfl_model(folder, name, cls, dst)
+        except UserError as err:
+            interact.log_err(str(err))
+            failed += 1
+    return 1 if failed else 0
+
+
 def faceset_resize(args: argparse.Namespace) -> int:
     return resize.run(args)
 
@@ -488,6 +513,12 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", default=None, help="Write the converted faces here (default: in place).")
 
 
+def _import_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-dir", required=True, help="DeepFaceLab model folder (workspace/model).")
+    p.add_argument("--output-dir", default=None, help="Write the imported models here (default: the same folder; "
+                                                       "the DeepFaceLab files are never changed).")
+
+
 def _clear_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", "--input-dir", dest="workspace", default=None,
                    help="Workspace folder (default: the configured workspace).")
@@ -514,6 +545,9 @@ UTIL_COMMANDS: dict[str, UtilCommand] = {
     "import-dfl-faceset": UtilCommand(
         "Convert legacy DeepFaceLab faces (pickled metadata, read safely) to this toolkit's format.",
         import_dfl_faceset, _import_args),
+    "import-dfl-model": UtilCommand(
+        "Import DeepFaceLab's own SAEHD/SAEHDBW/Quick96 models (pickled .dat/.npy, read safely); train and merge "
+        "also do this by themselves for the models in their --model-dir.", import_dfl_model, _import_model_args),
     "faceset-resize": UtilCommand("Resize faces keeping their metadata and colour (DFL's faceset resize); "
                                   "--grayscale makes it the same as resize-to-grayscale.", faceset_resize,
                                   functools.partial(resize.add_arguments, grayscale_default=False)),

@@ -33,6 +33,7 @@ import numpy as np
 
 from core import config, fsio, interact
 from core.errors import UserError
+from models import dfl_import
 from models import options as opt
 from models.files import (STATE_FORMAT, ModelFiles, SaveFailed, copy_model, fsync_tree, list_models,  # noqa: F401
                           other_class_models, others_hint, read_model_data, rename_model, write_failure)
@@ -232,17 +233,21 @@ class ModelBase:
             self._save_iter = self.iter
 
     def _start_from_pretrained(self, folder: Path) -> bool:
-        """`--pretrained-model-dir`: a new model starts as a copy of the newest model of this class in `folder`
-        (True); an existing model ignores it (False)."""
+        """`--pretrained-model-dir`: a new model starts as a copy of the newest model of this class in `folder`,
+        or of the newest DeepFaceLab model there (True); an existing model ignores it (False)."""
         if self.files.data.exists():
             interact.log_info(f"The model {self.name!r} exists already; --pretrained-model-dir only starts new models.")
             return False
         names = list_models(folder, self.MODEL_NAME) if folder.is_dir() else []
-        if not names:
+        dfl_names = dfl_import.list_dfl_models(folder, self.MODEL_NAME) if folder.is_dir() and not names else []
+        if not names and not dfl_names:
             raise UserError(f"{folder}: --pretrained-model-dir holds no saved {self.MODEL_NAME} model"
                             f"{others_hint(folder, self.MODEL_NAME)}")
-        source = ModelFiles(folder, names[0], self.MODEL_NAME)
-        iteration = copy_model(source, self.files)
+        if names:
+            iteration = copy_model(ModelFiles(folder, names[0], self.MODEL_NAME), self.files)
+        else:  # a DeepFaceLab model: imported straight into this model's files, the folder is left as it is
+            names = dfl_names
+            iteration = dfl_import.import_dfl_model(folder, names[0], self.MODEL_NAME, self.files)
         interact.log_info(f"Starting the model {self.name!r} from the pretrained model {names[0]!r} in {folder} "
                           f"(iteration {iteration}).")
         return True

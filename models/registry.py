@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 from typing import Sequence
 
 from core.errors import UserError
 from models.base import MergeSpec, ModelBase  # noqa: F401  (re-exported for the merger)
+from models.dfl_import import import_new_models
 
 # name -> (module, class)
 MODELS: dict[str, tuple[str, str]] = {
@@ -36,7 +38,10 @@ def load_model(name: str, model_dir: str | os.PathLike, *, training: bool = Fals
     For merging (`training=False`) nothing is asked except which saved model to use; the result offers
     `merge_spec()` and `predict(faces)`. Training keyword arguments: `src_dir`, `dst_dir`, `pretraining_dir`,
     `config_options` (a validated config-file dict), `preset` (options dict), `pretrained_dir` (a new model starts
-    as a copy of the newest model of its class there).
+    as a copy of the newest model of its class there). DeepFaceLab's own models of this class in `model_dir`
+    (`<name>_<MODEL>_data.dat`) are imported first, once (`models.dfl_import`).
     """
-    return model_class(name)(model_dir, training=training, force_model_name=force_model_name, cpu_only=cpu_only,
-                             force_gpu_idxs=force_gpu_idxs, silent_start=silent_start, **kwargs)
+    cls = model_class(name)
+    import_new_models(Path(model_dir), cls.MODEL_NAME)
+    return cls(model_dir, training=training, force_model_name=force_model_name, cpu_only=cpu_only,
+               force_gpu_idxs=force_gpu_idxs, silent_start=silent_start, **kwargs)

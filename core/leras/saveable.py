@@ -21,17 +21,17 @@ FORMAT = "dfl-leras-weights"
 VERSION = 1
 
 
-def _write(f, variables: dict[str, tf.Variable], network: str) -> None:
+def _write(f, variables: dict[str, tf.Variable | np.ndarray], network: str) -> None:
     with h5py.File(f, "w") as h5:
         h5.attrs["format"] = FORMAT
         h5.attrs["version"] = VERSION
         h5.attrs["network"] = network
         for name, var in variables.items():
-            h5.create_dataset(name, data=var.numpy())
+            h5.create_dataset(name, data=var.numpy() if hasattr(var, "numpy") else np.asarray(var))
 
 
-def save_many(entries: list[tuple[str | os.PathLike, dict[str, tf.Variable], str]]) -> None:
-    """Save each `(path, variables, network_name)`; the renames happen only after every file is on disk."""
+def save_many(entries: list[tuple[str | os.PathLike, dict[str, tf.Variable | np.ndarray], str]]) -> None:
+    """Save each `(path, variables or arrays, network_name)`; the renames happen only after every file is on disk."""
     with contextlib.ExitStack() as stack:
         for path, variables, network in entries:
             _write(stack.enter_context(atomic_open(path, "w+b")), variables, network)

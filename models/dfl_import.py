@@ -1,0 +1,189 @@
+"""Import DeepFaceLab's own models: `<name>_<MODEL>_data.dat` and its `*.npy` weight files become a model of this
+toolkit (`data.json` + HDF5) under the same name, so a model trained for weeks in DeepFaceLab (or the SAEHDBW
+fork) trains and merges on here. The DFL files are read, never changed.
+
+DFL's files are pickles. They are read through `facelib.legacy.restricted_loads`, which refuses anything but plain
+containers and numpy arrays. Weight names are DFL's own (`down1/downs_0/conv1/weight:0`) and only lose the `:0`;
+optimizer slots `ms_<net>/<path>_0:0` become `ms/<net>/<path>`. The loss history and iteration count come along;
+the preview sample is chosen again on the first run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from core import fsio, interact
+from core.errors import UserError
+from facelib.legacy import restricted_loads
+from models.files import STATE_FORMAT, ModelFiles, fsync_tree, write_failure
+
+DATA_SUFFIX = "data.dat"
+OPTIMIZER = "src_dst_opt"
+NETWORKS = {"df": ("encoder", "inter", "decoder_src", "decoder_dst"),
+            "liae": ("encoder", "inter_AB", "inter_B", "decoder")}
+RENAMED_OPTIONS = {"eyes_prio": "eyes_mouth_prio"}  # DFL 2.0 builds before 2021
+LATER_FEATURES = ("gan_power", "true_face_power", "face_style_power", "bg_style_power")
+
+
+@dataclass
+class DflModel:
+    """What a DFL model folder holds for one model, converted to this toolkit's names."""
+
+    name: str
+    model_class: str
+    iteration: int
+    options: dict
+    loss_history: np.ndarray               # N x 2 float32
+    weights: dict[str, dict[str, np.ndarray]]
+    optimizer: dict[str, np.ndarray] | None  # None: not found or not convertible (the optimizer starts fresh)
+
+
+def dfl_data_file(folder: Path, name: str, model_class: str) -> Path:
+    return Path(folder) / f"{name}_{model_class}_{DATA_SUFFIX}"
+
+
+def list_dfl_models(folder: Path, model_class: str) -> list[str]:
+    """Names of the DeepFaceLab `model_class` models in `folder` (`<name>_<MODEL>_data.dat`), newest first."""
+    suffix = f"_{model_class}_{DATA_SUFFIX}"
+    files = sorted((p for p in Path(folder).glob(f"*{suffix}") if p.is_file()), key=lambda p: p.stat().st_mtime,
+                   reverse=True)
+    return [p.name[: -len(suffix)] for p in files]
+
+
+def _read_pickle(path: Path) -> object:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read the DeepFaceLab model file ({err.strerror or err})") from None
+    try:
+        return restricted_loads(data)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
+
+
+def _weights(path: Path) -> dict[str, np.ndarray]:
+    raw = _read_pickle(path)
+    if not isinstance(raw, dict) or not all(isinstance(v, (np.ndarray, np.generic)) for v in raw.values()):
+        raise UserError(f"{path}: not a DeepFaceLab weights file (a dict of arrays)")
+    return {str(k).removesuffix(":0"): np.asarray(v) for k, v in raw.items()}  # (scalars: the `iters` counter)
+
+
+def _optimizer_name(key: str) -> str:
+    """`ms_encoder/down1/conv1/weight_0` -> `ms/encoder/down1/conv1/weight`; `iters` stays."""
+    slot, sep, path = key.partition("_")
+    return f"{slot}/{path.removesuffix('_0')}" if sep and "/" in path else key
+
+
+def _optimizer(path: Path, weights: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
+    """The optimizer state under our names, or None (with a warning) when it does not cover every weight."""
+    if not path.exists():
+        return None
+    state = {_optimizer_name(k): v for k, v in _weights(path).items()}
+    slots = {k.split("/", 1)[0] for k in state if "/" in k}
+    needed = {f"{slot}/{net}/{name}" for slot in slots for net, ws in weights.items() for name in ws}
+    if "iters" not in state or not slots or not needed <= state.keys():
+        interact.log_warn(f"{path}: optimizer state not in the expected layout; the optimizer starts fresh")
+        return None
+    return {k: state[k] for k in ("iters", *sorted(needed))}
+
+
+def _options(raw: dict, source: Path) -> dict:
+    options = {RENAMED_OPTIONS.get(str(k), str(k)): v.item() if isinstance(v, np.generic) else v
+               for k, v in raw.items() if not isinstance(v, np.ndarray)}
+    on = [k for k in LATER_FEATURES if float(options.get(k) or 0) != 0]
+    if on:
+        interact.log_warn(f"{source}: {', '.join(on)} not supported yet; the imported model trains without them")
+    return options
+
+
+def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
+    """Read DFL model `name` of `model_class` from `folder`; a missing, unsafe or damaged file is a `UserError`."""
+    data_path = dfl_data_file(folder, name, model_class)
+    data = _read_pickle(data_path)
+    if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
+        raise UserError(f"{data_path}: not a DeepFaceLab model data file")
+    options = _options(data.get("options", {}), data_path)
+    archi = str(options.get("archi", "df")).split("-")[0]
+    if archi not in NETWORKS:
+        raise UserError(f"{data_path}: archi {archi!r} (an early DeepFaceLab 2.0 design) cannot be imported; "
+                        f"only df and liae models can")
+    prefix = f"{name}_{model_class}_"
+    weights = {}
+    for net in NETWORKS[archi]:
+        path = Path(folder) / f"{prefix}{net}.npy"
+        if not path.exists():
+            raise UserError(f"{path}: missing; the DeepFaceLab model {name!r} needs it")
+        weights[net] = _weights(path)
+    try:
+        history = np.asarray(data.get("loss_history") or [], np.float32).reshape(-1, 2)
+    except (TypeError, ValueError):
+        interact.log_warn(f"{data_path}: unreadable loss history; it starts empty")
+        history = np.zeros((0, 2), np.float32)
+    return DflModel(name, model_class, int(data.get("iter", 0)), options, history, weights,
+                    _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", weights))
+
+
+def write_model(model: DflModel, dst: ModelFiles, source: Path) -> None:
+    """Write `model` as toolkit model `dst`: weights generation 1 first (temp name, fsync, rename), `data.json`
+    last, so an interrupted import leaves no half model. `data.json` gets the DFL data file's time."""
+    from core.leras.saveable import save_many  # (TensorFlow is only imported when a model is written)
+    weights = dst.weights(1)
+    tmp = weights.with_name(weights.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    entries = [(tmp / f"{dst.prefix}{net}.h5", arrays, net) for net, arrays in model.weights.items()]
+    if model.optimizer is not None:
+        entries.append((tmp / f"{dst.prefix}{OPTIMIZER}.h5", model.optimizer, OPTIMIZER))
+    data = {"format": STATE_FORMAT, "model_class": dst.model_class, "name": dst.name, "iter": model.iteration,
+            "generation": 1, "options": model.options, "loss_names": ["src_loss", "dst_loss"],
+            "training_seconds": 0.0, "devices": [], "saved_at": datetime.now().isoformat(timespec="seconds"),
+            "imported_from": str(source)}
+    try:
+        tmp.mkdir(parents=True)
+        save_many(entries)
+        with open(tmp / "loss_history.npy", "wb") as f:
+            np.save(f, model.loss_history, allow_pickle=False)
+        fsync_tree(tmp)
+        if weights.exists():
+            shutil.rmtree(weights)
+        os.replace(tmp, weights)
+        fsio.atomic_write_text(dst.data, json.dumps(data, indent=2))
+        mtime = source.stat().st_mtime
+        os.utime(dst.data, (mtime, mtime))
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_failure(f"the imported model {dst.full_name}", dst.folder, err, "Nothing was changed.") from None
+
+
+def import_dfl_model(folder: Path, name: str, model_class: str, dst: ModelFiles | None = None) -> int:
+    """Import DFL model `name` from `folder` as `dst` (default: the same name and folder); returns its iteration."""
+    dst = dst or ModelFiles(Path(folder), name, model_class)
+    source = dfl_data_file(folder, name, model_class)
+    model = read_dfl_model(folder, name, model_class)
+    write_model(model, dst, source)
+    interact.log_info(f"Imported the DeepFaceLab model {name!r} ({model_class}, iteration {model.iteration}) from "
+                      f"{source.name} as {dst.data.name}" + ("" if model.optimizer is not None else
+                                                              " (without optimizer state)") + ".")
+    return model.iteration
+
+
+def import_new_models(folder: Path, model_class: str) -> list[str]:
+    """Import every DFL `model_class` model in `folder` that has no toolkit counterpart yet; a model that cannot
+    be imported is skipped with a warning. Returns the imported names."""
+    if not Path(folder).is_dir():
+        return []
+    imported = []
+    for name in list_dfl_models(folder, model_class):
+        if ModelFiles(Path(folder), name, model_class).data.exists():
+            continue
+        try:
+            import_dfl_model(folder, name, model_class)
+            imported.append(name)
+        except UserError as err:
+            interact.log_warn(f"DeepFaceLab model {name!r} not imported: {err}")
+    return imported
