@@ -23,3 +23,14 @@ def astronaut_bgr() -> np.ndarray:
 def hopper_bgr() -> np.ndarray:
     from core.sample_media import grace_hopper
     return grace_hopper()
+
+
+@pytest.fixture(scope="session")
+def nchw_conv():
+    """Skip where TensorFlow has no NCHW convolution on the CPU (builds without oneDNN, which TensorFlow turns on
+    only for some Intel CPUs); the toolkit itself chooses NCHW on GPUs only."""
+    import tensorflow as tf
+    try:
+        tf.nn.conv2d(tf.zeros((1, 1, 4, 4)), tf.zeros((3, 3, 1, 1)), 1, "VALID", data_format="NCHW")
+    except tf.errors.UnimplementedError:
+        pytest.skip("TensorFlow has no NCHW convolution on this CPU (oneDNN is off)")

@@ -1,5 +1,5 @@
 """Settings for training tests: the CPU, float32 (bfloat16 emulation is slow at tiny sizes), no prompts, and
-batches rendered in the test's own process."""
+batches rendered in the test's own process; the tiny model options and the (src, dst) faces they train on."""
 from __future__ import annotations
 
 import contextlib
@@ -19,6 +19,23 @@ def training_test_settings(**changes):
         yield
     finally:
         config.override(**before)
+
+
+TINY_OPTIONS = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16,
+                "batch_size": 4, "random_warp": False, "random_dst_flip": False}
+
+
+@pytest.fixture(scope="module")
+def cpu_float32_for_the_module():
+    """`training_test_settings` for a whole test module (`pytestmark = pytest.mark.usefixtures(...)`)."""
+    with training_test_settings():
+        yield
+
+
+@pytest.fixture(scope="module")
+def faces(tiny_workspace):
+    """(src aligned, dst aligned) folders of the tiny real workspace."""
+    return tiny_workspace.src_aligned, tiny_workspace.dst_aligned
 
 
 @pytest.fixture

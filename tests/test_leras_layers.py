@@ -44,7 +44,7 @@ def test_conv_bfloat16_input_computes_in_bfloat16_close_to_float32():
     np.testing.assert_allclose(tf.cast(y16, tf.float32).numpy(), y32, atol=0.05 * np.abs(y32).max())
 
 
-def test_nchw_layers_match_nhwc():
+def test_nchw_layers_match_nhwc(nchw_conv):
     rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
     nhwc = [Downscale(3, 8, rng=rng_a), Upscale(8, 4, rng=rng_a), ResidualBlock(4, rng=rng_a)]
     nchw = [Downscale(3, 8, data_format="NCHW", rng=rng_b), Upscale(8, 4, data_format="NCHW", rng=rng_b),

@@ -16,21 +16,10 @@ from core.errors import UserError
 from models import presets
 from models.base import ModelFiles, NonFiniteLoss
 from models.registry import load_model
-from tests.fixtures_training import training_test_settings
+from tests.fixtures_training import TINY_OPTIONS
 
-TINY = {"resolution": 64, "archi": "df-ud", "ae_dims": 32, "e_dims": 16, "d_dims": 16, "d_mask_dims": 16,
-        "batch_size": 4, "random_warp": False, "random_dst_flip": False}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cpu_float32_for_the_module():
-    with training_test_settings():
-        yield
-
-
-@pytest.fixture(scope="module")
-def faces(tiny_workspace):
-    return tiny_workspace.src_aligned, tiny_workspace.dst_aligned
+TINY = TINY_OPTIONS
+pytestmark = pytest.mark.usefixtures("cpu_float32_for_the_module")
 
 
 def _model(kind, folder, faces, options=None, name="t", **kw):

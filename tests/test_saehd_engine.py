@@ -187,7 +187,7 @@ def test_config_validation_and_auto_choices():
     assert EngineConfig(channels=1, input_channels=3).resolved().input_channels == 3
 
 
-def test_nchw_engine_matches_nhwc(batches):
+def test_nchw_engine_matches_nhwc(batches, nchw_conv):
     src, dst = batches[3]
     outs = [SAEHDEngine(EngineConfig(channels=3, archi="liae-udt", seed=7, data_format=f, **TINY)).predict(dst[1])
             for f in ("NHWC", "NCHW")]
@@ -331,7 +331,11 @@ def test_a_step_over_two_devices_makes_the_single_device_update():
     assert report["one"]["devices"] == ["device:CPU:0"]
     assert report["two"]["grad_norm"] == pytest.approx(report["one"]["grad_norm"], rel=1e-4)
     np.testing.assert_allclose(report["two"]["losses"], report["one"]["losses"], rtol=1e-4)
-    np.testing.assert_allclose(report["two"]["weights"], report["one"]["weights"], rtol=1e-3, atol=1e-5)
+    two, one = np.array(report["two"]["weights"]), np.array(report["one"]["weights"])
+    # AdaBelief's first steps are about 3.5 lr whatever a gradient's size, so the step of a gradient element within
+    # float noise of 0 may go either way with the summation order: a handful of weights may differ by one step.
+    off = ~np.isclose(two, one, rtol=1e-3, atol=1e-5)
+    assert off.mean() < 1e-3 and np.abs(two - one).max() < 1e-3
     assert report["two"]["iteration"] == 2
     assert "batch size 1 cannot be split over 2 devices" in report["two"]["one_face"]
 
