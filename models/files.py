@@ -90,12 +90,13 @@ def list_models(folder: Path, model_class: str) -> list[str]:
 
 
 def other_class_models(folder: Path, model_class: str) -> dict[str, str]:
-    """{name: class} of models of other classes in `folder` (for a clear error when the wrong --model is used)."""
+    """{name: class} of models of other classes in `folder`, DeepFaceLab's own (`_data.dat`) included (for a
+    clear error when the wrong --model is used)."""
     found = {}
-    for path in Path(folder).glob("*_data.json"):
-        stem = path.name[: -len("_data.json")]
+    for path in sorted(Path(folder).glob("*_data.*")):
+        stem, _, ext = path.name.rpartition("_data.")
         name, _, cls = stem.rpartition("_")
-        if name and cls != model_class:
+        if ext in ("json", "dat") and name and cls != model_class:
             found.setdefault(name, cls)
     return found
 

@@ -59,6 +59,9 @@ def test_other_class_is_a_clear_error(tmp_path):
     assert select_model_name(tmp_path, "SAEHD", silent_start=True) == "new"  # a new SAEHD beside it
     with pytest.raises(UserError, match="no saved SAEHD model"):
         select_model_name(tmp_path, "SAEHD", allow_new=False)
+    (tmp_path / "old one_Quick96_data.dat").write_bytes(b"")  # a DeepFaceLab model counts too
+    with pytest.raises(UserError, match=r"it holds gray \(SAEHDBW\), old one \(Quick96\)"):
+        select_model_name(tmp_path, "SAEHD", allow_new=False)
 
 
 def test_silent_start_never_asks_even_at_a_terminal(tmp_path, answers, monkeypatch):
