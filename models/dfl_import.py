@@ -121,7 +121,8 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
             raise UserError(f"{path}: missing; the DeepFaceLab model {name!r} needs it")
         weights[net] = _weights(path)
     try:
-        history = np.asarray(data.get("loss_history") or [], np.float32).reshape(-1, 2)
+        raw = data.get("loss_history")
+        history = np.asarray([] if raw is None else raw, np.float32).reshape(-1, 2)
     except (TypeError, ValueError):
         interact.log_warn(f"{data_path}: unreadable loss history; it starts empty")
         history = np.zeros((0, 2), np.float32)

@@ -43,7 +43,8 @@ def _dfl_optimizer_key(key: str) -> str:
     return f"{slot}_{path}_0:0"
 
 
-def write_dfl_model(model, folder: Path, name: str = "pretty", options: dict | None = None) -> Path:
+def write_dfl_model(model, folder: Path, name: str = "pretty", options: dict | None = None,
+                    as_array: bool = False) -> Path:
     """Write `model`'s last save as DeepFaceLab would have: `<name>_SAEHDBW_data.dat` and pickled `.npy` dicts."""
     folder.mkdir(parents=True, exist_ok=True)
     prefix = f"{name}_{model.MODEL_NAME}_"
@@ -54,7 +55,8 @@ def write_dfl_model(model, folder: Path, name: str = "pretty", options: dict | N
         (folder / f"{prefix}{attrs['network']}.npy").write_bytes(
             pickle.dumps({rename(k): v for k, v in arrays.items()}, 4))
     data = {"iter": model.iter, "options": options if options is not None else dict(model.options),
-            "loss_history": [list(map(np.float32, row)) for row in model.loss_history],
+            "loss_history": np.asarray(model.loss_history, np.float32) if as_array else
+                            [list(map(np.float32, row)) for row in model.loss_history],
             "sample_for_preview": None, "choosed_gpu_indexes": None}
     path = folder / f"{prefix}data.dat"
     path.write_bytes(pickle.dumps(data, 4))
@@ -130,7 +132,7 @@ def test_a_hostile_or_broken_dfl_model_is_refused_without_running_it(trained, tm
 
 
 def test_util_import_dfl_model_writes_to_another_folder(trained, tmp_path):
-    write_dfl_model(trained, tmp_path / "dfl", name="a b")
+    write_dfl_model(trained, tmp_path / "dfl", name="a b", as_array=True)  # (some builds kept an array)
     assert cli.main(["util", "import-dfl-model", "--input-dir", str(tmp_path / "dfl"),
                      "--output-dir", str(tmp_path / "out")]) == 0
     data = ModelFiles(tmp_path / "out", "a b", "SAEHDBW")
@@ -138,4 +140,5 @@ def test_util_import_dfl_model_writes_to_another_folder(trained, tmp_path):
         "a b_SAEHDBW_encoder.h5", "a b_SAEHDBW_inter_AB.h5", "a b_SAEHDBW_inter_B.h5", "a b_SAEHDBW_decoder.h5",
         "a b_SAEHDBW_src_dst_opt.h5", "loss_history.npy"}
     assert not list((tmp_path / "dfl").glob("*.json"))
+    assert np.load(data.weights(1) / "loss_history.npy").shape == (len(trained.loss_history), 2)
     assert cli.main(["util", "import-dfl-model", "--input-dir", str(tmp_path / "out")]) == 1  # nothing DFL there
