@@ -94,9 +94,11 @@ def _optimizer(path: Path, weights: dict[str, dict[str, np.ndarray]]) -> dict[st
 
 
 def _options(raw: dict, source: Path) -> dict:
-    options = {RENAMED_OPTIONS.get(str(k), str(k)): v.item() if isinstance(v, np.generic) else v
-               for k, v in raw.items() if not isinstance(v, np.ndarray)}
-    on = [k for k in LATER_FEATURES if float(options.get(k) or 0) != 0]
+    """DFL's option values that are plain numbers, flags or words, under this toolkit's keys (the model's
+    option specs check each value when it loads, and fall back to the default for a bad one)."""
+    plain = {RENAMED_OPTIONS.get(str(k), str(k)): v.item() if isinstance(v, np.generic) else v for k, v in raw.items()}
+    options = {k: v for k, v in plain.items() if isinstance(v, (bool, int, float, str))}
+    on = [k for k in LATER_FEATURES if isinstance(options.get(k), (int, float)) and options[k] != 0]
     if on:
         interact.log_warn(f"{source}: {', '.join(on)} not supported yet; the imported model trains without them")
     return options
@@ -109,7 +111,7 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise UserError(f"{data_path}: not a DeepFaceLab model data file")
     options = _options(data.get("options", {}), data_path)
-    archi = str(options.get("archi", "df")).split("-")[0]
+    archi = str(options.get("archi", "df")).lower().split("-")[0]
     if archi not in NETWORKS:
         raise UserError(f"{data_path}: archi {archi!r} (an early DeepFaceLab 2.0 design) cannot be imported; "
                         f"only df and liae models can")
