@@ -36,7 +36,8 @@ from core.errors import UserError
 from models import dfl_import
 from models import options as opt
 from models.files import (STATE_FORMAT, ModelFiles, SaveFailed, copy_model, fsync_tree, list_models,  # noqa: F401
-                          other_class_models, others_hint, read_model_data, rename_model, write_failure)
+                          other_class_models, others_hint, publish_generation, read_model_data, rename_model,
+                          write_failure)
 from models import preview as pv
 
 MAX_BACKUPS = 15
@@ -423,9 +424,7 @@ class ModelBase:
             if self.sample_for_preview is not None:
                 with open(tmp / "preview_sample.npz", "wb") as f:
                     np.savez(f, **_pack_sample(self.sample_for_preview))
-            fsync_tree(tmp)
-            os.replace(tmp, final)
-            fsio.atomic_write_text(self.files.data, json.dumps(self._data_dict(new_generation), indent=2))
+            publish_generation(tmp, final, self.files.data, self._data_dict(new_generation))
         except OSError as err:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)

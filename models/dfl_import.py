@@ -9,7 +9,6 @@ the preview sample is chosen again on the first run.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import fsio, interact
+from core import interact
 from core.errors import UserError
 from facelib.legacy import restricted_loads
-from models.files import STATE_FORMAT, ModelFiles, fsync_tree, write_failure
+from models.files import STATE_FORMAT, ModelFiles, list_models, publish_generation, write_failure
 
 DATA_SUFFIX = "data.dat"
 OPTIMIZER = "src_dst_opt"
@@ -50,10 +49,7 @@ def dfl_data_file(folder: Path, name: str, model_class: str) -> Path:
 
 def list_dfl_models(folder: Path, model_class: str) -> list[str]:
     """Names of the DeepFaceLab `model_class` models in `folder` (`<name>_<MODEL>_data.dat`), newest first."""
-    suffix = f"_{model_class}_{DATA_SUFFIX}"
-    files = sorted((p for p in Path(folder).glob(f"*{suffix}") if p.is_file()), key=lambda p: p.stat().st_mtime,
-                   reverse=True)
-    return [p.name[: -len(suffix)] for p in files]
+    return list_models(folder, model_class, DATA_SUFFIX)
 
 
 def _read_pickle(path: Path) -> object:
@@ -151,11 +147,7 @@ def write_model(model: DflModel, dst: ModelFiles, source: Path) -> None:
         save_many(entries)
         with open(tmp / "loss_history.npy", "wb") as f:
             np.save(f, model.loss_history, allow_pickle=False)
-        fsync_tree(tmp)
-        if weights.exists():
-            shutil.rmtree(weights)
-        os.replace(tmp, weights)
-        fsio.atomic_write_text(dst.data, json.dumps(data, indent=2))
+        publish_generation(tmp, weights, dst.data, data)
         mtime = source.stat().st_mtime
         os.utime(dst.data, (mtime, mtime))
     except OSError as err:

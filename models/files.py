@@ -81,9 +81,10 @@ class ModelFiles:
         return found
 
 
-def list_models(folder: Path, model_class: str) -> list[str]:
-    """Names of the `model_class` models in `folder`, most recently saved first."""
-    suffix = f"_{model_class}_data.json"
+def list_models(folder: Path, model_class: str, data_file: str = "data.json") -> list[str]:
+    """Names of the `model_class` models in `folder` (by their `<name>_<MODEL>_<data_file>`), most recently saved
+    first."""
+    suffix = f"_{model_class}_{data_file}"
     files = [p for p in Path(folder).glob(f"*{suffix}") if p.is_file()]
     files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return [p.name[: -len(suffix)] for p in files]
@@ -121,6 +122,16 @@ def rename_model(src: ModelFiles, dst: ModelFiles) -> None:
         _rename_prefixed([*(top.rglob(f"{src.prefix}*") if top.is_dir() else ()), top], src.prefix, dst.prefix)
 
 
+def publish_generation(staged: Path, weights: Path, data_path: Path, data: dict) -> None:
+    """Make the written folder `staged` the weights folder `weights` (fsync, rename) and only then point the data
+    file at it: a crash at any moment leaves a data file whose weights are complete."""
+    fsync_tree(staged)
+    if weights.exists():
+        shutil.rmtree(weights)
+    os.replace(staged, weights)
+    fsio.atomic_write_text(data_path, json.dumps(data, indent=2))
+
+
 def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
     """Make model `dst` a copy of the last save of `src` (its data file and weights; not its previews, history or
     backups); returns the copied iteration. The data file comes last, so an interrupted copy leaves no model."""
@@ -134,11 +145,7 @@ def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
     try:
         shutil.copytree(src.weights(generation), tmp)
         _rename_prefixed(list(tmp.iterdir()), src.prefix, dst.prefix)
-        fsync_tree(tmp)
-        if weights.exists():
-            shutil.rmtree(weights)
-        os.replace(tmp, weights)
-        fsio.atomic_write_text(dst.data, json.dumps({**data, "name": dst.name}, indent=2))
+        publish_generation(tmp, weights, dst.data, {**data, "name": dst.name})
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise write_failure(f"a copy of {src.full_name}", dst.folder, err, "Nothing was changed.") from None
