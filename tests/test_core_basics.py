@@ -130,3 +130,15 @@ def test_read_json_object_errors_name_the_file(tmp_path: Path):
         with pytest.raises(UserError, match=words) as err:
             fsio.read_json_object(path, "merge config file")
         assert name in str(err.value)
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_onednn_is_on_unless_the_user_says_otherwise(given, expected):
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if given is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = given
+    out = subprocess.run([sys.executable, "-c", "import os, core; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"],
+                         cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
