@@ -186,11 +186,18 @@ def _with_flags(session: MergeSession, args: argparse.Namespace) -> MergeSession
     return MergeSession(session.base.copy(**fixed), {k: v.copy(**fixed) for k, v in session.frames.items()})
 
 
-def _check_mask_modes(configs: list[MergerConfig]) -> None:
+def _check_mask_modes(configs: list[MergerConfig], model_dir: Path, precomputed: bool) -> bool:
+    """Whether the XSeg mask modes are asked for; an error when they cannot be served (no trained XSeg model in
+    the model folder, or predicted faces from files)."""
+    from models.xseg import has_xseg_model
     xseg = sorted({c.mask_mode for c in configs if c.mask_mode in XSEG_MASK_MODES})
-    if xseg:
-        raise UserError(f"mask mode {xseg[0]} needs XSeg masks, which this toolkit's merger cannot make yet; "
-                        "choose dst or a learned-* mask mode")
+    if xseg and precomputed:
+        raise UserError(f"mask mode {xseg[0]} needs the XSeg model on the predicted faces, which the precomputed "
+                        "pass 2 does not run; merge without --precomputed or choose dst or a learned-* mask mode")
+    if xseg and not has_xseg_model(model_dir):
+        raise UserError(f"mask mode {xseg[0]} needs a trained XSeg model in {model_dir}; train one there with "
+                        "`main.py train --model XSeg` ('5.XSeg) train') or choose dst or a learned-* mask mode")
+    return bool(xseg)
 
 
 def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSession:
@@ -279,7 +286,7 @@ def main(args: argparse.Namespace) -> int:
     if session is None and not can_ask:
         session = MergeSession(ask_config(fixed_fields(args)))
     if session is not None:
-        _check_mask_modes(session.resolve([f.name for f in frames]))
+        _check_mask_modes(session.resolve([f.name for f in frames]), paths["model"], source is not None)
     run = RunOptions(paths["output"], paths["mask"], bw_output=args.bw_output or "luma",
                      stabilize_gamma=args.stabilize_gamma, gamma_window=args.gamma_window,
                      smooth_mask=args.smooth_mask, export_mask_alpha=args.export_mask_alpha, force=args.force,
@@ -307,14 +314,19 @@ def main(args: argparse.Namespace) -> int:
         session = _session(args, session_path, interactive)
     names = [f.name for f in frames]
     configs = session.resolve(names)
-    _check_mask_modes(configs)
+    from models.xseg import has_xseg_model, load_xseg_predictor
+    needs_xseg = _check_mask_modes(configs, paths["model"], not isinstance(source, sources.ModelSource))
+    if isinstance(source, sources.ModelSource) and (needs_xseg or (interactive and has_xseg_model(paths["model"]))):
+        source.xseg = load_xseg_predictor(paths["model"], cpu_only=args.cpu_only, force_gpu_idxs=args.force_gpu_idxs)
+        interact.log_info(f"XSeg masks from the XSeg model in {paths['model']}")
     if not interactive:
         interact.log_info(session.base.summary())
     merger = Merger(frames, configs, source, run)
     run.workers = _workers(args)
 
     if interactive:
-        mask_modes = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)
+        with_xseg = getattr(source, "xseg", None) is not None
+        mask_modes = tuple(m for m in MASK_BUILDERS if with_xseg or m not in XSEG_MASK_MODES)
         state = InteractiveState.from_session([f.name for f in todo], session, mask_modes)
 
         def render(index: int, cfg: MergerConfig):

@@ -21,6 +21,7 @@ from core.fsio import list_images
 from facelib.face_type import FaceType
 from facelib.landmarks import get_transform_mat, transform_points
 from facelib.meta import FaceFileError, FaceMeta, load_face, save_face
+from facelib.xseg_polys import transform_polys
 from mainscripts.sort_methods import parallel_map
 
 FACE_EXTS = (".jpg", ".jpeg", ".png")
@@ -75,7 +76,7 @@ def resize_face(image: np.ndarray, meta: FaceMeta, size: int, face_type: str | F
     if meta.landmarks is not None:
         meta.landmarks = transform_points(meta.landmarks, mat)
     if meta.xseg_polys:
-        meta.xseg_polys = [{"type": p["type"], "pts": transform_points(p["pts"], mat)} for p in meta.xseg_polys]
+        meta.xseg_polys = transform_polys(meta.xseg_polys, mat)
     if meta.image_to_face_mat is not None:
         meta.image_to_face_mat = (_h(mat) @ _h(meta.image_to_face_mat))[:2]
     if meta.xseg_mask is not None:

@@ -26,7 +26,7 @@ def trash_dir(folder: Path) -> Path:
     return folder.parent / f"{folder.name}_trash"
 
 
-def _free_name(folder: Path, name: str) -> Path:
+def free_name(folder: Path, name: str) -> Path:
     target = folder / name
     stem, suffix, n = target.stem, target.suffix, 1
     while target.exists():
@@ -41,7 +41,7 @@ def apply_result(folder: Path, result: SortResult) -> None:
         trash = trash_dir(folder)
         trash.mkdir(exist_ok=True)
         for path in tqdm(result.trash, desc="Moving to trash", ascii=True):
-            shutil.move(str(path), _free_name(trash, path.name))
+            shutil.move(str(path), free_name(trash, path.name))
         interact.log_info(f"Moved {len(result.trash)} faces to {trash}")
     temps = [folder / f"{TMP_PREFIX}{i:05d}_{p.name}" for i, p in enumerate(result.kept)]
     clash = next((t for t in temps if t.exists()), None)

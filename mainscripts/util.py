@@ -39,7 +39,7 @@ SIDECAR = "faceset_metadata.json"
 DEBUG_SUFFIX = "_debug"
 
 
-def _input_dir(args: argparse.Namespace) -> Path:
+def checked_input_dir(args: argparse.Namespace) -> Path:
     folder = Path(args.input_dir).expanduser().absolute()
     if not folder.is_dir():
         raise UserError(f"{folder}: input folder not found")
@@ -51,7 +51,7 @@ def _faces(folder: Path) -> list[Path]:
     return [p for p in list_images(folder, FACE_EXTS) if not p.stem.endswith(DEBUG_SUFFIX)]
 
 
-def _face_files(folder: Path) -> list[Path]:
+def face_files(folder: Path) -> list[Path]:
     """`_faces(folder)`, or a UserError naming the folder when it holds none (e.g. they are in faceset.pak)."""
     files = _faces(folder)
     if not files:
@@ -60,7 +60,7 @@ def _face_files(folder: Path) -> list[Path]:
     return files
 
 
-def _read_or_warn(path: Path) -> tuple[np.ndarray, FaceMeta] | None:
+def read_meta_or_warn(path: Path) -> tuple[np.ndarray, FaceMeta] | None:
     try:
         image, meta = load_face(path)
     except FaceFileError as err:
@@ -75,10 +75,10 @@ def _read_or_warn(path: Path) -> tuple[np.ndarray, FaceMeta] | None:
 # ------------------------------------------------------------------------------------------------- commands ---
 
 def add_landmarks_debug_images(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     written = 0
-    for path in tqdm(_face_files(folder), desc="Debug images", ascii=True):
-        loaded = _read_or_warn(path)
+    for path in tqdm(face_files(folder), desc="Debug images", ascii=True):
+        loaded = read_meta_or_warn(path)
         if loaded is None or loaded[1].landmarks is None:
             continue
         image, meta = loaded
@@ -95,10 +95,10 @@ def add_landmarks_debug_images(args: argparse.Namespace) -> int:
 
 def recover_original_filename(args: argparse.Namespace) -> int:
     """Rename faces to `<source frame stem>_<k><ext>` (k counts faces of the same frame), in two passes."""
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     plan: list[tuple[Path, str]] = []
     counts: Counter = Counter()
-    for path in _face_files(folder):
+    for path in face_files(folder):
         try:
             meta = read_meta(path)
         except FaceFileError as err:
@@ -125,10 +125,10 @@ def recover_original_filename(args: argparse.Namespace) -> int:
 
 
 def save_faceset_metadata(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     faces = {}
-    for path in tqdm(_face_files(folder), desc="Reading metadata", ascii=True):
-        loaded = _read_or_warn(path)
+    for path in tqdm(face_files(folder), desc="Reading metadata", ascii=True):
+        loaded = read_meta_or_warn(path)
         if loaded is None:
             continue
         image, meta = loaded
@@ -168,7 +168,7 @@ def _find_edited(folder: Path, name: str) -> Path | None:
 
 
 def restore_faceset_metadata(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     sidecar = folder / SIDECAR
     if not sidecar.exists():
         raise UserError(f"{sidecar} not found; run save-faceset-metadata first")
@@ -202,7 +202,7 @@ def restore_faceset_metadata(args: argparse.Namespace) -> int:
 
 
 def pack_faceset(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     if pak.has_pak(folder):
         old = pak.PackedFaceset(pak.pak_path(folder))
         only_packed = [n for n in old.names() if not (folder / n).is_file()]
@@ -222,7 +222,7 @@ def pack_faceset(args: argparse.Namespace) -> int:
 
 
 def unpack_faceset(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     if not pak.has_pak(folder):
         raise UserError(f"{pak.pak_path(folder)} not found")
     pak.unpack_faceset(folder)
@@ -269,7 +269,7 @@ def faceset_info(folder: Path) -> FacesetInfo:
 
 
 def faceset_info_command(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     info = faceset_info(folder)
     if args.json:
         print(json.dumps(info.__dict__, indent=2))
@@ -332,7 +332,7 @@ def _check_range(flag: str, value: int, low: int, high: int | None = None) -> No
 
 
 def contact_sheet(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     _check_range("--thumb-size", args.thumb_size, 16, 1024)
     _check_range("--columns", args.columns, 0)
     _check_range("--max-faces", args.max_faces, 0)
@@ -347,12 +347,12 @@ def contact_sheet(args: argparse.Namespace) -> int:
 
 
 def convert_png_to_jpg(args: argparse.Namespace) -> int:
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     _check_range("--jpeg-quality", args.jpeg_quality, 1, 100)
     converted = 0
-    pngs = [p for p in _face_files(folder) if p.suffix.lower() == ".png"]
+    pngs = [p for p in face_files(folder) if p.suffix.lower() == ".png"]
     for path in tqdm(pngs, desc="PNG -> JPG", ascii=True):
-        loaded = _read_or_warn(path)
+        loaded = read_meta_or_warn(path)
         if loaded is None:
             continue
         target = path.with_suffix(".jpg")
@@ -368,7 +368,7 @@ def convert_png_to_jpg(args: argparse.Namespace) -> int:
 
 def import_dfl_faceset(args: argparse.Namespace) -> int:
     """Rewrite legacy DeepFaceLab faces (pickled metadata) with our JSON metadata; pixels are not recompressed."""
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     output = Path(args.output_dir).expanduser().absolute() if args.output_dir else folder
     if pak.has_pak(folder):
         packed = pak.PackedFaceset(pak.pak_path(folder))
@@ -377,7 +377,7 @@ def import_dfl_faceset(args: argparse.Namespace) -> int:
             pak.unpack_faceset(folder)
     output.mkdir(parents=True, exist_ok=True)
     imported = skipped = 0
-    for path in tqdm(_face_files(folder), desc="Importing DFL faces", ascii=True):
+    for path in tqdm(face_files(folder), desc="Importing DFL faces", ascii=True):
         try:
             meta = read_meta(path)
         except FaceFileError as err:
@@ -398,7 +398,7 @@ def import_dfl_faceset(args: argparse.Namespace) -> int:
 
 def import_dfl_model(args: argparse.Namespace) -> int:
     """Import DeepFaceLab's own models (`<name>_<MODEL>_data.dat` + `*.npy`) of every model class in --input-dir."""
-    folder = _input_dir(args)
+    folder = checked_input_dir(args)
     output = Path(args.output_dir).expanduser().absolute() if args.output_dir else folder
     found = [(name, cls) for cls in MODELS for name in dfl_import.list_dfl_models(folder, cls)]
     if not found:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -32,6 +31,8 @@ class FacePrediction:
     face: np.ndarray
     learned_prd: np.ndarray
     learned_dst: np.ndarray
+    xseg_prd: np.ndarray | None = None   # an XSeg model's mask of the predicted face (RxRx1), when one is loaded
+    xseg_dst: np.ndarray | None = None   # ... and of the destination face
 
 
 @dataclass
@@ -171,8 +172,7 @@ def _has_region(mask: np.ndarray) -> bool:
 
 
 def merge_face(frame_roi: np.ndarray, face: PreparedFace, pred: FacePrediction, cfg: MergerConfig,
-               motion: Motion | None = None, xseg: Callable[[str, np.ndarray], np.ndarray] | None = None
-               ) -> FaceLayer:
+               motion: Motion | None = None) -> FaceLayer:
     """Merge one predicted face into `frame_roi` (float32 hxwxC, the frame cut at `face.roi`)."""
     h, w, c = frame_roi.shape
     res = pred.face.shape[0]
@@ -181,9 +181,7 @@ def merge_face(frame_roi: np.ndarray, face: PreparedFace, pred: FacePrediction, 
         raise ValueError(f"predicted face has {prd.shape[2]} channels but the frame has {c}")
     dst_face = np.clip(_warp(frame_roi, face.face_mat, res), 0.0, 1.0)
     sources = MaskSources(face.dst_hull, np.clip(_channels(pred.learned_prd, 1), 0, 1),
-                          np.clip(_channels(pred.learned_dst, 1), 0, 1))
-    if xseg is not None and "XSeg" in cfg.mask_mode:
-        sources.xseg_prd, sources.xseg_dst = xseg("prd", prd), xseg("dst", dst_face)
+                          np.clip(_channels(pred.learned_dst, 1), 0, 1), pred.xseg_prd, pred.xseg_dst)
     mask4 = _resize(build_mask(cfg.mask_mode, sources), 4 * res)
     if not cfg.is_raw:
         mask4 = shape_mask(mask4, res, cfg.erode_mask_modifier, cfg.blur_mask_modifier)

@@ -47,12 +47,23 @@ def _face_type_name(face_type) -> str:
     return face_type.to_string() if hasattr(face_type, "to_string") else str(face_type)
 
 
-class ModelSource:
-    """A loaded model (anything with `merge_spec()` and `predict(NHWC) -> (face, src_mask, dst_mask)`)."""
+def _xseg_masks(xseg, faces: np.ndarray, size: int) -> np.ndarray:
+    """An XSeg model's masks of N faces (resized to its input and back, as DFL's merger does), N x size x size x 1."""
+    r = int(xseg.resolution)
+    big = np.stack([cv2.resize(f, (r, r), interpolation=cv2.INTER_CUBIC).reshape(r, r, -1) for f in faces])
+    masks = np.asarray(xseg.predict(np.clip(big, 0.0, 1.0)), np.float32)
+    return np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_CUBIC).reshape(size, size, 1)
+                     for m in masks]).clip(0.0, 1.0)
 
-    def __init__(self, model, batch_size: int = 8, name: str = "model"):
+
+class ModelSource:
+    """A loaded model (anything with `merge_spec()` and `predict(NHWC) -> (face, src_mask, dst_mask)`), and
+    optionally an XSeg model (`resolution`, `predict(N x r x r x C) -> masks`) for the XSeg mask modes."""
+
+    def __init__(self, model, batch_size: int = 8, name: str = "model", xseg=None):
         spec = model.merge_spec()
         self.model = model
+        self.xseg = xseg
         self.batch_size = max(1, batch_size)
         self.spec = SourceSpec(int(spec.resolution), _face_type_name(spec.face_type), int(spec.channels), name)
 
@@ -63,10 +74,13 @@ class ModelSource:
             face, src_mask, dst_mask = (np.asarray(a, np.float32) for a in self.model.predict(batch))
             c = self.spec.channels
             r = self.spec.resolution
+            face = np.clip(face.reshape(len(batch), r, r, c), 0, 1)
+            xseg_prd = xseg_dst = [None] * len(batch)
+            if self.xseg is not None:
+                xseg_prd, xseg_dst = _xseg_masks(self.xseg, face, r), _xseg_masks(self.xseg, batch, r)
             for j in range(len(batch)):
-                out.append(FacePrediction(np.clip(face[j].reshape(r, r, c), 0, 1),
-                                          np.clip(src_mask[j].reshape(r, r, 1), 0, 1),
-                                          np.clip(dst_mask[j].reshape(r, r, 1), 0, 1)))
+                out.append(FacePrediction(face[j], np.clip(src_mask[j].reshape(r, r, 1), 0, 1),
+                                          np.clip(dst_mask[j].reshape(r, r, 1), 0, 1), xseg_prd[j], xseg_dst[j]))
         return out
 
 

@@ -407,3 +407,30 @@ def saehd_options(channels: int = 3) -> list[OptionSpec]:
               "Train on a large faceset of many people (--pretraining-data-dir) to get a base model. When you "
               "switch it off, the iteration count restarts and the model learns your two faces."),
     ]
+
+
+def _multiple_of_64(value: int, values: Values, env: OptionEnv) -> int:
+    rounded = max(64, value // 64 * 64)
+    if rounded != value:
+        interact.log_info(f"XSeg resolution {value} rounded down to {rounded} (a multiple of 64).")
+    return rounded
+
+
+def xseg_options() -> list[OptionSpec]:
+    """The XSeg mask model's options (DFL asks face type, batch size and pretraining; the size is fixed at 256
+    px and base 32 channels, settable from a config file only)."""
+    return [
+        _choice("face_type", "Face type", "wf", FACE_TYPES,
+                "The face area the masks cover: h, mf, f, wf (whole face, DFL's default for XSeg) or head. "
+                "Use the widest type your SAEHD model uses.", lock=True, aliases=_FACE_ALIASES),
+        _int("batch_size", "Batch_size", 4, (2, 16),
+             "Faces per iteration. Larger batches learn more stably but need more memory."),
+        _bool("pretrain", "Enable pretraining mode", False,
+              "Train on a large faceset without masks first (--pretraining-data-dir): the model learns faces, "
+              "then far fewer labelled faces are needed."),
+        _int("resolution", "Resolution", 256, (64, 512),
+             "XSeg's input size; DFL's is 256. A multiple of 64.", lock=True, ask=False,
+             normalize=_multiple_of_64),
+        _int("base_ch", "Base channels", 32, (4, 64),
+             "Channels of the first stage (DFL: 32); the others are 2x, 4x and 8x.", lock=True, ask=False),
+    ]

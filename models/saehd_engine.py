@@ -10,7 +10,6 @@ src-from-dst swap path added to the forward); discriminator updates would extend
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
@@ -19,13 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from core.errors import UserError
-from core.interact import log_warn
 from core.leras import ops
 from core.leras.archis.deepfake import ArchiSpec, Decoder, Encoder, Inter, lowest_dense_res, normalize_resolution
 from core.leras.losses import dssim, dssim_filter_sizes, mae, mse
 from core.leras.module import Module
 from core.leras.optimizers import AdaBelief, Optimizer, RMSprop
-from core.leras.saveable import load_variables, save_many
+from core.leras.saveable import SavedNetworks
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 LR_DROPOUT_KEEP = 0.3
@@ -166,11 +164,13 @@ class StepLosses(NamedTuple):
 GeneratorTerm = Callable[[dict[str, tf.Tensor]], tuple[tf.Tensor, tf.Tensor]]
 
 
-class SAEHDEngine:
+class SAEHDEngine(SavedNetworks):
     """SAEHD/SAEHDBW networks + AdaBelief/RMSprop + the train/predict functions.
 
     Batches follow the sample generator: `[warped, target, mask, em_mask]` float32 NHWC in [0, 1].
     """
+
+    optimizer_file = OPTIMIZER_FILE
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = cfg = config.resolved()
@@ -439,39 +439,6 @@ class SAEHDEngine:
     def iteration(self) -> int:
         """Optimizer updates applied so far (restored by `load`)."""
         return int(self.optimizer.iters.numpy())
-
-    @staticmethod
-    def _path(folder: str | os.PathLike, prefix: str, name: str) -> Path:
-        if prefix and not prefix.endswith("_"):
-            prefix += "_"
-        return Path(folder) / f"{prefix}{name}.h5"
-
-    def file_names(self, prefix: str = "") -> list[str]:
-        """The files `save` writes, for backups: one per network plus the optimizer state."""
-        return [self._path("", prefix, n).name for n in [*self.nets, OPTIMIZER_FILE]]
-
-    def save(self, folder: str | os.PathLike, prefix: str = "") -> None:
-        """Write `<prefix>_<net>.h5` for every network and `<prefix>_src_dst_opt.h5`, all-or-nothing per file."""
-        entries = [(self._path(folder, prefix, n), net.variables(), n) for n, net in self.nets.items()]
-        entries.append((self._path(folder, prefix, OPTIMIZER_FILE), self.optimizer.variables(), OPTIMIZER_FILE))
-        save_many(entries)
-
-    def load(self, folder: str | os.PathLike, prefix: str = "", skip: Sequence[str] = ()) -> None:
-        """Load every network not in `skip` (those keep their fresh init, e.g. inters after pretraining).
-
-        A missing optimizer file is tolerated (fresh optimizer, with a warning); anything else missing,
-        truncated or shaped differently raises `UserError` naming the file.
-        """
-        for name, net in self.nets.items():
-            if name not in skip:
-                load_variables(self._path(folder, prefix, name), net.variables(), name)
-        opt_path = self._path(folder, prefix, OPTIMIZER_FILE)
-        if OPTIMIZER_FILE in skip:
-            return
-        if not opt_path.exists():
-            log_warn(f"{opt_path}: no optimizer state found, starting the optimizer fresh")
-            return
-        load_variables(opt_path, self.optimizer.variables(), OPTIMIZER_FILE)
 
 
 def blur_out_mask(target: tf.Tensor, mask: tf.Tensor, sigma: float) -> tf.Tensor:

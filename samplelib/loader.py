@@ -49,6 +49,7 @@ class Sample:
     pitch: float = 0.0
     yaw: float = 0.0
     grayscale: bool = False
+    xseg_polys: list | None = None  # hand-drawn XSeg polygons, as `FaceMeta.xseg_polys` (aligned-image pixels)
 
     @property
     def face_type_enum(self) -> FaceType:
@@ -130,6 +131,7 @@ def _load_one(job: tuple[str, str, bool, bool]) -> Sample | str:
                   landmarks=landmarks, eyebrows_expand_mod=float(meta.eyebrows_expand_mod or 1.0),
                   source_filename=meta.source_filename, person=person,
                   xseg_png=None if meta.xseg_mask is None else _encode_mask(meta.xseg_mask),
+                  xseg_polys=meta.xseg_polys,
                   pitch=float(pitch), yaw=float(yaw), grayscale=grayscale)
 
 

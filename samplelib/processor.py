@@ -76,7 +76,7 @@ def alignment_matrix(sample, cfg: ProcessorConfig, shape: tuple[int, int] | None
     return get_transform_mat(sample.landmarks, cfg.resolution, cfg.face_type)
 
 
-def _warp_face(img: np.ndarray, mat: np.ndarray, size: int, interpolation: int, replicate: bool) -> np.ndarray:
+def warp_face(img: np.ndarray, mat: np.ndarray, size: int, interpolation: int, replicate: bool) -> np.ndarray:
     """warpAffine to size x size; strong downscales first go through INTER_AREA so the face does not alias."""
     scale = float(np.sqrt(abs(np.linalg.det(mat[:, :2]))))
     if scale < 0.5 and interpolation != cv2.INTER_NEAREST:
@@ -126,7 +126,7 @@ def prepare_block(sample, cfg: ProcessorConfig, image: np.ndarray | None = None)
     def to_model(img: np.ndarray, interpolation: int, replicate: bool) -> np.ndarray:
         if resize_only:
             return cv2.resize(img, (r, r), interpolation=cv2.INTER_AREA if r < w else interpolation)
-        return _warp_face(img, mat, r, interpolation, replicate)
+        return warp_face(img, mat, r, interpolation, replicate)
 
     face = to_model(image, IMAGE_INTER, True)
     masks = np.empty((cfg.mask_planes, r, r), np.uint8)

@@ -210,7 +210,8 @@ def test_check_catches_drift():
 
 
 def linux_name(bat: Path) -> str:
-    name = bat.stem.replace("+", "and").replace("(", "").replace(")", " ")
+    """`5.XSeg) data_dst mask - edit.bat` -> `5.XSeg_data_dst_mask_edit.sh`."""
+    name = bat.stem.replace("+", "and").replace(" - ", " ").replace("(", "").replace(")", " ")
     return re.sub(r"\s+", "_", name.strip()) + ".sh"
 
 

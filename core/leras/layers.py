@@ -1,10 +1,13 @@
-"""Layers on raw tf ops: Conv2D, Conv2DTranspose, Dense and DFL's Downscale/Upscale/Residual blocks.
+"""Layers on raw tf ops: Conv2D, Conv2DTranspose, Dense, DFL's Downscale/Upscale/Residual blocks, and XSeg's
+FRNorm2D, TLU and BlurPool.
 
 Weights are float32 `tf.Variable`s; a layer computes in the dtype of its input (weights are cast on the fly),
 which is how bfloat16 compute with float32 master weights works. Convs pad symmetrically with zeros by
 ((k-1)·dilation+1)//2 per side and then run VALID, exactly like DFL (TF "SAME" pads asymmetrically).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -179,3 +182,71 @@ class ResidualBlock(Module):
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         y = ops.activation(self.conv1(x), 0.2, self.use_cos)
         return ops.activation(x + self.conv2(y), 0.2, self.use_cos)
+
+
+def _per_channel(w: tf.Variable, x: tf.Tensor, data_format: str) -> tf.Tensor:
+    """A (C,) variable in x's dtype, shaped to broadcast over x's channel axis."""
+    w = _cast_like(w, x)
+    return w if data_format == "NHWC" else tf.reshape(w, (-1, 1, 1))
+
+
+class FRNorm2D(Module):
+    """Filter response norm: y = x · rsqrt(mean_HW(x²) + |eps|) · weight + bias (statistics in float32).
+
+    `weight`/`bias` are per channel; `eps` is one learnable scalar of shape (1,), as in DFL.
+    """
+
+    def __init__(self, ch: int, data_format: str = "NHWC") -> None:
+        super().__init__()
+        self.data_format = ops.check_data_format(data_format)
+        self.weight = tf.Variable(np.ones((ch,), np.float32), name="weight")
+        self.bias = tf.Variable(np.zeros((ch,), np.float32), name="bias")
+        self.eps = tf.Variable(np.full((1,), 1e-6, np.float32), name="eps")
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        x32 = tf.cast(x, tf.float32)
+        spatial = (1, 2) if self.data_format == "NHWC" else (2, 3)
+        nu2 = tf.reduce_mean(tf.square(x32), axis=spatial, keepdims=True)
+        x = x * tf.cast(tf.math.rsqrt(nu2 + tf.abs(self.eps)), x.dtype)
+        return x * _per_channel(self.weight, x, self.data_format) + _per_channel(self.bias, x, self.data_format)
+
+
+class TLU(Module):
+    """Thresholded linear unit: max(x, tau_weight), one learnable threshold per channel (initialised 0)."""
+
+    def __init__(self, ch: int, data_format: str = "NHWC") -> None:
+        super().__init__()
+        self.data_format = ops.check_data_format(data_format)
+        self.tau_weight = tf.Variable(np.zeros((ch,), np.float32), name="tau_weight")
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.maximum(x, _per_channel(self.tau_weight, x, self.data_format))
+
+
+def binomial_kernel_2d(filt_size: int) -> np.ndarray:
+    """Outer product of the binomial row C(f-1, k), normalised to sum 1 (f=3: [1, 2, 1] ⊗ [1, 2, 1] / 16)."""
+    if not 1 <= filt_size <= 7:
+        raise ValueError(f"BlurPool filt_size must be 1..7, not {filt_size}")
+    row = np.array([math.comb(filt_size - 1, k) for k in range(filt_size)], np.float64)
+    k = np.outer(row, row)
+    return (k / k.sum()).astype(np.float32)
+
+
+class BlurPool(Module):
+    """Anti-aliased stride-2 downsample: zero pad [(f-1)//2, ceil((f-1)/2)] per spatial side, then a depthwise
+    binomial blur with stride 2 (output ceil(H/2) × ceil(W/2)). No variables: the kernel is a constant."""
+
+    def __init__(self, ch: int, filt_size: int = 3, data_format: str = "NHWC") -> None:
+        super().__init__()
+        self.data_format = ops.check_data_format(data_format)
+        self.kernel = np.tile(binomial_kernel_2d(filt_size)[:, :, None, None], (1, 1, ch, 1))
+        pad = [(filt_size - 1) // 2, math.ceil((filt_size - 1) / 2)]
+        if data_format == "NHWC":
+            self._padding, self._strides = [[0, 0], pad, pad, [0, 0]], [1, 2, 2, 1]
+        else:
+            self._padding, self._strides = [[0, 0], [0, 0], pad, pad], [1, 1, 2, 2]
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        x = tf.pad(x, self._padding)
+        return tf.nn.depthwise_conv2d(x, tf.constant(self.kernel, dtype=x.dtype), self._strides, "VALID",
+                                      data_format=self.data_format)

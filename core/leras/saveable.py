@@ -10,12 +10,15 @@ import contextlib
 import os
 from pathlib import Path
 
+from typing import Sequence
+
 import h5py
 import numpy as np
 import tensorflow as tf
 
 from core.errors import UserError
 from core.fsio import atomic_open
+from core.interact import log_warn
 
 FORMAT = "dfl-leras-weights"
 VERSION = 1
@@ -77,3 +80,46 @@ def load_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], n
                             f"{tuple(var.shape)} (different resolution, archi or dims?)")
     for name, var in variables.items():
         var.assign(arrays[name].astype(var.dtype.as_numpy_dtype, copy=False))
+
+
+class SavedNetworks:
+    """Save/load for an engine with `nets` ({name: Module}) and an `optimizer` (with `variables()`): one
+    `<prefix>_<net>.h5` per network plus `<prefix>_<optimizer_file>.h5`."""
+
+    optimizer_file = "opt"
+    nets: dict
+    optimizer: object
+
+    @staticmethod
+    def _path(folder: str | os.PathLike, prefix: str, name: str) -> Path:
+        if prefix and not prefix.endswith("_"):
+            prefix += "_"
+        return Path(folder) / f"{prefix}{name}.h5"
+
+    def file_names(self, prefix: str = "") -> list[str]:
+        """The files `save` writes, for backups: one per network plus the optimizer state."""
+        return [self._path("", prefix, n).name for n in [*self.nets, self.optimizer_file]]
+
+    def save(self, folder: str | os.PathLike, prefix: str = "") -> None:
+        """Write every network and the optimizer state, all-or-nothing per file."""
+        entries = [(self._path(folder, prefix, n), net.variables(), n) for n, net in self.nets.items()]
+        entries.append((self._path(folder, prefix, self.optimizer_file), self.optimizer.variables(),
+                        self.optimizer_file))
+        save_many(entries)
+
+    def load(self, folder: str | os.PathLike, prefix: str = "", skip: Sequence[str] = ()) -> None:
+        """Load every network not in `skip` (those keep their fresh init, e.g. inters after pretraining).
+
+        A missing optimizer file is tolerated (fresh optimizer, with a warning); anything else missing,
+        truncated or shaped differently raises `UserError` naming the file.
+        """
+        for name, net in self.nets.items():
+            if name not in skip:
+                load_variables(self._path(folder, prefix, name), net.variables(), name)
+        opt_path = self._path(folder, prefix, self.optimizer_file)
+        if self.optimizer_file in skip:
+            return
+        if not opt_path.exists():
+            log_warn(f"{opt_path}: no optimizer state found, starting the optimizer fresh")
+            return
+        load_variables(opt_path, self.optimizer.variables(), self.optimizer_file)

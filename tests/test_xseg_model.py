@@ -1,0 +1,143 @@
+"""The XSeg mask model: it learns, `main.py train --model XSeg` trains and saves it, `xseg apply` uses it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import main as cli
+from facelib.meta import read_meta, write_meta
+from models.xseg import XSegEngine, XSegEngineConfig, load_xseg_predictor
+
+pytestmark = pytest.mark.usefixtures("cpu_float32_for_the_module")
+
+TINY = {"face_type": "f", "batch_size": 4, "resolution": 64, "base_ch": 4}
+
+
+def _hull_labels(folder: Path, names: list[str] | None = None) -> None:
+    """Give faces an include polygon: the convex hull of their landmarks."""
+    for path in sorted(folder.glob("*.jpg")):
+        if names is None or path.name in names:
+            meta = read_meta(path)
+            meta.xseg_polys = [{"type": 1, "pts": cv2.convexHull(meta.landmarks.astype(np.float32))[:, 0]}]
+            write_meta(path, meta)
+
+
+@pytest.fixture
+def workspace(real_faceset, tmp_path) -> Path:
+    src = real_faceset.copy_to(tmp_path / "data_src" / "aligned")
+    _hull_labels(src)
+    dst = tmp_path / "data_dst" / "aligned"
+    dst.mkdir(parents=True)
+    for name in real_faceset.groups["base"][:3]:
+        (dst / name).write_bytes((src / name).read_bytes())
+    for path in dst.iterdir():  # dst faces without labels: what `xseg apply` is for
+        meta = read_meta(path)
+        meta.xseg_polys = None
+        write_meta(path, meta)
+    return tmp_path
+
+
+def _train(ws: Path, **options) -> int:
+    cfg = ws / "xseg.json"
+    cfg.write_text(json.dumps({**TINY, **options}))
+    return cli.main(["--non-interactive", "train", "--model", "XSeg", "--no-preview",
+                     "--training-data-src-dir", str(ws / "data_src" / "aligned"),
+                     "--training-data-dst-dir", str(ws / "data_dst" / "aligned"),
+                     "--model-dir", str(ws / "model"), "--config-file", str(cfg)])
+
+
+def test_the_network_learns_a_mask():
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 64, 64, 3)).astype(np.float32) * 0.3
+    masks = np.zeros((4, 64, 64, 1), np.float32)
+    masks[:, 16:48, 16:48] = 1.0
+    images[:, 16:48, 16:48] += 0.5  # a bright square to find
+    engine = XSegEngine(XSegEngineConfig(resolution=64, base_ch=8, seed=1, lr_dropout_keep=1.0,
+                                         learning_rate=1e-3))
+    losses = [engine.train_step(images, masks) for _ in range(40)]
+    assert losses[-1] < 0.6 * losses[0]
+    pred = engine.predict(images)
+    assert pred.shape == (4, 64, 64, 1)
+    assert pred[:, 20:44, 20:44].mean() > pred[:, :8].mean() + 0.2
+
+
+def test_train_save_reload_and_apply(workspace):
+    assert _train(workspace, target_iter=6) == 0
+    model_dir = workspace / "model"
+    data = json.loads((model_dir / "XSeg_XSeg_data.json").read_text())
+    assert data["iter"] == 6 and data["model_class"] == "XSeg"
+    assert (model_dir / "XSeg_XSeg_preview.png").exists() and (model_dir / "XSeg_XSeg_loss.png").exists()
+
+    model = load_xseg_predictor(model_dir, cpu_only=True)
+    assert (model.face_type, model.resolution) == ("full_face", 64)
+    faces = np.random.default_rng(2).random((2, 64, 64, 3)).astype(np.float32)
+    first = model.predict(faces)
+    again = load_xseg_predictor(model_dir, cpu_only=True).predict(faces)
+    np.testing.assert_allclose(first, again, atol=1e-6)
+    assert model.predict(faces[..., :1]).shape == (2, 64, 64, 1)  # gray faces are fed as three channels
+
+    dst = workspace / "data_dst" / "aligned"
+    assert cli.main(["--non-interactive", "xseg", "apply", "--input-dir", str(dst), "--model-dir",
+                     str(model_dir), "--cpu-only"]) == 0
+    for path in dst.iterdir():
+        mask = read_meta(path).xseg_mask
+        assert mask is not None and mask.shape == (256, 256)
+        assert set(np.unique(mask)) <= {0.0, 1.0}
+
+    assert _train(workspace, target_iter=8) == 0  # training goes on from the saved iteration
+    assert json.loads((model_dir / "XSeg_XSeg_data.json").read_text())["iter"] == 8
+
+
+def test_clear_errors(workspace, tmp_path, log_messages):
+    for path in (workspace / "data_src" / "aligned").iterdir():
+        meta = read_meta(path)
+        meta.xseg_polys = meta.xseg_mask = None
+        write_meta(path, meta)
+    assert _train(workspace, target_iter=1) == 1
+    assert "No segmented faces found" in "\n".join(log_messages)
+    assert _train(workspace, target_iter=1, pretrain=True) == 1
+    assert "--pretraining-data-dir" in "\n".join(log_messages)
+    assert cli.main(["--non-interactive", "xseg", "apply", "--input-dir", str(workspace / "data_dst" / "aligned"),
+                     "--model-dir", str(tmp_path)]) == 1
+    assert "no trained XSeg model" in "\n".join(log_messages)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_merge_uses_the_xseg_model_of_the_model_folder(tiny_workspace, tmp_path, log_messages):
+    import shutil
+
+    from core.workspace import Workspace
+    ws = Workspace(tmp_path / "ws")
+    ws.root.mkdir()
+    shutil.copytree(tiny_workspace.data_dst, ws.data_dst, ignore=shutil.ignore_patterns("merged*", "predicted"))
+    shutil.copytree(tiny_workspace.src_aligned, ws.src_aligned)
+    _hull_labels(ws.src_aligned)
+    face_model = tmp_path / "saehdbw.json"
+    face_model.write_text(json.dumps({"resolution": 64, "face_type": "f", "archi": "df", "ae_dims": 32, "e_dims": 16,
+                                      "d_dims": 16, "d_mask_dims": 16, "batch_size": 4, "target_iter": 2}))
+    common = ["--training-data-src-dir", str(ws.src_aligned), "--training-data-dst-dir", str(ws.dst_aligned),
+              "--model-dir", str(ws.model), "--no-preview"]
+    assert cli.main(["--non-interactive", "train", "--model", "SAEHDBW", "--config-file", str(face_model),
+                     *common]) == 0
+
+    def merge(mask_mode: str, out: str) -> int:
+        return cli.main(["--non-interactive", "merge", "--input-dir", str(ws.data_dst), "--output-dir",
+                         str(ws.root / out), "--output-mask-dir", str(ws.root / f"{out}_mask"), "--model-dir",
+                         str(ws.model), "--model", "SAEHDBW", "--workers", "1", "--mask-mode", mask_mode])
+
+    assert merge("XSeg-prd*XSeg-dst", "merged_x") == 1                # no XSeg model in the folder yet
+    assert "needs a trained XSeg model" in "\n".join(log_messages)
+    cfg = tmp_path / "xseg.json"
+    cfg.write_text(json.dumps({**TINY, "target_iter": 2}))
+    assert cli.main(["--non-interactive", "train", "--model", "XSeg", "--config-file", str(cfg), *common]) == 0
+    assert merge("XSeg-prd*XSeg-dst", "merged_x") == 0 and merge("dst", "merged_d") == 0
+    frames = sorted(p.name for p in ws.data_dst.glob("*.png"))
+    assert sorted(p.name for p in (ws.root / "merged_x").glob("*.png")) == frames
+    differ = [not np.array_equal(cv2.imread(str(ws.root / "merged_x_mask" / n)),
+                                 cv2.imread(str(ws.root / "merged_d_mask" / n))) for n in frames]
+    assert all(differ)   # the masks came from the XSeg model, not the landmark hull
