@@ -8,7 +8,6 @@ through the bottleneck only (DSSIM + MSE). The model name is fixed ("XSeg"): one
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,106 +17,11 @@ from core.errors import UserError
 from facelib.face_type import FaceType
 from models import options as opt
 from models import preview as pv
-from models.base import MergeSpec, ModelBase
+from models.base import MergeSpec, ModelBase, NonFiniteLoss
 from models.files import ModelFiles
 
-XSEG_NAME = "XSeg"
+XSEG_NAME = "XSeg"  # the fixed model name (one XSeg model per model folder, as in DFL)
 OVERLAY_GREEN = np.array([0.0, 1.0, 0.0], np.float32)  # BGR green outside the mask, as DFL's previews
-
-
-@dataclass(frozen=True)
-class XSegEngineConfig:
-    """The network and its optimiser (DFL's fixed values; `resolution`/`base_ch` only shrink for tests)."""
-
-    resolution: int = 256
-    base_ch: int = 32
-    learning_rate: float = 1e-4
-    lr_dropout_keep: float = 0.3
-    data_format: str = "auto"
-    seed: int | None = None
-
-
-class XSegEngine:
-    """XSegNet + RMSprop + the train and predict `tf.function`s. Images NHWC float32 BGR in [0, 1]."""
-
-    def __init__(self, config_: XSegEngineConfig) -> None:
-        import tensorflow as tf
-
-        from core.leras.archis.xseg import XSegNet
-        from core.leras.optimizers import RMSprop
-        from core.leras.saveable import SavedNetworks
-
-        self._tf = tf
-        on_gpu = bool(tf.config.list_logical_devices("GPU"))
-        self.device = "/GPU:0" if on_gpu else "/CPU:0"
-        fmt = config_.data_format if config_.data_format != "auto" else ("NCHW" if on_gpu else "NHWC")
-        self.config, self.data_format = config_, fmt
-        r = config_.resolution
-        with tf.device(self.device):
-            self.nets = {XSEG_NAME: XSegNet(3, config_.base_ch, 1, r, fmt, rng=np.random.default_rng(config_.seed))}
-            self.optimizer = RMSprop(self.nets[XSEG_NAME].variables(), lr=config_.learning_rate, rho=0.9,
-                                     lr_dropout=config_.lr_dropout_keep)
-        self._io = SavedNetworks()
-        self._io.optimizer_file, self._io.nets, self._io.optimizer = f"{XSEG_NAME}_opt", self.nets, self.optimizer
-        self._vars = list(self.nets[XSEG_NAME].variables().values())
-        spec = [tf.TensorSpec([None, r, r, 3], tf.float32), tf.TensorSpec([None, r, r, 1], tf.float32)]
-        self._train_fn = tf.function(lambda x, y: self._train_graph(x, y, False), input_signature=spec)
-        self._pretrain_fn = tf.function(lambda x, y: self._train_graph(x, y, True), input_signature=spec)
-        self._predict_fn = tf.function(self._predict_graph, input_signature=spec[:1])
-
-    def _logits(self, images, pretrain: bool):
-        tf = self._tf
-        x = images if self.data_format == "NHWC" else tf.transpose(images, (0, 3, 1, 2))
-        logits = self.nets[XSEG_NAME](x, pretrain=pretrain)
-        return logits if self.data_format == "NHWC" else tf.transpose(logits, (0, 2, 3, 1))
-
-    def _loss_vector(self, images, targets, pretrain: bool):
-        tf = self._tf
-        from core.leras.losses import dssim
-        logits = self._logits(images, pretrain)
-        if not pretrain:
-            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), [1, 2, 3])
-        pred, r = tf.sigmoid(logits), self.config.resolution
-        loss = 10.0 * tf.reduce_mean(tf.square(pred - targets), [1, 2, 3])
-        for size in (int(r / 11.6), int(r / 23.2)):  # DFL's DSSIM 22 and 11 at 256 px
-            loss += 5.0 * tf.reduce_mean(dssim(pred, targets, max(3, size)), 1)
-        return loss
-
-    def _train_graph(self, images, targets, pretrain: bool):
-        tf = self._tf
-        with tf.device(self.device):
-            with tf.GradientTape() as tape:
-                vec = self._loss_vector(images, targets, pretrain)
-                total = tf.reduce_sum(vec)  # DFL differentiates the per-sample vector: the gradient of the sum
-            grads = tape.gradient(total, self._vars)
-            tf.cond(tf.math.is_finite(total), lambda: self._apply(grads), lambda: tf.constant(False))
-            return tf.reduce_mean(vec)
-
-    def _apply(self, grads):
-        with self._tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._vars))]):
-            return self._tf.constant(True)
-
-    def _predict_graph(self, images):
-        with self._tf.device(self.device):
-            return self._tf.sigmoid(self._logits(images, False))
-
-    def train_step(self, images: np.ndarray, targets: np.ndarray, pretrain: bool = False) -> float:
-        fn = self._pretrain_fn if pretrain else self._train_fn
-        return float(fn(np.asarray(images, np.float32), np.asarray(targets, np.float32)))
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """N×R×R×3 float32 BGR faces in [0, 1] -> N×R×R×1 masks in [0, 1]."""
-        x = np.asarray(images, np.float32)
-        r = self.config.resolution
-        if x.ndim != 4 or x.shape[1:] != (r, r, 3):
-            raise ValueError(f"XSeg predicts N×{r}×{r}×3 faces, got {x.shape}")
-        return self._predict_fn(x).numpy()
-
-    def save(self, folder, prefix: str = "") -> None:
-        self._io.save(folder, prefix)
-
-    def load(self, folder, prefix: str = "", skip=()) -> None:
-        self._io.load(folder, prefix, skip)
 
 
 def _overlay(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -161,7 +65,8 @@ class XSegModel(ModelBase):
     def resolution(self) -> int:
         return int(self.options["resolution"])
 
-    def build_engine(self) -> XSegEngine:
+    def build_engine(self):
+        from models.xseg_engine import XSegEngine, XSegEngineConfig
         o = self.options
         fmt = "NHWC" if not self.devices else "auto"
         return XSegEngine(XSegEngineConfig(resolution=o["resolution"], base_ch=o["base_ch"], data_format=fmt))
@@ -185,7 +90,6 @@ class XSegModel(ModelBase):
         return gen, faces
 
     def train_one_iter(self) -> tuple[float, ...]:
-        from models.base import NonFiniteLoss
         batch = next(self.src_gen)
         self.last_sample = (batch, next(self.dst_gen))
         if self.sample_for_preview is None:

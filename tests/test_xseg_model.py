@@ -10,7 +10,8 @@ import pytest
 
 import main as cli
 from facelib.meta import read_meta, write_meta
-from models.xseg import XSegEngine, XSegEngineConfig, load_xseg_predictor
+from models.xseg import load_xseg_predictor
+from models.xseg_engine import XSegEngine, XSegEngineConfig
 
 pytestmark = pytest.mark.usefixtures("cpu_float32_for_the_module")
 
