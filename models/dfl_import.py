@@ -24,6 +24,8 @@ from models.files import STATE_FORMAT, ModelFiles, list_models, publish_generati
 
 DATA_SUFFIX = "data.dat"
 OPTIMIZER = "src_dst_opt"
+XSEG = "XSeg"  # DFL's XSeg model has fixed file names: XSeg_data.dat, XSeg_256.npy, XSeg_256_opt.npy
+XSEG_WEIGHTS, XSEG_OPTIMIZER, XSEG_OPTIONS = "XSeg_256.npy", "XSeg_256_opt.npy", ("face_type", "batch_size", "pretrain")
 NETWORKS = {"df": ("encoder", "inter", "decoder_src", "decoder_dst"),
             "liae": ("encoder", "inter_AB", "inter_B", "decoder")}
 RENAMED_OPTIONS = {"eyes_prio": "eyes_mouth_prio"}  # DFL 2.0 builds before 2021
@@ -44,12 +46,23 @@ class DflModel:
 
 
 def dfl_data_file(folder: Path, name: str, model_class: str) -> Path:
+    if model_class == XSEG:
+        return Path(folder) / f"{XSEG}_{DATA_SUFFIX}"
     return Path(folder) / f"{name}_{model_class}_{DATA_SUFFIX}"
 
 
 def list_dfl_models(folder: Path, model_class: str) -> list[str]:
-    """Names of the DeepFaceLab `model_class` models in `folder` (`<name>_<MODEL>_data.dat`), newest first."""
+    """Names of the DeepFaceLab `model_class` models in `folder` (`<name>_<MODEL>_data.dat`), newest first; for
+    XSeg ["XSeg"] when `XSeg_256.npy` is there (DFL's trained or generic XSeg; its data file is optional)."""
+    if model_class == XSEG:
+        return [XSEG] if (Path(folder) / XSEG_WEIGHTS).is_file() else []
     return list_models(folder, model_class, DATA_SUFFIX)
+
+
+def _source_file(folder: Path, name: str, model_class: str) -> Path:
+    """The file an import names and dates itself by: the data file, or XSeg's weights when it has none."""
+    data = dfl_data_file(folder, name, model_class)
+    return Path(folder) / XSEG_WEIGHTS if model_class == XSEG and not data.exists() else data
 
 
 def _read_pickle(path: Path) -> object:
@@ -100,8 +113,34 @@ def _options(raw: dict, source: Path) -> dict:
     return options
 
 
+def _loss_history(data: dict, columns: int, source: Path) -> np.ndarray:
+    try:
+        raw = data.get("loss_history")
+        return np.asarray([] if raw is None else raw, np.float32).reshape(-1, columns)
+    except (TypeError, ValueError):
+        interact.log_warn(f"{source}: unreadable loss history; it starts empty")
+        return np.zeros((0, columns), np.float32)
+
+
+def read_dfl_xseg(folder: Path) -> DflModel:
+    """DFL's XSeg model of `folder`: 256 px, 32 base channels; face type and batch size from `XSeg_data.dat`
+    when it is there (DFL's generic XSeg ships without one: whole face)."""
+    folder = Path(folder)
+    data_path = dfl_data_file(folder, XSEG, XSEG)
+    data = _read_pickle(data_path) if data_path.exists() else {}
+    if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
+        raise UserError(f"{data_path}: not a DeepFaceLab model data file")
+    options = {k: v for k, v in _options(data.get("options", {}), data_path).items() if k in XSEG_OPTIONS}
+    options = {"face_type": "wf", **options, "resolution": 256, "base_ch": 32}
+    weights = {XSEG: _weights(folder / XSEG_WEIGHTS)}
+    return DflModel(XSEG, XSEG, int(data.get("iter", 0)), options, _loss_history(data, 1, data_path), weights,
+                    _optimizer(folder / XSEG_OPTIMIZER, weights))
+
+
 def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
     """Read DFL model `name` of `model_class` from `folder`; a missing, unsafe or damaged file is a `UserError`."""
+    if model_class == XSEG:
+        return read_dfl_xseg(folder)
     data_path = dfl_data_file(folder, name, model_class)
     data = _read_pickle(data_path)
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
@@ -118,13 +157,7 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
         if not path.exists():
             raise UserError(f"{path}: missing; the DeepFaceLab model {name!r} needs it")
         weights[net] = _weights(path)
-    try:
-        raw = data.get("loss_history")
-        history = np.asarray([] if raw is None else raw, np.float32).reshape(-1, 2)
-    except (TypeError, ValueError):
-        interact.log_warn(f"{data_path}: unreadable loss history; it starts empty")
-        history = np.zeros((0, 2), np.float32)
-    return DflModel(name, model_class, int(data.get("iter", 0)), options, history, weights,
+    return DflModel(name, model_class, int(data.get("iter", 0)), options, _loss_history(data, 2, data_path), weights,
                     _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", weights))
 
 
@@ -136,10 +169,12 @@ def write_model(model: DflModel, dst: ModelFiles, source: Path) -> None:
     tmp = weights.with_name(weights.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     entries = [(tmp / f"{dst.prefix}{net}.h5", arrays, net) for net, arrays in model.weights.items()]
+    xseg = dst.model_class == XSEG
+    optimizer = f"{XSEG}_opt" if xseg else OPTIMIZER  # (the engines' optimizer file names)
     if model.optimizer is not None:
-        entries.append((tmp / f"{dst.prefix}{OPTIMIZER}.h5", model.optimizer, OPTIMIZER))
+        entries.append((tmp / f"{dst.prefix}{optimizer}.h5", model.optimizer, optimizer))
     data = {"format": STATE_FORMAT, "model_class": dst.model_class, "name": dst.name, "iter": model.iteration,
-            "generation": 1, "options": model.options, "loss_names": ["src_loss", "dst_loss"],
+            "generation": 1, "options": model.options, "loss_names": ["loss"] if xseg else ["src_loss", "dst_loss"],
             "training_seconds": 0.0, "devices": [], "saved_at": datetime.now().isoformat(timespec="seconds"),
             "imported_from": str(source)}
     try:
@@ -158,7 +193,7 @@ def write_model(model: DflModel, dst: ModelFiles, source: Path) -> None:
 def import_dfl_model(folder: Path, name: str, model_class: str, dst: ModelFiles | None = None) -> int:
     """Import DFL model `name` from `folder` as `dst` (default: the same name and folder); returns its iteration."""
     dst = dst or ModelFiles(Path(folder), name, model_class)
-    source = dfl_data_file(folder, name, model_class)
+    source = _source_file(Path(folder), name, model_class)
     model = read_dfl_model(folder, name, model_class)
     write_model(model, dst, source)
     interact.log_info(f"Imported the DeepFaceLab model {name!r} ({model_class}, iteration {model.iteration}) from "

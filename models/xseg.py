@@ -18,6 +18,7 @@ from facelib.face_type import FaceType
 from models import options as opt
 from models import preview as pv
 from models.base import MergeSpec, ModelBase, NonFiniteLoss
+from models.dfl_import import import_new_models, list_dfl_models
 from models.files import ModelFiles
 
 XSEG_NAME = "XSeg"  # the fixed model name (one XSeg model per model folder, as in DFL)
@@ -137,7 +138,9 @@ class XSegModel(ModelBase):
 
 
 def has_xseg_model(model_dir: str | Path) -> bool:
-    return ModelFiles(Path(model_dir), XSEG_NAME, XSEG_NAME).data.exists()
+    """A trained XSeg model in `model_dir`: ours, or DeepFaceLab's `XSeg_256.npy` (imported when loaded)."""
+    folder = Path(model_dir)
+    return ModelFiles(folder, XSEG_NAME, XSEG_NAME).data.exists() or bool(list_dfl_models(folder, XSEG_NAME))
 
 
 def load_xseg_predictor(model_dir: str | Path, cpu_only: bool = False, force_gpu_idxs=None) -> XSegModel:
@@ -146,6 +149,7 @@ def load_xseg_predictor(model_dir: str | Path, cpu_only: bool = False, force_gpu
         raise UserError(f"{model_dir}: model folder not found")
     if not has_xseg_model(model_dir):
         raise UserError(f"{model_dir}: no trained XSeg model here; train one first with `main.py train --model XSeg` "
-                        f"(the '5.XSeg) train' script)")
+                        f"(the '5.XSeg) train' script), or put DeepFaceLab's XSeg_256.npy there")
+    import_new_models(Path(model_dir), XSEG_NAME)
     cpu_only = cpu_only or config.settings().force_cpu
     return XSegModel(model_dir, training=False, silent_start=True, cpu_only=cpu_only, force_gpu_idxs=force_gpu_idxs)

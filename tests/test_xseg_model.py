@@ -142,3 +142,33 @@ def test_merge_uses_the_xseg_model_of_the_model_folder(tiny_workspace, tmp_path,
     differ = [not np.array_equal(cv2.imread(str(ws.root / "merged_x_mask" / n)),
                                  cv2.imread(str(ws.root / "merged_d_mask" / n))) for n in frames]
     assert all(differ)   # the masks came from the XSeg model, not the landmark hull
+
+
+def test_deepfacelabs_xseg_model_is_imported_and_applied(workspace):
+    """DFL's XSeg files (pickles: XSeg_data.dat, XSeg_256.npy, XSeg_256_opt.npy, DFL's variable names) in the model
+    folder: `xseg apply` imports them once and predicts what the original network predicts."""
+    import pickle
+
+    dfl = XSegEngine(XSegEngineConfig(seed=3))          # DFL's size: 256 px, 32 base channels
+    model_dir = workspace / "model"
+    model_dir.mkdir()
+    weights = {f"{k}:0": v.numpy() for k, v in dfl.nets["XSeg"].variables().items()}
+    (model_dir / "XSeg_256.npy").write_bytes(pickle.dumps(weights, 4))
+    slots = {f"acc_XSeg/{k}_0:0": np.full(v.shape, 0.25, np.float32) for k, v in dfl.nets["XSeg"].variables().items()}
+    (model_dir / "XSeg_256_opt.npy").write_bytes(pickle.dumps({"iters:0": np.int64(77), **slots}, 4))
+    (model_dir / "XSeg_data.dat").write_bytes(pickle.dumps(
+        {"iter": 77, "options": {"face_type": "f", "batch_size": 8}, "loss_history": [[0.5], [0.4]]}, 4))
+
+    dst = workspace / "data_dst" / "aligned"
+    assert cli.main(["--non-interactive", "xseg", "apply", "--input-dir", str(dst), "--model-dir", str(model_dir),
+                     "--cpu-only"]) == 0
+    assert all(read_meta(p).xseg_mask is not None for p in dst.iterdir())
+    data = json.loads((model_dir / "XSeg_XSeg_data.json").read_text())
+    assert data["iter"] == 77 and data["options"]["face_type"] == "f" and data["options"]["batch_size"] == 8
+
+    model = load_xseg_predictor(model_dir, cpu_only=True)
+    faces = np.random.default_rng(4).random((1, 256, 256, 3)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(faces), dfl.predict(faces), atol=1e-5)
+    acc = model.engine.optimizer.variables()
+    assert int(acc["iters"].numpy()) == 77 and float(acc["acc/XSeg/conv01/conv/weight"].numpy().max()) == 0.25
+    np.testing.assert_allclose(model.loss_array(), [[0.5], [0.4]])
