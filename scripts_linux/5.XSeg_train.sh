@@ -8,4 +8,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
     --training-data-src-dir "$WORKSPACE/data_src/aligned" \
     --training-data-dst-dir "$WORKSPACE/data_dst/aligned" \
     --model-dir "$WORKSPACE/model" \
-    --model XSeg
+    --model XSeg \
+    ${XSEG_CONFIG_FILE:+--config-file "$XSEG_CONFIG_FILE"}

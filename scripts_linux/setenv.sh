@@ -81,6 +81,8 @@ export PYTHON_EXECUTABLE
 # Answers for the train / merge scripts in a file instead of typed in (see README, "Config files").
 # export TRAIN_CONFIG_FILE="$WORKSPACE/train_config.json"
 # export MERGE_CONFIG_FILE="$WORKSPACE/merge_config.json"
+# Options of the XSeg mask model (5.XSeg_train.sh), e.g. {"resolution": 128, "base_ch": 16} for a CPU.
+# export XSEG_CONFIG_FILE="$WORKSPACE/xseg_config.json"
 
 # A folder (or faceset.pak) of many different faces for the pretraining mode of SAEHD / SAEHDBW.
 # export PRETRAINING_DATA_DIR="$DFL_ROOT/pretrain_faces"

@@ -78,3 +78,11 @@ def test_batch_mode_keeps_log_lines_off_stdout():
     code = "from core import interact; interact.batch_mode(); interact.log_info('a log line'); print('{}')"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.stdout == "{}\n" and "a log line" in proc.stderr
+
+
+def test_xseg_bench(tiny_workspace):
+    rows = _bench("xseg.py", "--resolution", "64", "--base-ch", "4", "--steps", "2", "--faceset",
+                  str(tiny_workspace.src_aligned))
+    assert [r["config"] for r in rows] == ["res64 base4 b4"]
+    for key in ("step_ms", "predict_ms_per_face", "sample_ms_per_batch", "peak_rss_mb"):
+        assert rows[0][key] > 0

@@ -172,3 +172,25 @@ def test_deepfacelabs_xseg_model_is_imported_and_applied(workspace):
     acc = model.engine.optimizer.variables()
     assert int(acc["iters"].numpy()) == 77 and float(acc["acc/XSeg/conv01/conv/weight"].numpy().max()) == 0.25
     np.testing.assert_allclose(model.loss_array(), [[0.5], [0.4]])
+
+
+@pytest.mark.slow
+def test_the_xseg_scripts_train_apply_and_remove(workspace, tmp_path):
+    """`5.XSeg_train.sh` with XSEG_CONFIG_FILE, then the trained-mask apply and remove scripts, in a workspace."""
+    import os
+    import subprocess
+    import sys
+    root = Path(cli.__file__).resolve().parent
+    cfg = tmp_path / "xseg_config.json"
+    cfg.write_text(json.dumps({**TINY, "target_iter": 2}))
+    env = {**os.environ, "WORKSPACE": str(workspace), "DFL_NONINTERACTIVE": "1", "XSEG_CONFIG_FILE": str(cfg),
+           "PYTHON_EXECUTABLE": sys.executable, "DFL_FORCE_CPU": "1", "CUDA_VISIBLE_DEVICES": "-1"}
+    dst = workspace / "data_dst" / "aligned"
+    for script, masks in (("5.XSeg_train.sh", False), ("5.XSeg_data_dst_trained_mask_apply.sh", True),
+                          ("5.XSeg_data_dst_trained_mask_remove.sh", False)):
+        run = subprocess.run(["bash", str(root / "scripts_linux" / script)], env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, f"{script}:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
+        assert all((read_meta(p).xseg_mask is not None) == masks for p in dst.iterdir()), script
+    data = json.loads((workspace / "model" / "XSeg_XSeg_data.json").read_text())
+    assert data["iter"] == 2 and data["options"]["resolution"] == 64     # the config file was used
