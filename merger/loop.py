@@ -22,7 +22,7 @@ from core.errors import DISK_ERRNOS, UserError
 from merger import bw_color, sources, temporal
 from merger.config import MergerConfig
 from merger.frames import Frame, MergeState, RunOptions, frame_signature, output_paths
-from merger.masked import FacePrediction, FrameResult, PreparedFace, prepare_face
+from merger.masked import MASK_FIELDS, FacePrediction, FrameResult, PreparedFace, prepare_face, xseg_crop
 from merger.shared_frames import FrameRing
 from merger.worker import FrameJob, finish_frame, image_size, read_frame, render_job, worker_init
 
@@ -77,20 +77,29 @@ class Merger:
         view = bw_color.model_view(image, self.spec.channels)
         faces = [prepare_face(view, fa.landmarks, self.spec.resolution, self.spec.face_type,
                               cfg.output_face_scale, fa.eyebrows_expand_mod) for fa in frame.faces]
+        xseg = getattr(self.source, "xseg", None)
+        if xseg is not None:  # XSeg sees the colour frame at its own size (DFL's XSeg-dst input)
+            faces = [None if f is None else dataclasses.replace(f, xseg_face=xseg_crop(
+                image, fa.landmarks, int(xseg.resolution), self.spec.face_type)) for f, fa in zip(faces, frame.faces)]
         return _Loaded(frame, image, faces)
 
     def _predict(self, items: list[_Loaded]) -> None:
-        keys, inputs, slots = [], [], []
+        keys, inputs, xseg_inputs, slots = [], [], [], []
         for item in items:
             item.preds = [None] * len(item.faces)
             for k, face in enumerate(item.faces):
                 if face is not None:
                     keys.append((item.frame.stem, k))
                     inputs.append(face.dst_face)
+                    xseg_inputs.append(face.xseg_face)
                     slots.append((item, k))
         if not inputs:
             return
-        for (item, k), pred in zip(slots, self.source.predict(keys, inputs)):
+        with_xseg = all(x is not None for x in xseg_inputs)
+        preds = self.source.predict(keys, inputs, xseg_inputs) if with_xseg else self.source.predict(keys, inputs)
+        for (item, k), pred in zip(slots, preds):
+            if with_xseg:  # its masks are made: the workers need no copy of the crop
+                item.faces[k] = dataclasses.replace(item.faces[k], xseg_face=None)
             gamma = self.gammas.get((item.frame.index, k), 1.0)
             item.preds[k] = None if pred is None else temporal.apply_gamma(pred, gamma)
 
@@ -186,9 +195,9 @@ class Merger:
                 continue
             hood = [(i, j) for i, j in temporal.track_neighbours(self.tracks, idx, k, radius, set(window))
                     if j < len(window[i].preds) and window[i].preds[j] is not None]
-            preds[k] = FacePrediction(pred.face,
-                                      temporal.average_masks([window[i].preds[j].learned_prd for i, j in hood]),
-                                      temporal.average_masks([window[i].preds[j].learned_dst for i, j in hood]))
+            masks = [name for name in MASK_FIELDS if getattr(pred, name) is not None]
+            preds[k] = dataclasses.replace(pred, **{name: temporal.average_masks(
+                [getattr(window[i].preds[j], name) for i, j in hood]) for name in masks})
             faces[k] = dataclasses.replace(
                 face, dst_hull=temporal.average_masks([window[i].faces[j].dst_hull for i, j in hood]))
         return _Loaded(item.frame, item.image, faces, preds, item.unreadable)

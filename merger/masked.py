@@ -35,6 +35,9 @@ class FacePrediction:
     xseg_dst: np.ndarray | None = None   # ... and of the destination face
 
 
+MASK_FIELDS = ("learned_prd", "learned_dst", "xseg_prd", "xseg_dst")   # the RxRx1 masks of a FacePrediction
+
+
 @dataclass
 class Motion:
     """Movement of a face between its previous and next frame: length in pixels and direction in degrees."""
@@ -53,6 +56,7 @@ class PreparedFace:
     out_mat: np.ndarray               # 2x3: roi pixels -> RxR face with the output face scale applied
     dst_face: np.ndarray              # RxRxC model input, float32
     dst_hull: np.ndarray              # RxRx1 landmark hull in face space
+    xseg_face: np.ndarray | None = None   # the XSeg model's input: the colour frame cut at its size, when one is loaded
 
     def shifted(self, dx: int, dy: int) -> "PreparedFace":
         """The same face inside a crop of the frame whose top-left corner is (dx, dy)."""
@@ -143,6 +147,13 @@ def prepare_face(frame: np.ndarray, landmarks: np.ndarray, resolution: int, face
         roi=(x0, y0, x1, y1), face_mat=face_mat, out_mat=out_mat,
         dst_face=np.clip(_warp(roi_img, face_mat, resolution), 0.0, 1.0),
         dst_hull=np.clip(_warp(hull, face_mat, resolution), 0.0, 1.0))
+
+
+def xseg_crop(frame: np.ndarray, landmarks: np.ndarray, size: int, face_type: str) -> np.ndarray:
+    """The XSeg model's view of a face: the BGR frame warped to size x size in the model's face type, cubic,
+    float32 in [0, 1] (DFL feeds XSeg-dst from the frame itself, not from the model-size face)."""
+    mat = get_transform_mat(np.asarray(landmarks, np.float64), size, face_type)
+    return np.clip(cv2.warpAffine(to_float(frame), mat, (size, size), flags=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
 def _seamless_clone(out: np.ndarray, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -40,7 +40,8 @@ class FaceSource(Protocol):
     spec: SourceSpec
 
     def predict(self, keys: list[FaceKey], faces: list[np.ndarray]) -> list[FacePrediction | None]:
-        """Predictions for the RxRxC dst faces (None where a face cannot be predicted)."""
+        """Predictions for the RxRxC dst faces (None where a face cannot be predicted). A source with an `xseg`
+        model also takes `xseg_faces`: the same faces cut from the colour frame at the XSeg model's size."""
 
 
 def _face_type_name(face_type) -> str:
@@ -67,17 +68,19 @@ class ModelSource:
         self.batch_size = max(1, batch_size)
         self.spec = SourceSpec(int(spec.resolution), _face_type_name(spec.face_type), int(spec.channels), name)
 
-    def predict(self, keys: list[FaceKey], faces: list[np.ndarray]) -> list[FacePrediction | None]:
+    def predict(self, keys: list[FaceKey], faces: list[np.ndarray],
+                xseg_faces: list[np.ndarray] | None = None) -> list[FacePrediction | None]:
         out: list[FacePrediction | None] = []
         for start in range(0, len(faces), self.batch_size):
             batch = np.stack(faces[start:start + self.batch_size]).astype(np.float32)
+            xseg_batch = batch if xseg_faces is None else np.stack(xseg_faces[start:start + self.batch_size])
             face, src_mask, dst_mask = (np.asarray(a, np.float32) for a in self.model.predict(batch))
             c = self.spec.channels
             r = self.spec.resolution
             face = np.clip(face.reshape(len(batch), r, r, c), 0, 1)
             xseg_prd = xseg_dst = [None] * len(batch)
             if self.xseg is not None:
-                xseg_prd, xseg_dst = _xseg_masks(self.xseg, face, r), _xseg_masks(self.xseg, batch, r)
+                xseg_prd, xseg_dst = _xseg_masks(self.xseg, face, r), _xseg_masks(self.xseg, xseg_batch, r)
             for j in range(len(batch)):
                 out.append(FacePrediction(face[j], np.clip(src_mask[j].reshape(r, r, 1), 0, 1),
                                           np.clip(dst_mask[j].reshape(r, r, 1), 0, 1), xseg_prd[j], xseg_dst[j]))

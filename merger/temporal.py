@@ -5,6 +5,7 @@ All functions work on per-frame lists: `faces[i]` is the list of 68x2 landmarks 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -132,4 +133,4 @@ def apply_gamma(pred: FacePrediction, gamma: float) -> FacePrediction:
     if abs(gamma - 1.0) < 1e-6:
         return pred
     face = np.power(np.clip(pred.face, 0.0, 1.0), gamma).astype(np.float32)
-    return FacePrediction(face, pred.learned_prd, pred.learned_dst)
+    return dataclasses.replace(pred, face=face)

@@ -2,6 +2,7 @@
 write the merged PNG and its mask PNG; frames without faces are passed through."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,8 @@ def _to_color_mode(faces, mode: str):
     chans = {p.face.shape[2] for _, p, _ in faces}
     if chans == {1} or not faces:
         return faces, mode
-    out = [(f, FacePrediction(np.repeat(p.face, 3, axis=2) if p.face.shape[2] == 1 else p.face,
-                              p.learned_prd, p.learned_dst), m) for f, p, m in faces]
+    out = [(f, dataclasses.replace(p, face=np.repeat(p.face, 3, axis=2) if p.face.shape[2] == 1 else p.face), m)
+           for f, p, m in faces]
     return out, "color"
 
 

@@ -126,10 +126,10 @@ def test_merge_uses_the_xseg_model_of_the_model_folder(tiny_workspace, tmp_path,
     assert cli.main(["--non-interactive", "train", "--model", "SAEHDBW", "--config-file", str(face_model),
                      *common]) == 0
 
-    def merge(mask_mode: str, out: str) -> int:
+    def merge(mask_mode: str, out: str, *extra: str) -> int:
         return cli.main(["--non-interactive", "merge", "--input-dir", str(ws.data_dst), "--output-dir",
                          str(ws.root / out), "--output-mask-dir", str(ws.root / f"{out}_mask"), "--model-dir",
-                         str(ws.model), "--model", "SAEHDBW", "--workers", "1", "--mask-mode", mask_mode])
+                         str(ws.model), "--model", "SAEHDBW", "--workers", "1", "--mask-mode", mask_mode, *extra])
 
     assert merge("XSeg-prd*XSeg-dst", "merged_x") == 1                # no XSeg model in the folder yet
     assert "needs a trained XSeg model" in "\n".join(log_messages)
@@ -137,11 +137,13 @@ def test_merge_uses_the_xseg_model_of_the_model_folder(tiny_workspace, tmp_path,
     cfg.write_text(json.dumps({**TINY, "target_iter": 2}))
     assert cli.main(["--non-interactive", "train", "--model", "XSeg", "--config-file", str(cfg), *common]) == 0
     assert merge("XSeg-prd*XSeg-dst", "merged_x") == 0 and merge("dst", "merged_d") == 0
+    assert merge("XSeg-dst", "merged_s", "--smooth-mask", "1") == 0      # temporal mask smoothing keeps XSeg's masks
     frames = sorted(p.name for p in ws.data_dst.glob("*.png"))
-    assert sorted(p.name for p in (ws.root / "merged_x").glob("*.png")) == frames
-    differ = [not np.array_equal(cv2.imread(str(ws.root / "merged_x_mask" / n)),
-                                 cv2.imread(str(ws.root / "merged_d_mask" / n))) for n in frames]
-    assert all(differ)   # the masks came from the XSeg model, not the landmark hull
+    for out in ("merged_x", "merged_s"):
+        assert sorted(p.name for p in (ws.root / out).glob("*.png")) == frames
+        differ = [not np.array_equal(cv2.imread(str(ws.root / f"{out}_mask" / n)),
+                                     cv2.imread(str(ws.root / "merged_d_mask" / n))) for n in frames]
+        assert all(differ)   # the masks came from the XSeg model, not the landmark hull
 
 
 def test_deepfacelabs_xseg_model_is_imported_and_applied(workspace):
