@@ -296,7 +296,7 @@ class ModelBase:
     def option_env(self) -> opt.OptionEnv:
         mems = [getattr(d, "total_mem", 0) / 1024 ** 3 for d in self.devices]
         return opt.OptionEnv(on_gpu=bool(self.devices), min_gpu_mem_gb=min(mems) if mems else 2.0,
-                             has_pretraining_data=self.pretraining_dir is not None)
+                             has_pretraining_data=self.pretraining_dir is not None, first_run=self.first_run)
 
     def _resolve_options(self, saved: dict, config_options: dict | None, preset: dict | None,
                          silent_start: bool) -> dict:

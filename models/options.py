@@ -24,6 +24,7 @@ class OptionEnv:
     on_gpu: bool = False
     min_gpu_mem_gb: float = 2.0
     has_pretraining_data: bool = False
+    first_run: bool = True
 
 
 Values = dict[str, Any]
@@ -428,6 +429,9 @@ def xseg_options() -> list[OptionSpec]:
         _bool("pretrain", "Enable pretraining mode", False,
               "Train on a large faceset without masks first (--pretraining-data-dir): the model learns faces, "
               "then far fewer labelled faces are needed."),
+        _bool("restart_training", "Restart training", False,
+              "Start the iteration count (and the loss graph) again at 0, keeping what the model has learned: "
+              "after you labelled more faces, for example.", ask_if=lambda values, env: not env.first_run),
         _int("resolution", "Resolution", 256, (64, 512),
              "XSeg's input size; DFL's is 256. A multiple of 64.", lock=True, ask=False,
              normalize=_multiple_of_64),

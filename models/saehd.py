@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from core import config
+from core import config, interact
 from core.errors import UserError
 from facelib.face_type import FaceType
 from models import options as opt
@@ -18,6 +18,19 @@ from models.base import MergeSpec, ModelBase
 
 def _archi_flags(archi: str) -> str:
     return archi.partition("-")[2]
+
+
+def missing_xseg_hint(samples, face_type: str, where) -> str | None:
+    """A warning when a whole-face or head model trains masked on faces without XSeg masks: their mask is the
+    landmark hull, which ends at the eyebrows (no forehead, no hair)."""
+    if face_type not in ("wf", "head"):
+        return None
+    missing = sum(1 for s in samples if s.xseg_png is None)
+    if not missing:
+        return None
+    return (f"{where}: {missing} of {len(samples)} faces have no XSeg mask, so face type {face_type} trains them "
+            f"with the landmark hull (no forehead{', no hair' if face_type == 'head' else ''}). Draw masks, train "
+            "XSeg and apply it (the 5.XSeg steps), or turn masked_training off.")
 
 
 class SAEHDModel(ModelBase):
@@ -113,6 +126,11 @@ class SAEHDModel(ModelBase):
         for side, samples in (("src", src_samples), ("dst", dst_samples)):
             if not samples:
                 raise UserError(f"{where[side]}: no aligned faces found for {side}")
+            once = side == "src" or where["dst"] != where["src"]
+            hint = once and self.options["masked_training"] and missing_xseg_hint(samples, self.options["face_type"],
+                                                                         where[side])
+            if hint:
+                interact.log_warn(hint)
         settings = self.sample_settings()
         process = dict(workers=self.sample_workers(), cache_mb=config.settings().sample_cache_mb)
         ct_samples = dst_samples if settings["src"]["ct_mode"] != "none" else None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import config
+from core import config, interact
 from core.errors import UserError
 from facelib.face_type import FaceType
 from models import options as opt
@@ -51,7 +51,10 @@ class XSegModel(ModelBase):
         if self.training and values.get("pretrain") and self.pretraining_dir is None:
             raise UserError("pretrain is on but no --pretraining-data-dir was given; pass a folder of many faces, "
                             "or set pretrain to n")
-        return values
+        if self.training and values.get("restart_training") and not self.first_run:
+            interact.log_info("Restarting training: the iteration count starts again at 0; the weights are kept.")
+            self.iter, self.loss_history = 0, []
+        return {**values, "restart_training": False}  # a one-time action, never saved as on
 
     @property
     def pretraining(self) -> bool:

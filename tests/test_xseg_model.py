@@ -91,6 +91,9 @@ def test_train_save_reload_and_apply(workspace):
 
     assert _train(workspace, target_iter=8) == 0  # training goes on from the saved iteration
     assert json.loads((model_dir / "XSeg_XSeg_data.json").read_text())["iter"] == 8
+    assert _train(workspace, target_iter=2, restart_training=True) == 0   # DFL's "Restart training?"
+    data = json.loads((model_dir / "XSeg_XSeg_data.json").read_text())
+    assert data["iter"] == 2 and data["options"]["restart_training"] is False
 
 
 def test_clear_errors(workspace, tmp_path, log_messages):
@@ -196,3 +199,18 @@ def test_the_xseg_scripts_train_apply_and_remove(workspace, tmp_path):
         assert all((read_meta(p).xseg_mask is not None) == masks for p in dst.iterdir()), script
     data = json.loads((workspace / "model" / "XSeg_XSeg_data.json").read_text())
     assert data["iter"] == 2 and data["options"]["resolution"] == 64     # the config file was used
+
+
+def test_whole_face_and_head_models_warn_about_faces_without_xseg_masks(workspace):
+    from models.saehd import missing_xseg_hint
+    from samplelib.loader import load_samples
+    folder = workspace / "data_dst" / "aligned"
+    samples = load_samples(folder)
+    assert missing_xseg_hint(samples, "f", folder) is None                     # the hull is a full face's mask
+    hint = missing_xseg_hint(samples, "head", folder)
+    assert hint.startswith(f"{folder}: {len(samples)} of {len(samples)} faces have no XSeg mask") and "hair" in hint
+    for path in folder.iterdir():
+        meta = read_meta(path)
+        meta.xseg_mask = np.ones((256, 256), np.float32)
+        write_meta(path, meta)
+    assert missing_xseg_hint(load_samples(folder), "wf", folder) is None
