@@ -30,7 +30,6 @@ from facelib.xseg_polys import has_polys
 from mainscripts.util import face_files, checked_input_dir, read_meta_or_warn
 
 MASK_SIZE = 256        # DFL stores XSeg masks as 256 x 256
-MIN_PREDICTION = 0.1   # model outputs below this are noise (DFL's XSegNet.extract)
 FETCH_SUFFIX = "_xseg"
 
 
@@ -155,8 +154,7 @@ def _prepare(path: Path, image: np.ndarray, meta: FaceMeta, face_type: FaceType 
 
 def _stored_mask(prediction: np.ndarray, item: _Pending) -> np.ndarray:
     """MASK_SIZE x MASK_SIZE 0/1 mask in the aligned image's frame from one R x R model output."""
-    mask = np.asarray(prediction, np.float32).reshape(prediction.shape[:2])
-    mask = np.where(mask < MIN_PREDICTION, 0.0, mask).astype(np.float32)
+    mask = np.asarray(prediction, np.float32).reshape(prediction.shape[:2])  # (noise below 0.1 is zeroed already)
     if item.crop_mat is not None:
         w = item.size
         mask = cv2.resize(mask, (w, w), interpolation=cv2.INTER_LINEAR)

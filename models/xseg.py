@@ -22,6 +22,7 @@ from models.dfl_import import import_new_models, list_dfl_models
 from models.files import ModelFiles
 
 XSEG_NAME = "XSeg"  # the fixed model name (one XSeg model per model folder, as in DFL)
+NOISE_FLOOR = 0.1   # mask values below this are noise and become 0 (DFL's XSegNet.extract, for apply and merge)
 OVERLAY_GREEN = np.array([0.0, 1.0, 0.0], np.float32)  # BGR green outside the mask, as DFL's previews
 
 
@@ -131,13 +132,16 @@ class XSegModel(ModelBase):
                         "XSeg mask mode; the merger finds the XSeg model in the same --model-dir")
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
-        """N×R×R×3 (or N×R×R×1 gray) float32 faces in [0, 1] of the model's face type -> N×R×R×1 masks."""
+        """N×R×R×3 (or N×R×R×1 gray) float32 faces in [0, 1] of the model's face type -> N×R×R×1 masks, values
+        below `NOISE_FLOOR` set to 0."""
         x = np.asarray(faces, np.float32)
         if x.ndim == 3:
             x = x[..., None]
         if x.shape[-1] == 1:
             x = np.repeat(x, 3, axis=-1)
-        return self.engine.predict(x)
+        masks = self.engine.predict(x)
+        masks[masks < NOISE_FLOOR] = 0.0
+        return masks
 
 
 def has_xseg_model(model_dir: str | Path) -> bool:

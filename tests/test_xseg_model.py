@@ -173,7 +173,11 @@ def test_deepfacelabs_xseg_model_is_imported_and_applied(workspace):
 
     model = load_xseg_predictor(model_dir, cpu_only=True)
     faces = np.random.default_rng(4).random((1, 256, 256, 3)).astype(np.float32)
-    np.testing.assert_allclose(model.predict(faces), dfl.predict(faces), atol=1e-5)
+    expected = dfl.predict(faces)
+    expected[expected < 0.1] = 0.0                          # DFL's XSegNet.extract drops the noise below 0.1
+    got = model.predict(faces)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.any((got > 0) & (got < 0.1))
     acc = model.engine.optimizer.variables()
     assert int(acc["iters"].numpy()) == 77 and float(acc["acc/XSeg/conv01/conv/weight"].numpy().max()) == 0.25
     np.testing.assert_allclose(model.loss_array(), [[0.5], [0.4]])
