@@ -29,7 +29,7 @@ XSEG_WEIGHTS, XSEG_OPTIMIZER, XSEG_OPTIONS = "XSeg_256.npy", "XSeg_256_opt.npy",
 NETWORKS = {"df": ("encoder", "inter", "decoder_src", "decoder_dst"),
             "liae": ("encoder", "inter_AB", "inter_B", "decoder")}
 RENAMED_OPTIONS = {"eyes_prio": "eyes_mouth_prio"}  # DFL 2.0 builds before 2021
-LATER_FEATURES = ("gan_power", "true_face_power", "face_style_power", "bg_style_power")
+LATER_FEATURES = ("gan_power", "true_face_power")
 
 
 @dataclass

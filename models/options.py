@@ -393,10 +393,13 @@ def saehd_options(channels: int = 3) -> list[OptionSpec]:
         _int("gan_dims", "GAN dimensions", 16, (4, 512), "GAN discriminator width.", available=False),
         _float("true_face_power", "'True face' power.", 0.0, (0.0, 1.0), "Code discriminator strength.",
                available=False, neutral=0.0),
-        _float("face_style_power", "Face style power", 0.0, (0.0, 100.0), "Face style transfer strength.",
-               available=False, neutral=0.0),
-        _float("bg_style_power", "Background style power", 0.0, (0.0, 100.0), "Background style strength.",
-               available=False, neutral=0.0),
+        _float("face_style_power", "Face style power", 0.0, (0.0, 100.0),
+               "Pull the colours and lighting of the swapped face toward the dst face (0-100; DFL users start "
+               "around 0.001-0.1 and raise slowly). Too high and the face takes on dst's identity; off while "
+               "pretraining."),
+        _float("bg_style_power", "Background style power", 0.0, (0.0, 100.0),
+               "Train the swapped face's surroundings to match the dst background (0-100; e.g. 0.1-2), which "
+               "helps the edge blend. Too high and the face drifts toward dst; off while pretraining."),
         _choice("ct_mode", "Color transfer for src faceset", "none", CT_MODES if channels == 3 else CT_MODES_GRAY,
                 "Match src faces to the colours of random dst faces while training. "
                 + ("rct/lct/mkl/idt/sot: different transfer methods; try rct or sot."

@@ -75,7 +75,9 @@ class SAEHDModel(ModelBase):
             # LIAE freezes inter_AB when random warp is off; pretraining (warp off) still trains every net.
             random_warp=o["random_warp"] or self.pretraining,
             # Weights off the GPU only save memory while training; merging keeps them where it computes.
-            models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training)
+            models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training,
+            face_style_power=0.0 if self.pretraining else float(o.get("face_style_power", 0.0)),
+            bg_style_power=0.0 if self.pretraining else float(o.get("bg_style_power", 0.0)))
 
     def build_engine(self):
         from models.saehd_engine import SAEHDEngine

@@ -77,6 +77,8 @@ class EngineConfig:
     device: str = "auto"
     train_devices: tuple[str, ...] = ()
     models_opt_on_gpu: bool = True
+    face_style_power: float = 0.0   # DFL's style powers, 0..100 (the model passes 0 while pretraining)
+    bg_style_power: float = 0.0
 
     @property
     def lr_dropout_keep(self) -> float:
@@ -191,6 +193,9 @@ class SAEHDEngine(SavedNetworks):
         self._train_vars = [v for n in self.trainable_nets for v in self.nets[n].variables().values()]
         self.generator_terms: list[GeneratorTerm] = []
         self.uses_swap = False
+        if cfg.face_style_power > 0 or cfg.bg_style_power > 0:
+            self.generator_terms.append(style_term(cfg))
+            self.uses_swap = True
         self._make_functions()
 
     # ---------------------------------------------------------------- networks
@@ -273,6 +278,8 @@ class SAEHDEngine(SavedNetworks):
         if self.uses_swap:
             img, msk = dec_src(codes["swap"])
             out["src_dst"], out["src_dstm"] = self._out(img), self._out(msk)
+        if self.config.face_style_power > 0:  # the swap through the src decoder only (the code gets no gradient)
+            out["src_dst_nocodegrad"] = self._out(dec_src(tf.stop_gradient(codes["swap"]))[0])
         return out
 
     # ---------------------------------------------------------------- losses
@@ -439,6 +446,42 @@ class SAEHDEngine(SavedNetworks):
     def iteration(self) -> int:
         """Optimizer updates applied so far (restored by `load`)."""
         return int(self.optimizer.iters.numpy())
+
+
+def style_loss(a: tf.Tensor, b: tf.Tensor, sigma: float, weight: float) -> tf.Tensor:
+    """DFL's style loss per sample: after a Gaussian blur, (Σ_c (μa−μb)² + Σ_c (σa−σb)²)·weight/C over space,
+    σ = sqrt(var + 1e-5)."""
+    if sigma > 0:
+        a, b = ops.gaussian_blur(a, sigma), ops.gaussian_blur(b, sigma)
+    mean_a, var_a = tf.nn.moments(a, axes=[1, 2])
+    mean_b, var_b = tf.nn.moments(b, axes=[1, 2])
+    std_a, std_b = tf.sqrt(var_a + 1e-5), tf.sqrt(var_b + 1e-5)
+    total = tf.reduce_sum(tf.square(mean_a - mean_b), -1) + tf.reduce_sum(tf.square(std_a - std_b), -1)
+    return total * (weight / int(a.shape[-1]))
+
+
+def style_term(cfg: EngineConfig) -> GeneratorTerm:
+    """The face and background style powers as one generator term on the src loss (saehd_training.md §4):
+    face: the swap (src decoder, no code gradient) inside its own mask should have the colour statistics of the
+    dst reconstruction inside its mask; background: the swap outside the (blurred src) mask should look like
+    the dst target there (DSSIM + MSE)."""
+    r = cfg.resolution
+
+    def term(ctx: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        add = tf.zeros_like(ctx["target_src"][:, 0, 0, 0])
+        if cfg.face_style_power > 0:
+            swap = ctx["src_dst_nocodegrad"] * tf.stop_gradient(ctx["src_dstm"])
+            dst = tf.stop_gradient(ctx["dst_dst"] * ctx["dst_dstm"])
+            add += style_loss(swap, dst, r // 8, 10000.0 * cfg.face_style_power / 100.0)
+        if cfg.bg_style_power > 0:
+            # DFL means a blurred swap-mask here but uses the src target mask's blur; so do we
+            mask_blur = tf.clip_by_value(ops.gaussian_blur(ctx["target_srcm"], max(1, r // 32)), 0.0, 0.5) * 2.0
+            anti = 1.0 - tf.clip_by_value(mask_blur, 0.0, 1.0)
+            swap, dst = ctx["src_dst"] * anti, ctx["target_dst"] * anti
+            w = 10.0 * cfg.bg_style_power / 100.0
+            add += w * tf.reduce_mean(dssim(swap, dst, int(r / 11.6)), axis=1) + w * mse(swap, dst)
+        return add, tf.zeros_like(add)
+    return term
 
 
 def blur_out_mask(target: tf.Tensor, mask: tf.Tensor, sigma: float) -> tf.Tensor:
