@@ -221,13 +221,7 @@ def apply(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------- editor ---
 
 def editor(args: argparse.Namespace) -> int:
-    checked_input_dir(args)
-    try:
-        from mainscripts import xseg_editor
-    except ModuleNotFoundError as err:
-        if err.name != "mainscripts.xseg_editor":
-            raise
-        raise UserError("the XSeg editor (mainscripts/xseg_editor.py) is not part of this installation") from None
+    from mainscripts import xseg_editor  # (OpenCV windows: loaded only for this command)
     return xseg_editor.main(args)
 
 

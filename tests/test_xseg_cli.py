@@ -205,23 +205,14 @@ def test_apply_and_editor_parsers(capsys):
     capsys.readouterr()
 
 
-def test_editor_dispatches_to_the_editor_module(labeled, monkeypatch):
-    import mainscripts
-    calls = []
-    fake = types.ModuleType("mainscripts.xseg_editor")
-    fake.main = lambda args: calls.append(Path(args.input_dir)) or 0
-    monkeypatch.setitem(sys.modules, "mainscripts.xseg_editor", fake)
-    monkeypatch.setattr(mainscripts, "xseg_editor", fake, raising=False)
-    assert run_xseg("editor", "--input-dir", labeled) == 0
-    assert calls == [labeled]
-
-
-def test_editor_missing_is_a_one_line_error(labeled, monkeypatch, log_messages):
-    import mainscripts
-    monkeypatch.setitem(sys.modules, "mainscripts.xseg_editor", None)
-    monkeypatch.delattr(mainscripts, "xseg_editor", raising=False)
-    assert run_xseg("editor", "--input-dir", labeled) == 1
-    assert "XSeg editor" in log_messages[-1]
+def test_editor_without_a_display_is_a_one_line_error(labeled, log_messages):
+    from core import config
+    config.override(has_display=False)
+    try:
+        assert run_xseg("editor", "--input-dir", labeled) == 1
+    finally:
+        config.override(has_display=config.load_settings().has_display)
+    assert "needs a display" in log_messages[-1]
 
 
 class FakePredictor:
