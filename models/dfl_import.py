@@ -29,7 +29,7 @@ XSEG_WEIGHTS, XSEG_OPTIMIZER, XSEG_OPTIONS = "XSeg_256.npy", "XSeg_256_opt.npy",
 NETWORKS = {"df": ("encoder", "inter", "decoder_src", "decoder_dst"),
             "liae": ("encoder", "inter_AB", "inter_B", "decoder")}
 RENAMED_OPTIONS = {"eyes_prio": "eyes_mouth_prio"}  # DFL 2.0 builds before 2021
-LATER_FEATURES = ("gan_power", "true_face_power")
+DISCRIMINATOR_POWERS = ("gan_power", "true_face_power")  # their discriminators' files are not imported
 
 
 @dataclass
@@ -107,9 +107,10 @@ def _options(raw: dict, source: Path) -> dict:
     option specs check each value when it loads, and fall back to the default for a bad one)."""
     plain = {RENAMED_OPTIONS.get(str(k), str(k)): v.item() if isinstance(v, np.generic) else v for k, v in raw.items()}
     options = {k: v for k, v in plain.items() if isinstance(v, (bool, int, float, str))}
-    on = [k for k in LATER_FEATURES if isinstance(options.get(k), (int, float)) and options[k] != 0]
+    on = [k for k in DISCRIMINATOR_POWERS if isinstance(options.get(k), (int, float)) and options[k] != 0]
     if on:
-        interact.log_warn(f"{source}: {', '.join(on)} not supported yet; the imported model trains without them")
+        interact.log_warn(f"{source}: {', '.join(on)} on: the discriminator starts fresh here (DeepFaceLab's "
+                          "GAN.npy / code_discriminator.npy are not imported)")
     return options
 
 

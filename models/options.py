@@ -386,13 +386,18 @@ def saehd_options(channels: int = 3) -> list[OptionSpec]:
                "Random hue, saturation and light shifts of the src faces at the network's input only (0.0-0.3; "
                "0.05 is a typical value). Steadies colour flicker of the swap; needs a colour-diverse src "
                "faceset. Colour models only.", available=channels == 3, neutral=0.0),
-        _float("gan_power", "GAN power", 0.0, (0.0, 5.0), "Adversarial training strength.",
-               available=False, neutral=0.0),
+        _float("gan_power", "GAN power", 0.0, (0.0, 5.0),
+               "Adversarial training: sharper detail and skin texture, once the model is well trained (DFL users "
+               "start at 0.1). It can add artefacts and slows every step; off while pretraining."),
         _int("gan_patch_size", "GAN patch size", lambda values, env: values.get("resolution", 128) // 8,
-             (3, 640), "GAN discriminator patch size.", available=False),
-        _int("gan_dims", "GAN dimensions", 16, (4, 512), "GAN discriminator width.", available=False),
-        _float("true_face_power", "'True face' power.", 0.0, (0.0, 1.0), "Code discriminator strength.",
-               available=False, neutral=0.0),
+             (3, 640), "Size of the patches the GAN discriminator judges (default resolution / 8); bigger is "
+             "more global, and slower.", ask_if=lambda values, env: values.get("gan_power", 0) != 0),
+        _int("gan_dims", "GAN dimensions", 16, (4, 512), "Width of the GAN discriminator (default 16).",
+             ask_if=lambda values, env: values.get("gan_power", 0) != 0),
+        _float("true_face_power", "'True face' power.", 0.0, (0.0, 1.0),
+               "DF archis: a discriminator on the bottleneck codes makes the swap look more like src (0.0-1.0; "
+               "DFL users try 0.01 late in training). Off while pretraining; LIAE ignores it.",
+               ask_if=lambda values, env: str(values.get("archi", "")).startswith("df")),
         _float("face_style_power", "Face style power", 0.0, (0.0, 100.0),
                "Pull the colours and lighting of the swapped face toward the dst face (0-100; DFL users start "
                "around 0.001-0.1 and raise slowly). Too high and the face takes on dst's identity; off while "

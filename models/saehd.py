@@ -77,7 +77,10 @@ class SAEHDModel(ModelBase):
             # Weights off the GPU only save memory while training; merging keeps them where it computes.
             models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training,
             face_style_power=0.0 if self.pretraining else float(o.get("face_style_power", 0.0)),
-            bg_style_power=0.0 if self.pretraining else float(o.get("bg_style_power", 0.0)))
+            bg_style_power=0.0 if self.pretraining else float(o.get("bg_style_power", 0.0)),
+            true_face_power=0.0 if self.pretraining else float(o.get("true_face_power", 0.0)),
+            gan_power=0.0 if self.pretraining else float(o.get("gan_power", 0.0)),
+            gan_patch_size=int(o.get("gan_patch_size", 0) or 0), gan_dims=int(o.get("gan_dims", 16)))
 
     def build_engine(self):
         from models.saehd_engine import SAEHDEngine

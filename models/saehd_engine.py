@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from core.errors import UserError
 from core.leras import ops
+from core.leras.archis.discriminators import CodeDiscriminator, UNetPatchDiscriminator
 from core.leras.archis.deepfake import ArchiSpec, Decoder, Encoder, Inter, lowest_dense_res, normalize_resolution
 from core.leras.losses import dssim, dssim_filter_sizes, mae, mse
 from core.leras.module import Module
@@ -26,6 +27,8 @@ from core.leras.optimizers import AdaBelief, Optimizer, RMSprop
 from core.leras.saveable import SavedNetworks
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+CODE_DISCRIMINATOR, CODE_OPTIMIZER = "code_discriminator", "D_code_opt"  # DFL's file names
+GAN, GAN_OPTIMIZER = "GAN", "GAN_opt"
 LR_DROPOUT_KEEP = 0.3
 OPTIMIZER_FILE = "src_dst_opt"
 CPU_DEVICE = "/CPU:0"
@@ -79,6 +82,10 @@ class EngineConfig:
     models_opt_on_gpu: bool = True
     face_style_power: float = 0.0   # DFL's style powers, 0..100 (the model passes 0 while pretraining)
     bg_style_power: float = 0.0
+    true_face_power: float = 0.0    # the code discriminator's weight, 0..1 (DF archis only)
+    gan_power: float = 0.0          # the patch discriminator's weight, 0..5
+    gan_patch_size: int = 0         # 0 = resolution // 8
+    gan_dims: int = 16
 
     @property
     def lr_dropout_keep(self) -> float:
@@ -177,6 +184,7 @@ class SAEHDEngine(SavedNetworks):
     def __init__(self, config: EngineConfig) -> None:
         self.config = cfg = config.resolved()
         self.spec = ArchiSpec.parse(cfg.archi)
+        self.true_face = cfg.true_face_power > 0 and self.spec.type == "df"
         self.compute_dtype = tf.bfloat16 if cfg.precision == "bfloat16" else tf.float32
         # LR dropout masks on the CPU while the step runs elsewhere (DFL's lr_dropout "cpu"); the update is then
         # not XLA-compiled, since one XLA function runs on one device.
@@ -188,6 +196,22 @@ class SAEHDEngine(SavedNetworks):
                 self._named_variables(), lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos,
                 clipnorm=1.0 if cfg.clipgrad else 0.0, xla=cfg.xla_optimizer and not cfg.jit and not random_device,
                 random_device=random_device)
+        self.optional_nets, self.optional_optimizers = {}, {}
+        d_rng = np.random.default_rng(None if cfg.seed is None else cfg.seed + 1)
+        discriminators = []
+        if self.true_face:  # DFL's "true face": a code discriminator pulls src codes toward dst codes
+            discriminators.append((CODE_DISCRIMINATOR, CODE_OPTIMIZER, lambda: CodeDiscriminator(
+                cfg.ae_dims, self.nets["inter"].out_res, data_format=cfg.data_format, rng=d_rng)))
+        if cfg.gan_power > 0:  # DFL's GAN: a UNet patch discriminator on the src reconstruction
+            discriminators.append((GAN, GAN_OPTIMIZER, lambda: UNetPatchDiscriminator(
+                cfg.gan_patch_size or cfg.resolution // 8, cfg.channels, cfg.gan_dims, cfg.data_format, rng=d_rng)))
+        for name, opt_name, build in discriminators:
+            with tf.device(cfg.models_opt_device):
+                dis = self.optional_nets[name] = build()
+                self.optional_optimizers[opt_name] = opt_cls(
+                    {f"{name}/{k}": v for k, v in dis.variables().items()}, lr=cfg.learning_rate,
+                    lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos, clipnorm=1.0 if cfg.clipgrad else 0.0,
+                    xla=False, random_device=random_device)
         frozen = ("inter_AB",) if self.spec.type == "liae" and not cfg.random_warp else ()
         self.trainable_nets = [n for n in self.nets if n not in frozen]
         self._train_vars = [v for n in self.trainable_nets for v in self.nets[n].variables().values()]
@@ -280,6 +304,7 @@ class SAEHDEngine(SavedNetworks):
             out["src_dst"], out["src_dstm"] = self._out(img), self._out(msk)
         if self.config.face_style_power > 0:  # the swap through the src decoder only (the code gets no gradient)
             out["src_dst_nocodegrad"] = self._out(dec_src(tf.stop_gradient(codes["swap"]))[0])
+        out["code_src"], out["code_dst"] = codes["src"], codes["dst"]
         return out
 
     # ---------------------------------------------------------------- losses
@@ -302,7 +327,11 @@ class SAEHDEngine(SavedNetworks):
         loss += 10.0 * mse(mask, pred_mask)
         return loss
 
-    def _losses(self, src: Sequence[tf.Tensor], dst: Sequence[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    def _code_logits(self, code: tf.Tensor) -> tf.Tensor:
+        return self.optional_nets[CODE_DISCRIMINATOR](code)
+
+    def _losses(self, src: Sequence[tf.Tensor], dst: Sequence[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Per-sample src and dst losses (what is reported) and the generator's extra adversarial loss."""
         out = self._forward_train(src[0], dst[0])
         src_vec = self._face_loss(src[1], src[2], src[3], out["src_src"], out["src_srcm"])
         dst_vec = self._face_loss(dst[1], dst[2], dst[3], out["dst_dst"], out["dst_dstm"])
@@ -312,7 +341,23 @@ class SAEHDEngine(SavedNetworks):
             for term in self.generator_terms:
                 add_src, add_dst = term(ctx)
                 src_vec, dst_vec = src_vec + add_src, dst_vec + add_dst
-        return src_vec, dst_vec
+        extra = tf.zeros_like(src_vec)
+        if self.true_face:  # the src code should look like a dst code to the discriminator
+            extra += self.config.true_face_power * bce(1.0, self._code_logits(out["code_src"]))
+        if self.config.gan_power > 0:  # the src reconstruction should look real to the patch discriminator
+            fake, mask_blur = self._gan_inputs(out["src_src"], src[2])
+            center, full = self.optional_nets[GAN](self._input(fake))
+            extra += self.config.gan_power * (bce(1.0, center) + bce(1.0, full))
+            if self.config.masked_training:  # DFL: against GAN speckles, and a weak hold on the background
+                pred, anti = out["src_src"], 1.0 - mask_blur
+                extra += 1e-6 * total_variation_mse(pred) + 0.02 * mse(pred * anti, src[1] * anti)
+        return src_vec, dst_vec, extra
+
+    def _gan_inputs(self, image: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """What the patch discriminator sees of an src image (masked when training is masked), and the blurred
+        src mask."""
+        mask_blur = tf.clip_by_value(ops.gaussian_blur(mask, max(1, self.config.resolution // 32)), 0.0, 0.5) * 2.0
+        return (image * mask_blur if self.config.masked_training else image), mask_blur
 
     def add_generator_term(self, term: GeneratorTerm, needs_swap: bool = False) -> None:
         """Add `term(ctx) -> (src_vec, dst_vec)` to the generator loss; ctx holds the batch tensors
@@ -337,6 +382,11 @@ class SAEHDEngine(SavedNetworks):
         self._eval_fn = tf.function(self._on_device(self._eval_graph), input_signature=side + side)
         self._predict_fn = tf.function(self._on_device(self._predict_graph), input_signature=faces)
         self._view_fn = tf.function(self._on_device(self._view_graph), input_signature=faces * 2)
+        if self.true_face:
+            self._code_d_fn = tf.function(self._on_device(self._code_d_graph), input_signature=faces * 2)
+        if cfg.gan_power > 0:
+            gan_sig = faces + self._batch_signature(cfg.channels) + self._batch_signature(1) + faces
+            self._gan_d_fn = tf.function(self._on_device(self._gan_d_graph), input_signature=gan_sig)
 
     def _on_device(self, graph: Callable) -> Callable:
         """`graph` with its ops placed on the compute device (the weights stay where they were made)."""
@@ -345,7 +395,7 @@ class SAEHDEngine(SavedNetworks):
                 return graph(*tensors)
         return placed
 
-    def _sharded_losses(self, tensors: Sequence[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    def _sharded_losses(self, tensors: Sequence[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Per-sample loss vectors of the whole batch, each device of `train_devices` computing its share of
         the samples (shares differ by at most one sample)."""
         devices = self.config.train_devices
@@ -361,13 +411,13 @@ class SAEHDEngine(SavedNetworks):
         for i, device in enumerate(devices):
             with tf.device(device):
                 vecs.append(self._losses([p[i] for p in parts[:4]], [p[i] for p in parts[4:]]))
-        return tf.concat([v[0] for v in vecs], 0), tf.concat([v[1] for v in vecs], 0)
+        return tuple(tf.concat([v[i] for v in vecs], 0) for i in range(3))
 
     def _train_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
-            src_vec, dst_vec = self._sharded_losses(tensors)
+            src_vec, dst_vec, extra = self._sharded_losses(tensors)
             # DFL differentiates the per-sample loss vector: the gradient of the batch sum, not the mean.
-            total = tf.reduce_sum(src_vec) + tf.reduce_sum(dst_vec)
+            total = tf.reduce_sum(src_vec) + tf.reduce_sum(dst_vec) + tf.reduce_sum(extra)
         grads = tape.gradient(total, self._train_vars)
 
         def update() -> tf.Tensor:
@@ -380,8 +430,39 @@ class SAEHDEngine(SavedNetworks):
         tf.cond(tf.math.is_finite(total), update, lambda: tf.constant(False))
         return tf.reduce_mean(src_vec), tf.reduce_mean(dst_vec)
 
+    def _code_d_graph(self, warped_src: tf.Tensor, warped_dst: tf.Tensor) -> tf.Tensor:
+        """One update of the code discriminator (after the generator's): dst codes are real, src codes fake."""
+        codes = self._codes(self._input(tf.concat([warped_src, warped_dst], 0)), tf.shape(warped_src)[0])
+        dis = self.optional_nets[CODE_DISCRIMINATOR]
+        variables = list(dis.variables().values())
+        with tf.GradientTape() as tape:
+            vec = 0.5 * (bce(1.0, dis(tf.stop_gradient(codes["dst"]))) + bce(0.0, dis(tf.stop_gradient(codes["src"]))))
+            total = tf.reduce_sum(vec)
+        grads = tape.gradient(total, variables)
+        with tf.device(self.config.models_opt_device):
+            self.optional_optimizers[CODE_OPTIMIZER].apply_gradients(zip(grads, variables))
+        return tf.reduce_mean(vec)
+
+    def _gan_d_graph(self, warped_src: tf.Tensor, target_src: tf.Tensor, target_srcm: tf.Tensor,
+                     warped_dst: tf.Tensor) -> tf.Tensor:
+        """One update of the patch discriminator (after the generator's, on its new src reconstruction)."""
+        codes = self._codes(self._input(tf.concat([warped_src, warped_dst], 0)), tf.shape(warped_src)[0])
+        pred = tf.stop_gradient(self._out(self._decoders()[0](codes["src"])[0]))
+        dis = self.optional_nets[GAN]
+        real, _ = self._gan_inputs(target_src, target_srcm)
+        fake, _ = self._gan_inputs(pred, target_srcm)
+        variables = list(dis.variables().values())
+        with tf.GradientTape() as tape:
+            (real_c, real_f), (fake_c, fake_f) = dis(self._input(real)), dis(self._input(fake))
+            vec = (0.5 * (bce(1.0, real_c) + bce(0.0, fake_c)) + 0.5 * (bce(1.0, real_f) + bce(0.0, fake_f)))
+            total = tf.reduce_sum(vec)
+        grads = tape.gradient(total, variables)
+        with tf.device(self.config.models_opt_device):
+            self.optional_optimizers[GAN_OPTIMIZER].apply_gradients(zip(grads, variables))
+        return tf.reduce_mean(vec)
+
     def _eval_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        src_vec, dst_vec = self._losses(tensors[:4], tensors[4:])
+        src_vec, dst_vec, _ = self._losses(tensors[:4], tensors[4:])
         return tf.reduce_mean(src_vec), tf.reduce_mean(dst_vec)
 
     def _predict_graph(self, dst_faces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -418,7 +499,14 @@ class SAEHDEngine(SavedNetworks):
         if n > 1 and min(len(src_batch[0]), len(dst_batch[0])) < n:
             raise UserError(f"batch size {min(len(src_batch[0]), len(dst_batch[0]))} cannot be split over {n} "
                             f"devices: use a batch size of at least {n}")
-        return self._train_fn(*self._tensors(src_batch, "src"), *self._tensors(dst_batch, "dst"))
+        losses = self._train_fn(*self._tensors(src_batch, "src"), *self._tensors(dst_batch, "dst"))
+        if self.true_face or self.config.gan_power > 0:  # DFL: then each discriminator's update on the same batch
+            src, dst = self._tensors(src_batch, "src"), self._tensors(dst_batch, "dst")
+            if self.true_face:
+                self._code_d_fn(src[0], dst[0])
+            if self.config.gan_power > 0:
+                self._gan_d_fn(src[0], src[1], src[2], dst[0])
+        return losses
 
     def evaluate(self, src_batch, dst_batch) -> StepLosses:
         """The step's losses without updating anything."""
@@ -446,6 +534,18 @@ class SAEHDEngine(SavedNetworks):
     def iteration(self) -> int:
         """Optimizer updates applied so far (restored by `load`)."""
         return int(self.optimizer.iters.numpy())
+
+
+def total_variation_mse(x: tf.Tensor) -> tf.Tensor:
+    """Per sample: the sum of squared differences between vertical and between horizontal neighbours (NHWC)."""
+    return (tf.reduce_sum(tf.square(x[:, 1:] - x[:, :-1]), [1, 2, 3])
+            + tf.reduce_sum(tf.square(x[:, :, 1:] - x[:, :, :-1]), [1, 2, 3]))
+
+
+def bce(label: float, logits: tf.Tensor) -> tf.Tensor:
+    """Sigmoid cross-entropy of logits against a constant label, averaged per sample (DFL's DLoss)."""
+    labels = tf.fill(tf.shape(logits), tf.constant(label, logits.dtype))
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=[1, 2, 3])
 
 
 def style_loss(a: tf.Tensor, b: tf.Tensor, sigma: float, weight: float) -> tf.Tensor:

@@ -87,7 +87,7 @@ def test_merge_imports_a_dfl_model_and_predicts_the_same(trained, faces, tmp_pat
     imported = ModelFiles(tmp_path, "pretty", "SAEHDBW").data
     assert imported.stat().st_mtime == data_dat.stat().st_mtime  # listed by the DFL model's age
     assert any("Imported the DeepFaceLab model 'pretty'" in m for m in log_messages)
-    assert any("gan_power not supported yet" in m for m in log_messages)
+    assert any("gan_power on: the discriminator starts fresh" in m for m in log_messages)
     assert import_new_models(tmp_path, "SAEHDBW") == []  # once only
 
 

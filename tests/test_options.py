@@ -41,7 +41,7 @@ def test_defaults_non_interactive():
     assert values["d_mask_dims"] == 22  # d_dims // 3 rounded up to even
     assert values["batch_size"] == 4    # CPU default
     assert values["models_opt_on_gpu"] is False  # forced off on CPU
-    assert "gan_power" not in values    # seam options are not part of the model yet
+    assert values["gan_power"] == 0.0 and values["true_face_power"] == 0.0 and values["face_style_power"] == 0.0
     assert values["random_hsv_power"] == 0.0
     assert "random_hsv_power" not in opt.resolve_options(opt.saehd_options(1), first_run=True).values  # gray
     on_gpu = opt.resolve_options(SPECS, env=opt.OptionEnv(on_gpu=True, min_gpu_mem_gb=8)).values
@@ -62,8 +62,9 @@ def test_a_rounded_resolution_is_said(log_messages):
 def test_first_run_asks_everything_and_normalises(answers):
     queue, shown = answers
     replies = {"resolution": "200", "archi": "LIAE-TDU", "e_dims": "33", "ct_mode": "sot", "batch_size": "6"}
-    queue.extend(replies.get(s.name, "") for s in SPECS if s.available and s.name not in
-                 ("masked_training", "models_opt_on_gpu"))
+    not_asked = ("masked_training", "models_opt_on_gpu",   # wf/head only, GPU only
+                 "true_face_power", "gan_patch_size", "gan_dims")  # df archis only, with GAN power only
+    queue.extend(replies.get(s.name, "") for s in SPECS if s.available and s.name not in not_asked)
     values = opt.resolve_options(SPECS, first_run=True).values
     asked = _asked_names(shown)
     assert "resolution" in asked and "archi" in asked and "pretrain" in asked
@@ -131,9 +132,13 @@ def test_config_file_unknown_key_and_bad_values(tmp_path):
     path.write_text(json.dumps({"resolution": 64, "ae_dimz": 32}))
     with pytest.raises(UserError, match="ae_dimz"):
         opt.read_config_file(path, SPECS)
+    gray_path = tmp_path / "gray.json"
+    gray_path.write_text(json.dumps({"random_hsv_power": 0.1}))   # a colour-only option on the gray model
+    with pytest.raises(UserError, match="not available"):
+        opt.read_config_file(gray_path, GRAY_SPECS)
     for bad, word in (({"resolution": 1000}, "resolution"), ({"face_type": "x"}, "face_type"),
                       ({"archi": "dfx-u"}, "archi"), ({"random_warp": "maybe"}, "random_warp"),
-                      ({"gan_power": 1.0}, "not available")):
+                      ({"gan_power": 9.0}, "gan_power")):
         path.write_text(json.dumps(bad))
         with pytest.raises(UserError, match=word):
             opt.read_config_file(path, SPECS)

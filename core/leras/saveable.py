@@ -84,11 +84,20 @@ def load_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], n
 
 class SavedNetworks:
     """Save/load for an engine with `nets` ({name: Module}) and an `optimizer` (with `variables()`): one
-    `<prefix>_<net>.h5` per network plus `<prefix>_<optimizer_file>.h5`."""
+    `<prefix>_<net>.h5` per network plus `<prefix>_<optimizer_file>.h5`. Optional parts (`optional_nets`,
+    `optional_optimizers`: discriminators switched on later) start fresh when their files are missing."""
 
     optimizer_file = "opt"
     nets: dict
     optimizer: object
+    optional_nets: dict = {}
+    optional_optimizers: dict = {}
+
+    def _saved_nets(self) -> dict:
+        return {**self.nets, **self.optional_nets}
+
+    def _saved_optimizers(self) -> dict:
+        return {self.optimizer_file: self.optimizer, **self.optional_optimizers}
 
     @staticmethod
     def _path(folder: str | os.PathLike, prefix: str, name: str) -> Path:
@@ -98,13 +107,12 @@ class SavedNetworks:
 
     def file_names(self, prefix: str = "") -> list[str]:
         """The files `save` writes, for backups: one per network plus the optimizer state."""
-        return [self._path("", prefix, n).name for n in [*self.nets, self.optimizer_file]]
+        return [self._path("", prefix, n).name for n in [*self._saved_nets(), *self._saved_optimizers()]]
 
     def save(self, folder: str | os.PathLike, prefix: str = "") -> None:
         """Write every network and the optimizer state, all-or-nothing per file."""
-        entries = [(self._path(folder, prefix, n), net.variables(), n) for n, net in self.nets.items()]
-        entries.append((self._path(folder, prefix, self.optimizer_file), self.optimizer.variables(),
-                        self.optimizer_file))
+        entries = [(self._path(folder, prefix, n), net.variables(), n) for n, net in self._saved_nets().items()]
+        entries += [(self._path(folder, prefix, n), opt.variables(), n) for n, opt in self._saved_optimizers().items()]
         save_many(entries)
 
     def load(self, folder: str | os.PathLike, prefix: str = "", skip: Sequence[str] = ()) -> None:
@@ -113,13 +121,17 @@ class SavedNetworks:
         A missing optimizer file is tolerated (fresh optimizer, with a warning); anything else missing,
         truncated or shaped differently raises `UserError` naming the file.
         """
-        for name, net in self.nets.items():
-            if name not in skip:
-                load_variables(self._path(folder, prefix, name), net.variables(), name)
-        opt_path = self._path(folder, prefix, self.optimizer_file)
-        if self.optimizer_file in skip:
-            return
-        if not opt_path.exists():
-            log_warn(f"{opt_path}: no optimizer state found, starting the optimizer fresh")
-            return
-        load_variables(opt_path, self.optimizer.variables(), self.optimizer_file)
+        for name, net in self._saved_nets().items():
+            path = self._path(folder, prefix, name)
+            if name in skip or (name in self.optional_nets and not path.exists()):
+                continue  # (a discriminator switched on now starts fresh)
+            load_variables(path, net.variables(), name)
+        for name, opt in self._saved_optimizers().items():
+            path = self._path(folder, prefix, name)
+            if name in skip:
+                continue
+            if not path.exists():
+                if name not in self.optional_optimizers:
+                    log_warn(f"{path}: no optimizer state found, starting the optimizer fresh")
+                continue
+            load_variables(path, opt.variables(), name)
