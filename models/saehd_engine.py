@@ -4,9 +4,11 @@
 The model classes (options, files, previews) sit on top; this module knows nothing about prompts or folders
 beyond the weight files it is told to write.
 
-The step trains src→src and dst→dst only. Later powers (GAN, true face, style losses) plug in through
-`add_generator_term` (an extra per-sample loss term over the step's tensors, optionally with the
-src-from-dst swap path added to the forward); discriminator updates would extend `_train_graph`.
+The step trains src→src and dst→dst, plus DFL's powers when their options are on: the face/background style
+losses (a generator term on the src-from-dst swap, `style_term`), "true face" (a code discriminator, DF only)
+and GAN (a UNet patch discriminator on the src reconstruction). The discriminators' generator terms are added
+to the gradient but not to the reported losses, and each discriminator gets its own update after the
+generator's (`_code_d_graph`, `_gan_d_graph`), as in DFL. `add_generator_term` adds further per-sample terms.
 """
 from __future__ import annotations
 
