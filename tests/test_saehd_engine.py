@@ -42,6 +42,21 @@ def face_batch(side: str, channels: int, n: int = 4, res: int = RES) -> list[np.
     return [warped, target, masks, ems]
 
 
+def networks_pulled(engine: SAEHDEngine, plain: SAEHDEngine, src, dst) -> set[str]:
+    """The networks whose generator gradient (everything the step differentiates) differs between `engine` and
+    `plain`, two engines with the same weights (same seed) but other options."""
+    tensors = [tf.constant(a) for a in (*src, *dst)]
+
+    def grads(eng: SAEHDEngine) -> dict[str, np.ndarray]:
+        with tf.GradientTape() as tape:
+            s, d, extra = eng._losses(tensors[:4], tensors[4:])
+            total = tf.reduce_sum(s) + tf.reduce_sum(d) + tf.reduce_sum(extra)
+        return {n: g.numpy() for n, g in zip(eng._named_variables(), tape.gradient(total, eng._train_vars))}
+
+    a, b = grads(engine), grads(plain)
+    return {name.split("/")[0] for name in a if not np.allclose(a[name], b[name], atol=1e-7)}
+
+
 @pytest.fixture(scope="module")
 def batches():
     return {ch: (face_batch("src", ch), face_batch("dst", ch)) for ch in (1, 3)}

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from core.leras.archis.discriminators import CodeDiscriminator
 from models.saehd_engine import EngineConfig, SAEHDEngine
-from tests.test_saehd_engine import TINY, face_batch
+from tests.test_saehd_engine import TINY, face_batch, networks_pulled
 
 BASE = dict(channels=3, archi="df", seed=7, **TINY)
 
@@ -32,16 +32,7 @@ def test_true_face_trains_the_discriminator_and_pulls_the_encoder(batches):
     eng = SAEHDEngine(EngineConfig(true_face_power=1.0, **BASE))
     plain = SAEHDEngine(EngineConfig(**BASE))
     assert eng.evaluate(src, dst) == plain.evaluate(src, dst)       # reported losses leave the G term out
-    tensors = [tf.constant(a) for a in (*src, *dst)]
-
-    def grads(engine):
-        with tf.GradientTape() as tape:
-            s, d, extra = engine._losses(tensors[:4], tensors[4:])
-            total = tf.reduce_sum(s) + tf.reduce_sum(d) + tf.reduce_sum(extra)
-        return dict(zip(engine._named_variables(), tape.gradient(total, engine._train_vars)))
-
-    with_tf, without = grads(eng), grads(plain)
-    differs = {n.split("/")[0] for n in with_tf if not np.allclose(with_tf[n].numpy(), without[n].numpy(), atol=1e-7)}
+    differs = networks_pulled(eng, plain, src, dst)
     assert differs == {"encoder", "inter"}                           # the codes are pulled, the decoders are not
     dis = eng.optional_nets["code_discriminator"]
     before = {k: v.numpy().copy() for k, v in dis.variables().items()}
