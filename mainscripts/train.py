@@ -251,7 +251,7 @@ class Trainer:
             action = Action.REFRESH_PREVIEW
             while action is not Action.EXIT:
                 if action is Action.REFRESH_PREVIEW or sample is None:
-                    sample = (next(m.src_gen), next(m.dst_gen))
+                    sample = m.next_sample(fresh_preview=True)
                     window.state.set_previews(m.get_previews(sample))
                 if window.state.needs_redraw:
                     window.show(m.loss_array(), m.iter, m.info_line())
@@ -323,7 +323,7 @@ class Trainer:
                     self._backup("Backup")
                 elif action is Action.REFRESH_PREVIEW:
                     if reached:  # not training any more: draw a fresh batch to look at
-                        m.last_sample = (next(m.src_gen), next(m.dst_gen))
+                        m.last_sample = m.next_sample(fresh_preview=True)
                     self._publish_previews()
             if reached:
                 time.sleep(0.1)

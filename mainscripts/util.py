@@ -479,14 +479,18 @@ def _input_dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-dir", required=True, help="Folder of aligned faces.")
 
 
-def _pack_args(p: argparse.ArgumentParser) -> None:
-    _input_dir_arg(p)
+def originals_choice(p: argparse.ArgumentParser, delete_help: str, keep_help: str) -> None:
+    """`--delete-originals` / `--keep-originals` (dest `delete_originals`; None: ask, default yes)."""
     group = p.add_mutually_exclusive_group()
     group.add_argument("--delete-originals", dest="delete_originals", action="store_true", default=None,
-                       help="Delete the face files once the pack is written and verified (asked when missing; "
-                            "default yes).")
-    group.add_argument("--keep-originals", dest="delete_originals", action="store_false",
-                       help="Keep the face files next to the pack.")
+                       help=f"{delete_help} (asked when missing; default yes).")
+    group.add_argument("--keep-originals", dest="delete_originals", action="store_false", help=keep_help)
+
+
+def _pack_args(p: argparse.ArgumentParser) -> None:
+    _input_dir_arg(p)
+    originals_choice(p, "Delete the face files once the pack is written and verified",
+                     "Keep the face files next to the pack.")
 
 
 def _info_args(p: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from facelib.face_type import FaceType
 from facelib.landmarks import get_transform_mat
 from facelib.meta import FaceFileError, FaceMeta, read_meta, write_meta
 from facelib.xseg_polys import has_polys
-from mainscripts.util import face_files, checked_input_dir, read_meta_or_warn
+from mainscripts.util import checked_input_dir, face_files, originals_choice, read_meta_or_warn
 
 MASK_SIZE = 256        # DFL stores XSeg masks as 256 x 256
 FETCH_SUFFIX = "_xseg"
@@ -241,12 +241,8 @@ def _apply_args(p: argparse.ArgumentParser) -> None:
 
 def _fetch_args(p: argparse.ArgumentParser) -> None:
     _input_dir_arg(p)
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--delete-originals", dest="delete_originals", action="store_true", default=None,
-                       help="Delete the copied faces from --input-dir without asking (asked when missing; "
-                            "default yes).")
-    group.add_argument("--keep-originals", dest="delete_originals", action="store_false",
-                       help="Keep the copied faces in --input-dir.")
+    originals_choice(p, "Delete the copied faces from --input-dir without asking",
+                     "Keep the copied faces in --input-dir.")
 
 
 @dataclass(frozen=True)

@@ -297,8 +297,8 @@ class EditorState:
         if self.mode == "draw" and not self.polys[self.active].pts:
             self._finish_drawing()  # emptied: continue with the polygon before it
         if self.mode != "draw":
-            target = self.active if self.mode == "edit" else len(self.polys) - 1
-            if target is None or target < 0:
+            target = self._reopen_target()
+            if target is None:
                 return
             self.mode, self.active = "draw", target
         poly = self.polys[self.active]
@@ -308,13 +308,18 @@ class EditorState:
     def redo(self) -> None:
         """Give back the last point undo took away."""
         if self.mode != "draw":
-            target = self.active if self.mode == "edit" else len(self.polys) - 1
-            if target is None or target < 0 or not self.polys[target].redo:
+            target = self._reopen_target()
+            if target is None or not self.polys[target].redo:
                 return
             self.mode, self.active = "draw", target
         poly = self.polys[self.active]
         if poly.redo:
             poly.pts.append(poly.redo.pop())
+
+    def _reopen_target(self) -> int | None:
+        """The polygon undo/redo work on outside drawing: the selected one, else the last one (None: none)."""
+        target = self.active if self.mode == "edit" else len(self.polys) - 1
+        return None if target is None or target < 0 else target
 
     def delete_selected(self) -> None:
         if self.active is not None:

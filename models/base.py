@@ -444,13 +444,21 @@ class ModelBase:
 
     # ------------------------------------------------------------------ training
 
+    def next_sample(self, fresh_preview: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The next (src batch, dst batch) to train on and to preview (`fresh_preview`: a person asked for new
+        preview faces; SAEHD draws both batches every time anyway)."""
+        return next(self.src_gen), next(self.dst_gen)
+
+    def train_step(self, sample) -> tuple[float, ...]:
+        """The engine's update on one `next_sample()`; the losses to report."""
+        return tuple(float(x) for x in self.engine.train_step(*sample))
+
     def train_one_iter(self) -> tuple[float, ...]:
-        """One optimisation step on the next src and dst batches; returns the losses (NonFiniteLoss if bad)."""
-        src_batch, dst_batch = next(self.src_gen), next(self.dst_gen)
-        self.last_sample = (src_batch, dst_batch)
+        """One optimisation step on the next sample; returns the losses (NonFiniteLoss if bad)."""
+        self.last_sample = sample = self.next_sample()
         if self.sample_for_preview is None:
-            self.sample_for_preview = ([a[:4] for a in src_batch], [a[:4] for a in dst_batch])
-        losses = tuple(float(x) for x in self.engine.train_step(src_batch, dst_batch))
+            self.sample_for_preview = tuple([a[:4] for a in side] for side in sample)
+        losses = self.train_step(sample)
         if not all(math.isfinite(x) for x in losses):
             raise NonFiniteLoss(f"loss is {losses} at iteration {self.iter + 1}")
         self.iter += 1

@@ -17,7 +17,7 @@ from core.errors import UserError
 from facelib.face_type import FaceType
 from models import options as opt
 from models import preview as pv
-from models.base import MergeSpec, ModelBase, NonFiniteLoss
+from models.base import MergeSpec, ModelBase
 from models.dfl_import import import_new_models, list_dfl_models
 from models.files import ModelFiles
 
@@ -94,17 +94,18 @@ class XSegModel(ModelBase):
                                     pretrain=True, augment=False)
         return gen, faces
 
-    def train_one_iter(self) -> tuple[float, ...]:
-        batch = next(self.src_gen)
-        self.last_sample = (batch, next(self.dst_gen))
-        if self.sample_for_preview is None:
-            self.sample_for_preview = tuple([a[:4] for a in side] for side in self.last_sample)
-        loss = self.engine.train_step(batch[0], batch[1], pretrain=self.pretraining)
-        if not np.isfinite(loss):
-            raise NonFiniteLoss(f"loss is {loss} at iteration {self.iter + 1}")
-        self.iter += 1
-        self.loss_history.append((loss,))
-        return (loss,)
+    _preview_faces = None
+
+    def next_sample(self, fresh_preview: bool = False):
+        """(training batch, unaugmented faces to preview); the faces are drawn again only when previews are made
+        (every preview_period iterations, or when asked), not every step."""
+        if fresh_preview or self._preview_faces is None or self.iter % self.preview_period() == 0:
+            self._preview_faces = next(self.dst_gen)
+        return next(self.src_gen), self._preview_faces
+
+    def train_step(self, sample) -> tuple[float, ...]:
+        images, masks = sample[0][:2]
+        return (self.engine.train_step(images, masks, pretrain=self.pretraining),)
 
     def get_previews(self, sample=None) -> list[tuple[str, np.ndarray]]:
         """DFL's XSeg previews: training faces [target overlay, predicted mask, predicted overlay]; then

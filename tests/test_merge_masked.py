@@ -266,3 +266,17 @@ def test_luma_colour_degrade_uses_a_colour_palette(merge_scene):
     assert 16 < len(colours) <= 256
     gray = merge_frame(merge_scene.frame, _faces(merge_scene, source, cfg=cfg), cfg, "gray")
     assert len(np.unique(gray.image)) <= 16                     # the fork's 16 gray levels
+
+
+def test_xseg_sees_the_colour_frame_at_its_own_size(merge_scene):
+    """XSeg-dst's input is cut from the BGR frame at the XSeg model's size, also when the face model is gray."""
+    from facelib.landmarks import get_transform_mat
+    from merger.masked import xseg_crop
+    crop = xseg_crop(merge_scene.frame, merge_scene.landmarks, 256, "whole_face")
+    assert crop.shape == (256, 256, 3) and crop.dtype == np.float32 and 0.0 <= crop.min() <= crop.max() <= 1.0
+    mat = get_transform_mat(merge_scene.landmarks.astype(np.float64), 256, "whole_face")
+    want = cv2.warpAffine(merge_scene.frame.astype(np.float32) / 255, mat, (256, 256), flags=cv2.INTER_CUBIC)
+    np.testing.assert_allclose(crop, np.clip(want, 0, 1), atol=1e-5)
+    assert np.abs(crop[..., 0] - crop[..., 2]).mean() > 0.02          # colour, not the gray model view
+    gray_view = prepare_face(to_gray(merge_scene.frame), merge_scene.landmarks, 64, "whole_face")
+    assert gray_view.dst_face.shape[2] == 1 and gray_view.xseg_face is None   # only set when an XSeg model is on

@@ -10,7 +10,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from typing import Sequence
+from types import MappingProxyType
+from typing import Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -90,8 +91,8 @@ class SavedNetworks:
     optimizer_file = "opt"
     nets: dict
     optimizer: object
-    optional_nets: dict = {}
-    optional_optimizers: dict = {}
+    optional_nets: Mapping = MappingProxyType({})          # engines with discriminators set their own dicts
+    optional_optimizers: Mapping = MappingProxyType({})
 
     def _saved_nets(self) -> dict:
         return {**self.nets, **self.optional_nets}
