@@ -5,13 +5,14 @@ fork) trains and merges on here. The DFL files are read, never changed.
 DFL's files are pickles. They are read through `facelib.legacy.restricted_loads`, which refuses anything but plain
 containers and numpy arrays. Weight names are DFL's own (`down1/downs_0/conv1/weight:0`) and only lose the `:0`;
 optimizer slots `ms_<net>/<path>_0:0` become `ms/<net>/<path>`. The loss history and iteration count come along;
-the preview sample is chosen again on the first run.
+the preview sample is chosen again on the first run. The GAN and true-face discriminators (`GAN.npy`,
+`code_discriminator.npy` and their optimizers) come along when their power is on.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,10 +30,12 @@ XSEG_WEIGHTS, XSEG_OPTIMIZER, XSEG_OPTIONS = "XSeg_256.npy", "XSeg_256_opt.npy",
 NETWORKS = {"df": ("encoder", "inter", "decoder_src", "decoder_dst"),
             "liae": ("encoder", "inter_AB", "inter_B", "decoder")}
 RENAMED_OPTIONS = {"eyes_prio": "eyes_mouth_prio"}  # DFL 2.0 builds before 2021
-DISCRIMINATOR_POWERS = ("gan_power", "true_face_power")  # their discriminators' files are not imported
+# power -> (file and network name here and in DFL, DFL's variable scope inside the file, optimizer file)
+DISCRIMINATORS = {"gan_power": ("GAN", "D_src", "GAN_opt"), "true_face_power": ("code_discriminator", "dis",
+                                                                                 "D_code_opt")}
 
 
-@dataclass
+@dataclasses.dataclass
 class DflModel:
     """What a DFL model folder holds for one model, converted to this toolkit's names."""
 
@@ -43,6 +46,7 @@ class DflModel:
     loss_history: np.ndarray               # N x 2 float32
     weights: dict[str, dict[str, np.ndarray]]
     optimizer: dict[str, np.ndarray] | None  # None: not found or not convertible (the optimizer starts fresh)
+    extra_optimizers: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)  # discriminators'
 
 
 def dfl_data_file(folder: Path, name: str, model_class: str) -> Path:
@@ -89,11 +93,15 @@ def _optimizer_name(key: str) -> str:
     return f"{slot}/{path.removesuffix('_0')}" if sep and "/" in path else key
 
 
-def _optimizer(path: Path, weights: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
-    """The optimizer state under our names, or None (with a warning) when it does not cover every weight."""
+def _optimizer(path: Path, weights: dict[str, dict[str, np.ndarray]],
+               scopes: dict[str, str] | None = None) -> dict[str, np.ndarray] | None:
+    """The optimizer state under our names, or None (with a warning) when it does not cover every weight.
+    `scopes`: DFL's variable scope -> our network name, where they differ (`D_src` -> `GAN`)."""
     if not path.exists():
         return None
     state = {_optimizer_name(k): v for k, v in _weights(path).items()}
+    for theirs, ours in (scopes or {}).items():
+        state = {_rescoped(k, theirs, ours): v for k, v in state.items()}
     slots = {k.split("/", 1)[0] for k in state if "/" in k}
     needed = {f"{slot}/{net}/{name}" for slot in slots for net, ws in weights.items() for name in ws}
     if "iters" not in state or not slots or not needed <= state.keys():
@@ -102,16 +110,35 @@ def _optimizer(path: Path, weights: dict[str, dict[str, np.ndarray]]) -> dict[st
     return {k: state[k] for k in ("iters", *sorted(needed))}
 
 
+def _rescoped(key: str, theirs: str, ours: str) -> str:
+    """`ms/D_src/in_conv/weight` -> `ms/GAN/in_conv/weight`."""
+    slot, sep, path = key.partition("/")
+    return f"{slot}/{ours}/{path[len(theirs) + 1:]}" if sep and path.startswith(theirs + "/") else key
+
+
+def _discriminators(folder: Path, prefix: str, options: dict) -> tuple[dict, dict]:
+    """DFL's GAN and true-face discriminators of the powers that are on: (weights by network, optimizer states
+    by file); one whose file is missing starts fresh here, with a warning."""
+    weights, optimizers = {}, {}
+    for power, (net, scope, opt_file) in DISCRIMINATORS.items():
+        if not (isinstance(options.get(power), (int, float)) and options[power] != 0):
+            continue
+        path = folder / f"{prefix}{net}.npy"
+        if not path.exists():
+            interact.log_warn(f"{path}: missing while {power} is on; the discriminator starts fresh here")
+            continue
+        weights[net] = _weights(path)
+        state = _optimizer(folder / f"{prefix}{opt_file}.npy", {net: weights[net]}, {scope: net})
+        if state is not None:
+            optimizers[opt_file] = state
+    return weights, optimizers
+
+
 def _options(raw: dict, source: Path) -> dict:
     """DFL's option values that are plain numbers, flags or words, under this toolkit's keys (the model's
     option specs check each value when it loads, and fall back to the default for a bad one)."""
     plain = {RENAMED_OPTIONS.get(str(k), str(k)): v.item() if isinstance(v, np.generic) else v for k, v in raw.items()}
-    options = {k: v for k, v in plain.items() if isinstance(v, (bool, int, float, str))}
-    on = [k for k in DISCRIMINATOR_POWERS if isinstance(options.get(k), (int, float)) and options[k] != 0]
-    if on:
-        interact.log_warn(f"{source}: {', '.join(on)} on: the discriminator starts fresh here (DeepFaceLab's "
-                          "GAN.npy / code_discriminator.npy are not imported)")
-    return options
+    return {k: v for k, v in plain.items() if isinstance(v, (bool, int, float, str))}
 
 
 def _loss_history(data: dict, columns: int, source: Path) -> np.ndarray:
@@ -158,8 +185,10 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
         if not path.exists():
             raise UserError(f"{path}: missing; the DeepFaceLab model {name!r} needs it")
         weights[net] = _weights(path)
-    return DflModel(name, model_class, int(data.get("iter", 0)), options, _loss_history(data, 2, data_path), weights,
-                    _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", weights))
+    optimizer = _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", weights)
+    extra_weights, extra_optimizers = _discriminators(Path(folder), prefix, options)
+    return DflModel(name, model_class, int(data.get("iter", 0)), options, _loss_history(data, 2, data_path),
+                    {**weights, **extra_weights}, optimizer, extra_optimizers)
 
 
 def write_model(model: DflModel, dst: ModelFiles, source: Path) -> None:
@@ -174,6 +203,7 @@ def write_model(model: DflModel, dst: ModelFiles, source: Path) -> None:
     optimizer = f"{XSEG}_opt" if xseg else OPTIMIZER  # (the engines' optimizer file names)
     if model.optimizer is not None:
         entries.append((tmp / f"{dst.prefix}{optimizer}.h5", model.optimizer, optimizer))
+    entries += [(tmp / f"{dst.prefix}{name}.h5", state, name) for name, state in model.extra_optimizers.items()]
     data = {"format": STATE_FORMAT, "model_class": dst.model_class, "name": dst.name, "iter": model.iteration,
             "generation": 1, "options": model.options, "loss_names": ["loss"] if xseg else ["src_loss", "dst_loss"],
             "training_seconds": 0.0, "devices": [], "saved_at": datetime.now().isoformat(timespec="seconds"),

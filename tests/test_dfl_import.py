@@ -35,12 +35,17 @@ def trained(faces, tmp_path_factory):
     model.close()
 
 
+DFL_SCOPES = {"GAN": "D_src", "code_discriminator": "dis"}  # DFL's variable scopes of the discriminators
+OPTIMIZERS = ("src_dst_opt", "GAN_opt", "D_code_opt")
+
+
 def _dfl_optimizer_key(key: str) -> str:
-    """Our `ms/encoder/down1/...` -> DFL's `ms_encoder/down1/..._0:0` (slot name `ms_<var name, ':' -> '_'>`)."""
+    """Our `ms/encoder/down1/...` -> DFL's `ms_encoder/down1/..._0:0` (slot name `ms_<var name, ':' -> '_'>`),
+    `ms/GAN/...` -> `ms_D_src/..._0:0`."""
     if key == "iters":
         return "iters:0"
-    slot, path = key.split("/", 1)
-    return f"{slot}_{path}_0:0"
+    slot, net, path = key.split("/", 2)
+    return f"{slot}_{DFL_SCOPES.get(net, net)}/{path}_0:0"
 
 
 def write_dfl_model(model, folder: Path, name: str = "pretty", options: dict | None = None,
@@ -51,7 +56,7 @@ def write_dfl_model(model, folder: Path, name: str = "pretty", options: dict | N
     weights = model.files.weights(model.generation)
     for h5 in weights.glob("*.h5"):
         arrays, attrs = read_arrays(h5)
-        rename = _dfl_optimizer_key if attrs["network"] == "src_dst_opt" else (lambda k: f"{k}:0")
+        rename = _dfl_optimizer_key if attrs["network"] in OPTIMIZERS else (lambda k: f"{k}:0")
         (folder / f"{prefix}{attrs['network']}.npy").write_bytes(
             pickle.dumps({rename(k): v for k, v in arrays.items()}, 4))
     data = {"iter": model.iter, "options": options if options is not None else dict(model.options),
@@ -87,7 +92,7 @@ def test_merge_imports_a_dfl_model_and_predicts_the_same(trained, faces, tmp_pat
     imported = ModelFiles(tmp_path, "pretty", "SAEHDBW").data
     assert imported.stat().st_mtime == data_dat.stat().st_mtime  # listed by the DFL model's age
     assert any("Imported the DeepFaceLab model 'pretty'" in m for m in log_messages)
-    assert any("gan_power on: the discriminator starts fresh" in m for m in log_messages)
+    assert any("pretty_SAEHDBW_GAN.npy: missing while gan_power is on" in m for m in log_messages)
     assert import_new_models(tmp_path, "SAEHDBW") == []  # once only
 
 
@@ -142,3 +147,30 @@ def test_util_import_dfl_model_writes_to_another_folder(trained, tmp_path):
     assert not list((tmp_path / "dfl").glob("*.json"))
     assert np.load(data.weights(1) / "loss_history.npy").shape == (len(trained.loss_history), 2)
     assert cli.main(["util", "import-dfl-model", "--input-dir", str(tmp_path / "out")]) == 1  # nothing DFL there
+
+
+def test_the_gan_and_true_face_discriminators_come_along(faces, tmp_path):
+    powers = {"gan_power": 0.1, "gan_patch_size": 8, "gan_dims": 4, "true_face_power": 0.1}
+    model = load_model("SAEHDBW", tmp_path / "ours", training=True, src_dir=faces[0], dst_dir=faces[1],
+                       force_model_name="orig", cpu_only=True, config_options={**TINY_OPTIONS, **powers})
+    try:
+        for _ in range(2):
+            model.train_one_iter()
+        model.save()
+        write_dfl_model(model, tmp_path / "dfl")
+        names = {p.name for p in (tmp_path / "dfl").iterdir()}
+        assert {"pretty_SAEHDBW_GAN.npy", "pretty_SAEHDBW_D_code_opt.npy"} <= names
+        imported = load_model("SAEHDBW", tmp_path / "dfl", training=False, cpu_only=True)
+        try:
+            for net, opt in (("GAN", "GAN_opt"), ("code_discriminator", "D_code_opt")):
+                ours, theirs = model.engine.optional_nets[net], imported.engine.optional_nets[net]
+                for name, var in ours.variables().items():
+                    np.testing.assert_array_equal(theirs.variables()[name].numpy(), var.numpy())
+                state = imported.engine.optional_optimizers[opt].variables()
+                assert int(state["iters"].numpy()) == 2
+                for name, var in model.engine.optional_optimizers[opt].variables().items():
+                    np.testing.assert_array_equal(state[name].numpy(), var.numpy())
+        finally:
+            imported.close()
+    finally:
+        model.close()

@@ -58,3 +58,20 @@ def test_gan_trains_its_discriminator_and_pulls_the_src_path(batches, archi, tmp
     again.load(tmp_path, "m")
     np.testing.assert_array_equal(again.optional_nets["GAN"].variables()["out_conv/weight"].numpy(),
                                   dis.variables()["out_conv/weight"].numpy())
+
+
+def test_a_gan_saved_for_other_dims_starts_fresh_and_the_rest_loads(batches, tmp_path, log_messages):
+    src, dst = batches
+    base = dict(channels=1, archi="df-ud", gan_power=1.0, gan_patch_size=8, **TINY)
+    eng = SAEHDEngine(EngineConfig(gan_dims=4, seed=1, **base))
+    eng.train_step(src, dst)
+    eng.save(tmp_path, "m")
+    wider = SAEHDEngine(EngineConfig(gan_dims=8, seed=2, **base))   # DFL: a changed GAN model is re-initialised
+    fresh = wider.optional_nets["GAN"].variables()["in_conv/weight"].numpy().copy()
+    wider.load(tmp_path, "m")
+    np.testing.assert_array_equal(wider.optional_nets["GAN"].variables()["in_conv/weight"].numpy(), fresh)
+    assert int(wider.optional_optimizers["GAN_opt"].iters.numpy()) == 0
+    np.testing.assert_array_equal(wider.nets["encoder"].variables()["down1/downs_0/conv1/weight"].numpy(),
+                                  eng.nets["encoder"].variables()["down1/downs_0/conv1/weight"].numpy())
+    assert any("m_GAN.h5 was saved for other settings" in m for m in log_messages)
+    assert any("m_GAN_opt.h5 was saved for other settings" in m for m in log_messages)

@@ -128,13 +128,14 @@ def test_pretrain_zeroes_the_skips():
 
 
 def test_nchw_matches_nhwc(nchw_conv):
-    # resolution 128: a 2×2 bottleneck, so the (C, H, W) flatten order matters
+    # resolution 128: a 2×2 bottleneck, so the (C, H, W) flatten order matters (a wrong order changes the output);
+    # the two layouts run different oneDNN kernels, whose float32 sums differ by ~1e-4 through 20 layers
     x = np.random.default_rng(2).random((1, 128, 128, 3), np.float32)
     a = XSegNet(3, 4, 1, resolution=128, rng=np.random.default_rng(5))
     b = XSegNet(3, 4, 1, resolution=128, data_format="NCHW", rng=np.random.default_rng(5))
     for pretrain in (False, True):
         ya = a(tf.constant(x), pretrain=pretrain).numpy()
-        np.testing.assert_allclose(_nhwc(b(_nchw(x), pretrain=pretrain)), ya, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(_nhwc(b(_nchw(x), pretrain=pretrain)), ya, rtol=1e-3, atol=1e-3)
 
 
 def test_gradient_descent_decreases_sigmoid_cross_entropy():

@@ -19,10 +19,14 @@ import tensorflow as tf
 
 from core.errors import UserError
 from core.fsio import atomic_open
-from core.interact import log_warn
+from core.interact import log_info, log_warn
 
 FORMAT = "dfl-leras-weights"
 VERSION = 1
+
+
+class ConfigurationMismatch(UserError):
+    """A weights file that reads fine but was saved for another configuration (names or shapes differ)."""
 
 
 def _write(f, variables: dict[str, tf.Variable | np.ndarray], network: str) -> None:
@@ -73,12 +77,12 @@ def load_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], n
         raise UserError(f"{path}: holds network {attrs.get('network')!r}, expected {network!r}")
     missing = [name for name in variables if name not in arrays]
     if missing:
-        raise UserError(f"{path}: {len(missing)} weight(s) missing, e.g. {missing[0]!r} "
+        raise ConfigurationMismatch(f"{path}: {len(missing)} weight(s) missing, e.g. {missing[0]!r} "
                         f"(the file belongs to a different model configuration)")
     for name, var in variables.items():
         if tuple(arrays[name].shape) != tuple(var.shape):
-            raise UserError(f"{path}: weight {name!r} has shape {tuple(arrays[name].shape)}, the model needs "
-                            f"{tuple(var.shape)} (different resolution, archi or dims?)")
+            raise ConfigurationMismatch(f"{path}: weight {name!r} has shape {tuple(arrays[name].shape)}, the model "
+                                        f"needs {tuple(var.shape)} (different resolution, archi or dims?)")
     for name, var in variables.items():
         var.assign(arrays[name].astype(var.dtype.as_numpy_dtype, copy=False))
 
@@ -86,7 +90,8 @@ def load_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], n
 class SavedNetworks:
     """Save/load for an engine with `nets` ({name: Module}) and an `optimizer` (with `variables()`): one
     `<prefix>_<net>.h5` per network plus `<prefix>_<optimizer_file>.h5`. Optional parts (`optional_nets`,
-    `optional_optimizers`: discriminators switched on later) start fresh when their files are missing."""
+    `optional_optimizers`: discriminators) start fresh when their files are missing, or were saved for other
+    settings (DFL re-initialises its GAN discriminator when its patch size or dims change)."""
 
     optimizer_file = "opt"
     nets: dict
@@ -122,17 +127,19 @@ class SavedNetworks:
         A missing optimizer file is tolerated (fresh optimizer, with a warning); anything else missing,
         truncated or shaped differently raises `UserError` naming the file.
         """
-        for name, net in self._saved_nets().items():
+        optional = {**self.optional_nets, **self.optional_optimizers}
+        optimizers = self._saved_optimizers()
+        for name, part in [*self._saved_nets().items(), *optimizers.items()]:
             path = self._path(folder, prefix, name)
-            if name in skip or (name in self.optional_nets and not path.exists()):
+            if name in skip or (name in optional and not path.exists()):
                 continue  # (a discriminator switched on now starts fresh)
-            load_variables(path, net.variables(), name)
-        for name, opt in self._saved_optimizers().items():
-            path = self._path(folder, prefix, name)
-            if name in skip:
+            if name in optimizers and not path.exists():
+                log_warn(f"{path}: no optimizer state found, starting the optimizer fresh")
                 continue
-            if not path.exists():
-                if name not in self.optional_optimizers:
-                    log_warn(f"{path}: no optimizer state found, starting the optimizer fresh")
-                continue
-            load_variables(path, opt.variables(), name)
+            try:
+                load_variables(path, part.variables(), name)
+            except ConfigurationMismatch:
+                if name not in optional:
+                    raise
+                log_info(f"{path.name} was saved for other settings (e.g. GAN patch size or dims): {name} "
+                         "starts fresh")
