@@ -62,6 +62,8 @@ class SAEHDModel(ModelBase):
     def engine_config(self):
         from models.saehd_engine import EngineConfig
         o = self.options
+        # The powers shape training only: off while pretraining (as DFL), and merging builds no discriminators.
+        powers = self.training and not self.pretraining
         if self.training and len(self.devices) > o["batch_size"]:
             raise UserError(f"batch_size {o['batch_size']} is smaller than the {len(self.devices)} GPUs chosen, "
                             "which split each batch: raise batch_size or choose fewer GPUs")
@@ -76,10 +78,10 @@ class SAEHDModel(ModelBase):
             random_warp=o["random_warp"] or self.pretraining,
             # Weights off the GPU only save memory while training; merging keeps them where it computes.
             models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training,
-            face_style_power=0.0 if self.pretraining else float(o.get("face_style_power", 0.0)),
-            bg_style_power=0.0 if self.pretraining else float(o.get("bg_style_power", 0.0)),
-            true_face_power=0.0 if self.pretraining else float(o.get("true_face_power", 0.0)),
-            gan_power=0.0 if self.pretraining else float(o.get("gan_power", 0.0)),
+            face_style_power=float(o.get("face_style_power", 0.0)) if powers else 0.0,
+            bg_style_power=float(o.get("bg_style_power", 0.0)) if powers else 0.0,
+            true_face_power=float(o.get("true_face_power", 0.0)) if powers else 0.0,
+            gan_power=float(o.get("gan_power", 0.0)) if powers else 0.0,
             gan_patch_size=int(o.get("gan_patch_size", 0) or 0), gan_dims=int(o.get("gan_dims", 16)))
 
     def build_engine(self):

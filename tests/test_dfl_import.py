@@ -160,7 +160,8 @@ def test_the_gan_and_true_face_discriminators_come_along(faces, tmp_path):
         write_dfl_model(model, tmp_path / "dfl")
         names = {p.name for p in (tmp_path / "dfl").iterdir()}
         assert {"pretty_SAEHDBW_GAN.npy", "pretty_SAEHDBW_D_code_opt.npy"} <= names
-        imported = load_model("SAEHDBW", tmp_path / "dfl", training=False, cpu_only=True)
+        imported = load_model("SAEHDBW", tmp_path / "dfl", training=True, src_dir=faces[0], dst_dir=faces[1],
+                              cpu_only=True)
         try:
             for net, opt in (("GAN", "GAN_opt"), ("code_discriminator", "D_code_opt")):
                 ours, theirs = model.engine.optional_nets[net], imported.engine.optional_nets[net]

@@ -199,10 +199,14 @@ def test_random_hsv_power_reaches_the_src_generator_only(saehd, monkeypatch):
     assert sides["src"]["random_hsv_power"] == 0.05 and sides["dst"].get("random_hsv_power", 0.0) == 0.0
 
 
+POWERS = {"gan_power": 0.1, "gan_patch_size": 8, "gan_dims": 4, "true_face_power": 0.1, "face_style_power": 1.0}
+
+
 def test_pretrain_switch_off_resets_iterations_and_inters(tmp_path, faces):
-    model = _model("SAEHD", tmp_path, faces, {"pretrain": True, "random_hsv_power": 0.1}, name="p",
+    model = _model("SAEHD", tmp_path, faces, {"pretrain": True, "random_hsv_power": 0.1, **POWERS}, name="p",
                    pretraining_dir=faces[0])
     try:
+        assert not model.engine.optional_nets and not model.engine.generator_terms  # powers off while pretraining
         side = model.sample_settings()["dst"]
         assert side["random_flip"] and side["uniform_yaw"] and not side["random_warp"]
         assert model.sample_settings()["src"]["random_hsv_power"] == 0.0
@@ -218,8 +222,14 @@ def test_pretrain_switch_off_resets_iterations_and_inters(tmp_path, faces):
         for k, v in after.engine.nets["encoder"].variables().items():
             np.testing.assert_array_equal(v.numpy(), encoder[k])
         assert any(not np.array_equal(v.numpy(), inter[k]) for k, v in after.engine.nets["inter"].variables().items())
+        assert set(after.engine.optional_nets) == {"GAN", "code_discriminator"} and after.engine.generator_terms
     finally:
         after.close()
+    merging = load_model("SAEHD", tmp_path, training=False, force_model_name="p", cpu_only=True)
+    try:
+        assert not merging.engine.optional_nets  # a merge builds no discriminators
+    finally:
+        merging.close()
 
 
 def test_a_new_model_starts_from_a_pretrained_model_dir(tmp_path, faces, log_messages):
