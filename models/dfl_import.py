@@ -134,7 +134,7 @@ def _discriminators(folder: Path, prefix: str, options: dict) -> tuple[dict, dic
     return weights, optimizers
 
 
-def _options(raw: dict, source: Path) -> dict:
+def _options(raw: dict) -> dict:
     """DFL's option values that are plain numbers, flags or words, under this toolkit's keys (the model's
     option specs check each value when it loads, and fall back to the default for a bad one)."""
     plain = {RENAMED_OPTIONS.get(str(k), str(k)): v.item() if isinstance(v, np.generic) else v for k, v in raw.items()}
@@ -158,7 +158,7 @@ def read_dfl_xseg(folder: Path) -> DflModel:
     data = _read_pickle(data_path) if data_path.exists() else {}
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise UserError(f"{data_path}: not a DeepFaceLab model data file")
-    options = {k: v for k, v in _options(data.get("options", {}), data_path).items() if k in XSEG_OPTIONS}
+    options = {k: v for k, v in _options(data.get("options", {})).items() if k in XSEG_OPTIONS}
     options = {"face_type": "wf", **options, "resolution": 256, "base_ch": 32}
     weights = {XSEG: _weights(folder / XSEG_WEIGHTS)}
     return DflModel(XSEG, XSEG, int(data.get("iter", 0)), options, _loss_history(data, 1, data_path), weights,
@@ -173,7 +173,7 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
     data = _read_pickle(data_path)
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise UserError(f"{data_path}: not a DeepFaceLab model data file")
-    options = _options(data.get("options", {}), data_path)
+    options = _options(data.get("options", {}))
     archi = str(options.get("archi", "df")).lower().split("-")[0]
     if archi not in NETWORKS:
         raise UserError(f"{data_path}: archi {archi!r} (an early DeepFaceLab 2.0 design) cannot be imported; "

@@ -78,7 +78,7 @@ def load_variables(path: str | os.PathLike, variables: dict[str, tf.Variable], n
     missing = [name for name in variables if name not in arrays]
     if missing:
         raise ConfigurationMismatch(f"{path}: {len(missing)} weight(s) missing, e.g. {missing[0]!r} "
-                        f"(the file belongs to a different model configuration)")
+                                    f"(the file belongs to a different model configuration)")
     for name, var in variables.items():
         if tuple(arrays[name].shape) != tuple(var.shape):
             raise ConfigurationMismatch(f"{path}: weight {name!r} has shape {tuple(arrays[name].shape)}, the model "
