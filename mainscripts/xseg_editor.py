@@ -12,7 +12,9 @@ A / D save and go to the previous / next face (Shift: 5 faces), S / F (Win32 als
 previous / next face that has polygons; X move the face to `<DIR>_trash`; Esc / Enter save and quit; H help.
 Mouse: left click on a polygon's outline selects it, elsewhere starts a polygon; while drawing each click adds a
 point and clicking the first point of a 3+ point polygon closes it; left drag moves a point of the selected
-polygon, Ctrl+click deletes a point or inserts one on an edge; middle drag pans; the wheel zooms (1-20x).
+polygon, Ctrl+click deletes a point or inserts one on an edge; middle drag pans; the wheel zooms (1-20x);
+holding Shift while drawing locks the view centre to the cursor: the face scrolls under a cross at the window's
+centre as the mouse moves, and a click adds the point under the cross (long outlines at high zoom).
 
 A face's polygons are written back (`write_meta`: atomic, pixels not recompressed) when it is left or the editor
 quits, and only when they differ from the stored ones; an empty set removes the key.
@@ -63,7 +65,7 @@ HELP_LINES = (
     "[X] move to <dir>_trash  [Esc / Enter] save and quit  [H] hide help",
     "L click: select outline / new polygon / add point (first point closes)",
     "L drag: move point  Ctrl+click: delete point / insert on edge",
-    "M drag: pan  Wheel: zoom",
+    "M drag: pan  Wheel: zoom  Shift (drawing): view follows the cursor",
 )
 
 
@@ -121,6 +123,7 @@ class EditorState:
     _centre: np.ndarray = field(default_factory=lambda: np.zeros(2))  # image point at the view's centre
     _drag: int | None = None                  # index of the point being dragged
     _pan: tuple[np.ndarray, np.ndarray] | None = None  # (window point, centre) where the middle drag began
+    _lock: tuple[np.ndarray, np.ndarray] | None = None  # (window point, centre) where the Shift view lock began
     _image: np.ndarray | None = None
     _meta: FaceMeta | None = None
     _thumbs: dict[str, np.ndarray] = field(default_factory=dict)
@@ -210,7 +213,7 @@ class EditorState:
     # ---------------------------------------------------------------------------------------------- faces ---
     def _enter(self, index: int) -> None:
         self.index = index
-        self.mode, self.active, self._drag, self._pan = "idle", None, None, None
+        self.mode, self.active, self._drag, self._pan, self._lock = "idle", None, None, None, None
         try:
             self._image, self._meta = load_face(self.path)
         except FaceFileError as err:
@@ -333,9 +336,18 @@ class EditorState:
             self.polys[self.active].type = poly_type
 
     # --------------------------------------------------------------------------------------------- events ---
+    @property
+    def view_locked(self) -> bool:
+        return self._lock is not None
+
+    def pointer(self, x: float, y: float) -> tuple[float, float]:
+        """The window point a click at (x, y) acts on: the window's centre while the view is locked."""
+        return (self.window_size / 2,) * 2 if self.view_locked else (float(x), float(y))
+
     def on_left_down(self, x: float, y: float, ctrl: bool = False) -> None:
         if y >= self.window_size:
             return  # the thumbnail strip
+        x, y = self.pointer(x, y)
         if self.mode == "draw":
             poly = self.polys[self.active]
             if len(poly.pts) >= 3 and self._hit_point(self.active, x, y) == 0:
@@ -388,23 +400,39 @@ class EditorState:
     def on_middle_up(self, x: float, y: float) -> None:
         self._pan = None
 
-    def on_mouse_move(self, x: float, y: float) -> None:
+    def on_mouse_move(self, x: float, y: float, shift: bool = False) -> None:
+        """Pointer motion; `shift` held while drawing locks the view centre to the cursor (DFL's view lock)."""
         self.cursor = (float(x), float(y))
+        self._update_lock(x, y, shift and self.mode == "draw")
         if self._pan is not None:
             start, centre = self._pan
             self._set_centre(centre - (np.array([x, y]) - start) / self.scale)
         if self._drag is not None and self.mode == "edit":
             self.polys[self.active].pts[self._drag] = self.to_image(x, y)
 
+    def _update_lock(self, x: float, y: float, locked: bool) -> None:
+        """Start, follow or end the view lock: once it starts, the image point under the cursor moves to the
+        window's centre, and from then on the centre moves with the cursor."""
+        if not locked:
+            self._lock = None
+        elif self._lock is None:
+            self._set_centre(self.to_image(x, y))
+            self._lock = (np.array([x, y], np.float64), self._centre.copy())
+        else:
+            start, centre = self._lock
+            self._set_centre(centre + (np.array([x, y]) - start) / self.scale)
+
     def on_wheel(self, up: bool) -> None:
-        """Zoom by one step around the cursor (the last mouse position)."""
-        x, y = self.cursor
+        """Zoom by one step around the cursor (the last mouse position; the window's centre while locked)."""
+        x, y = self.pointer(*self.cursor)
         anchor = np.array(self.to_image(x, y))
         self.zoom = float(np.clip(self.zoom * (ZOOM_STEP if up else 1 / ZOOM_STEP), 1.0, MAX_ZOOM))
         if self.zoom <= 1.0:
             self._reset_view()
         else:
             self._set_centre(anchor - (np.array([x, y]) - self.window_size / 2) / self.scale)
+        if self.view_locked:  # the lock follows the cursor from the new view on
+            self._lock = (np.array(self.cursor, np.float64), self._centre.copy())
 
     def on_key(self, key: str, shift: bool = False, ctrl: bool = False) -> None:
         """One key press: `key` is the lower-case character or 'delete' / 'esc' / 'enter'."""
@@ -474,7 +502,7 @@ class EditorState:
                 cv2.circle(canvas, tuple(int(v) for v in p), 4 * 16 if i == self.active else 2 * 16, colour,
                            -1, cv2.LINE_AA, 4)
             if is_open:
-                cursor = tuple(int(v) for v in np.rint(np.array(self.cursor) * 16))
+                cursor = tuple(int(v) for v in np.rint(np.array(self.pointer(*self.cursor)) * 16))
                 cv2.line(canvas, tuple(int(v) for v in fixed[-1]), cursor, colour, 1, cv2.LINE_AA, 4)
                 if len(pts) >= 3:  # where to click to close it
                     cv2.circle(canvas, tuple(int(v) for v in fixed[0]), int(POINT_RADIUS * 16), colour, 1,
@@ -527,6 +555,9 @@ class EditorState:
         flags = cv2.INTER_NEAREST if self.scale >= 8 else cv2.INTER_LINEAR
         view[:] = cv2.warpAffine(self._base(), self.view, size, flags=flags, borderValue=(40, 40, 40))
         self._draw_polys(view)
+        if self.view_locked:
+            half = self.window_size // 2
+            cv2.drawMarker(view, (half, half), (255, 255, 255), cv2.MARKER_CROSS, 24, 1)
         for i, line in enumerate(self.status_lines()):
             put_outlined_text(view, line, (8, 20 + 20 * i), 0.5)
         self._draw_strip(canvas[self.window_size:])
@@ -538,10 +569,11 @@ class EditorState:
 def on_cv2_mouse(state: EditorState, event: int, x: int, y: int, flags: int) -> None:
     """Translate an OpenCV mouse callback into state events (the wheel zooms around the last mouse position:
     Win32 reports wheel events in screen coordinates)."""
+    shift = bool(flags & cv2.EVENT_FLAG_SHIFTKEY)
     if event == cv2.EVENT_MOUSEMOVE:
-        state.on_mouse_move(x, y)
+        state.on_mouse_move(x, y, shift)
     elif event == cv2.EVENT_LBUTTONDOWN:
-        state.on_mouse_move(x, y)
+        state.on_mouse_move(x, y, shift)
         state.on_left_down(x, y, ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY))
     elif event == cv2.EVENT_LBUTTONUP:
         state.on_left_up(x, y)

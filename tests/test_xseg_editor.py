@@ -135,6 +135,35 @@ def test_the_view_maps_clicks_to_image_pixels(faces):
     assert state.zoom == 1.0 and tuple(state._centre) == (96, 96)
 
 
+def test_shift_while_drawing_locks_the_view_centre_to_the_cursor(faces):
+    state = open_state(faces)
+    shift = cv2.EVENT_FLAG_SHIFTKEY
+    state.on_mouse_move(400, 400)
+    for _ in range(4):
+        state.on_wheel(up=True)
+    click(state, (96.0, 96.0))
+    xe.on_cv2_mouse(state, cv2.EVENT_MOUSEMOVE, 500, 400, shift)  # lock: the point under the cursor centres
+    assert state.view_locked
+    under = state.to_image(400, 400)
+    xe.on_cv2_mouse(state, cv2.EVENT_MOUSEMOVE, 540, 380, shift)  # the view follows the cursor
+    assert same([state.to_image(400, 400)], [(under[0] + 40 / state.scale, under[1] - 20 / state.scale)])
+    canvas = state.render()
+    assert tuple(canvas[400, 400 - 8]) == (255, 255, 255)  # the cross marks where a click puts the point
+    xe.on_cv2_mouse(state, cv2.EVENT_LBUTTONDOWN, 700, 100, shift)
+    assert same([state.polys[0].pts[-1]], [state.to_image(400, 400)])
+    xe.on_cv2_mouse(state, cv2.EVENT_MOUSEMOVE, 600, 500, 0)  # Shift released: clicks land under the cursor
+    assert not state.view_locked
+    xe.on_cv2_mouse(state, cv2.EVENT_LBUTTONDOWN, 600, 500, 0)
+    assert same([state.polys[0].pts[-1]], [state.to_image(600, 500)]) and len(state.polys[0].pts) == 3
+
+
+def test_shift_outside_drawing_does_not_lock_the_view(faces):
+    state = open_state(faces)
+    centre = state._centre.copy()
+    xe.on_cv2_mouse(state, cv2.EVENT_MOUSEMOVE, 500, 300, cv2.EVENT_FLAG_SHIFTKEY)
+    assert not state.view_locked and tuple(state._centre) == tuple(centre)
+
+
 def test_undo_redo_last_point(faces):
     state = open_state(faces)
     for pt in SQUARE:
