@@ -1,7 +1,9 @@
 """`main.py util <cmd>`: faceset utilities (debug images, names, metadata sidecar, packing, info, contact sheet,
-PNG->JPG, legacy DFL import of faces and of models, resize) and `clear-workspace`.
+PNG->JPG, mask export, legacy DFL import of faces and of models, resize) and `clear-workspace`.
 
 Every command that works on a faceset takes `--input-dir`; each command is one function in `UTIL_COMMANDS`.
+DeepFaceLab's flag form (`util --input-dir DIR --pack-faceset [--unpack-faceset ...]`) runs the same commands, in
+DFL's order.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from core.workspace import Workspace
 from facelib.face_type import FaceType
 from facelib.landmarks import draw_landmarks, draw_rect_landmarks, estimate_pitch_yaw_roll
 from facelib.meta import FaceFileError, FaceMeta, load_face, read_meta, save_face, write_meta
+from facelib.xseg_polys import has_polys, render_polys
 from mainscripts import resize
 from models import dfl_import
 from models.files import ModelFiles
@@ -37,6 +40,7 @@ from samplelib import pak
 FACE_EXTS = (".jpg", ".jpeg", ".png")
 SIDECAR = "faceset_metadata.json"
 DEBUG_SUFFIX = "_debug"
+MASK_SUFFIX = "_mask"
 
 
 def checked_input_dir(args: argparse.Namespace) -> Path:
@@ -47,8 +51,9 @@ def checked_input_dir(args: argparse.Namespace) -> Path:
 
 
 def _faces(folder: Path) -> list[Path]:
-    """Face image files of `folder`, leaving out the debug images this tool writes."""
-    return [p for p in list_images(folder, FACE_EXTS) if not p.stem.endswith(DEBUG_SUFFIX)]
+    """Face image files of `folder`, leaving out the debug and mask images this tool writes."""
+    return [p for p in list_images(folder, FACE_EXTS)
+            if not p.stem.endswith(DEBUG_SUFFIX) and MASK_SUFFIX not in p.stem]
 
 
 def face_files(folder: Path) -> list[Path]:
@@ -419,6 +424,43 @@ def import_dfl_model(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def face_mask_image(image: np.ndarray, meta: FaceMeta) -> np.ndarray | None:
+    """uint8 0/255 mask at the face's size: its applied XSeg mask binarised at 0.5, else its drawn polygons
+    (DFL's export order); None when it has neither."""
+    h, w = image.shape[:2]
+    if meta.xseg_mask is not None:
+        mask = cv2.resize(meta.xseg_mask, (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+    elif has_polys(meta.xseg_polys):
+        mask = render_polys(meta.xseg_polys, (h, w)) > 0
+    else:
+        return None
+    return mask.astype(np.uint8) * 255
+
+
+def export_faceset_mask(args: argparse.Namespace) -> int:
+    """DFL's `--export-faceset-mask`: `<stem>_mask.jpg` (quality 100) beside every face that has a mask."""
+    folder = checked_input_dir(args)
+    written, without = 0, []
+    for path in tqdm(face_files(folder), desc="Exporting masks", ascii=True):
+        loaded = read_meta_or_warn(path)
+        if loaded is None:
+            continue
+        mask = face_mask_image(*loaded)
+        if mask is None:
+            without.append(path.name)
+            continue
+        write_image(path.with_name(f"{path.stem}{MASK_SUFFIX}.jpg"), mask, jpeg_quality=100)
+        written += 1
+    if without:
+        interact.log_warn(f"{len(without)} faces have neither an applied XSeg mask nor drawn polygons, e.g. "
+                          f"{without[0]}: no mask written for them")
+    if not written:
+        raise UserError(f"{folder}: no face has an XSeg mask or polygons to export (draw them with `xseg editor` "
+                        f"or apply a trained XSeg model with `xseg apply`)")
+    interact.log_info(f"Wrote {written} masks (<name>{MASK_SUFFIX}.jpg) into {folder}")
+    return 0
+
+
 def faceset_resize(args: argparse.Namespace) -> int:
     return resize.run(args)
 
@@ -545,6 +587,9 @@ UTIL_COMMANDS: dict[str, UtilCommand] = {
     "faceset-info": UtilCommand("Count faces, face types, sizes, gray/colour and a yaw histogram.",
                                 faceset_info_command, _info_args),
     "contact-sheet": UtilCommand("Write one PNG grid of the faces for a quick look.", contact_sheet, _sheet_args),
+    "export-faceset-mask": UtilCommand(
+        f"Write <name>{MASK_SUFFIX}.jpg beside each face: its applied XSeg mask (binarised), else its drawn polygons.",
+        export_faceset_mask),
     "convert-png-to-jpg": UtilCommand("Convert PNG faces to JPG, keeping their metadata.", convert_png_to_jpg,
                                       _png_args),
     "import-dfl-faceset": UtilCommand(
@@ -561,15 +606,46 @@ UTIL_COMMANDS: dict[str, UtilCommand] = {
 }
 
 
+# DeepFaceLab's `util` flags, in the order DFL runs them, and the commands they stand for.
+DFL_FLAGS = {"--add-landmarks-debug-images": "add-landmarks-debug-images",
+             "--recover-original-aligned-filename": "recover-original-filename",
+             "--save-faceset-metadata": "save-faceset-metadata",
+             "--restore-faceset-metadata": "restore-faceset-metadata",
+             "--pack-faceset": "pack-faceset",
+             "--unpack-faceset": "unpack-faceset",
+             "--export-faceset-mask": "export-faceset-mask"}
+
+
 def main(args: argparse.Namespace) -> int:
     return UTIL_COMMANDS[args.util_command].func(args)
+
+
+def run_dfl_flags(args: argparse.Namespace, parsers: dict[str, argparse.ArgumentParser]) -> int:
+    """`util --input-dir DIR --pack-faceset ...`: each flagged command, parsed as `util <cmd> --input-dir DIR`."""
+    chosen = [name for flag, name in DFL_FLAGS.items() if name in (args.dfl_commands or ())]
+    if not chosen:
+        raise UserError(f"util needs a command ({', '.join(UTIL_COMMANDS)}) or one of DeepFaceLab's flags "
+                        f"({', '.join(DFL_FLAGS)}); see `main.py util --help`")
+    if not args.dfl_input_dir:
+        raise UserError(f"util {' '.join(f for f, n in DFL_FLAGS.items() if n in chosen)} needs --input-dir")
+    for name in chosen:
+        code = UTIL_COMMANDS[name].func(parsers[name].parse_args(["--input-dir", args.dfl_input_dir]))
+        if code:
+            return code
+    return 0
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("util", help="Faceset utilities and clear-workspace.",
                               description="Faceset utilities. Each command works on the faces in --input-dir.")
-    commands = p.add_subparsers(dest="util_command", metavar="UTIL_COMMAND", required=True)
+    commands = p.add_subparsers(dest="util_command", metavar="UTIL_COMMAND")
+    parsers = {}
     for name, cmd in UTIL_COMMANDS.items():
-        sub = commands.add_parser(name, help=cmd.help, description=cmd.help)
+        parsers[name] = sub = commands.add_parser(name, help=cmd.help, description=cmd.help)
         (cmd.add_arguments or _input_dir_arg)(sub)
         sub.set_defaults(func=main)
+    dfl = p.add_argument_group("DeepFaceLab's flag form", "util --input-dir DIR --pack-faceset: the same commands")
+    dfl.add_argument("--input-dir", dest="dfl_input_dir", default=None, metavar="DIR", help="Folder of aligned faces.")
+    for flag, name in DFL_FLAGS.items():
+        dfl.add_argument(flag, dest="dfl_commands", action="append_const", const=name, help=f"= util {name}")
+    p.set_defaults(func=lambda args: run_dfl_flags(args, parsers))

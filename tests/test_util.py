@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import pickle
 
 import cv2
@@ -120,6 +121,53 @@ def test_pack_unpack_commands(faces):
     assert util("unpack-faceset", "--input-dir", folder) == 0
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert util("unpack-faceset", "--input-dir", folder) == 1
+
+
+def test_deepfacelab_flag_form_runs_the_same_commands(faces, log_messages):
+    folder, fs = faces
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert util("--input-dir", folder, "--pack-faceset") == 0  # DFL: main.py util --input-dir DIR --pack-faceset
+    assert [p.name for p in folder.iterdir()] == ["faceset.pak"]
+    assert util("--input-dir", folder, "--unpack-faceset") == 0
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert util("--save-faceset-metadata", "--input-dir", folder, "--add-landmarks-debug-images") == 0  # both run
+    names = {p.name for p in folder.iterdir()}
+    assert names == set(before) | {n.replace(".jpg", "_debug.jpg") for n in before} | {"faceset_metadata.json"}
+    assert len(json.loads((folder / "faceset_metadata.json").read_text())["faces"]) == len(before)
+    log_messages.clear()
+    assert util("--pack-faceset") == 1 and "needs --input-dir" in log_messages[-1]
+    assert util("--input-dir", folder) == 1 and "--pack-faceset" in log_messages[-1]
+
+
+def test_export_faceset_mask_writes_the_xseg_mask_else_the_polygons(whole_face_set, tmp_path, log_messages):
+    from facelib.xseg_polys import render_polys
+    folder = tmp_path / "aligned"
+    folder.mkdir()
+    names = whole_face_set.groups["faces"]
+    for name in names[:3]:
+        shutil.copy2(whole_face_set.dir / name, folder / name)
+    image, meta = load_face(folder / names[1])
+    meta.xseg_mask = None  # only its polygon is left
+    save_face(folder / names[1], image, meta)
+    image, meta = load_face(folder / names[2])
+    meta.xseg_mask, meta.xseg_polys = None, None  # nothing to export
+    save_face(folder / names[2], image, meta)
+    assert util("--input-dir", folder, "--export-faceset-mask") == 0
+    assert any(names[2] in m and "no mask" in m for m in log_messages)
+    assert sorted(p.name for p in folder.glob("*_mask.jpg")) == sorted(n.replace(".jpg", "_mask.jpg")
+                                                                      for n in names[:2])
+    image, meta = load_face(folder / names[0])
+    exported = cv2.imread(str(folder / names[0].replace(".jpg", "_mask.jpg")), cv2.IMREAD_UNCHANGED)
+    expected = cv2.resize(meta.xseg_mask, image.shape[1::-1]) >= 0.5
+    assert exported.shape == image.shape[:2] and np.mean((exported > 127) == expected) > 0.995
+    polys = load_face(folder / names[1])[1].xseg_polys
+    exported = cv2.imread(str(folder / names[1].replace(".jpg", "_mask.jpg")), cv2.IMREAD_UNCHANGED)
+    assert np.mean((exported > 127) == (render_polys(polys, exported.shape) > 0)) > 0.995
+    assert 0 < np.mean(exported > 127) < 0.2  # the eyes' quadrilateral, not the face
+    assert util("faceset-info", "--input-dir", folder) == 0  # the masks are not taken for faces
+    for name in names[:2]:
+        (folder / name).unlink()
+    assert util("export-faceset-mask", "--input-dir", folder) == 1  # none left with a mask: an error
 
 
 def test_pack_never_overwrites_a_pack_holding_faces_that_are_not_loose_files(faces):
