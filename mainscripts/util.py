@@ -649,3 +649,8 @@ def register(subparsers) -> None:
     for flag, name in DFL_FLAGS.items():
         dfl.add_argument(flag, dest="dfl_commands", action="append_const", const=name, help=f"= util {name}")
     p.set_defaults(func=lambda args: run_dfl_flags(args, parsers))
+    tool = subparsers.add_parser("facesettool", help="DeepFaceLab's name for `util faceset-resize`.")
+    resize_cmd = tool.add_subparsers(dest="util_command", metavar="TOOL", required=True).add_parser(
+        "resize", help=UTIL_COMMANDS["faceset-resize"].help)
+    UTIL_COMMANDS["faceset-resize"].add_arguments(resize_cmd)
+    resize_cmd.set_defaults(func=faceset_resize)

@@ -148,7 +148,8 @@ def main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- argparse
 
 def register(subparsers) -> None:
-    video = subparsers.add_parser("video", help="Video tools: extract frames, cut, denoise, rebuild a video.",
+    video = subparsers.add_parser("video", aliases=["videoed"],
+                                  help="Video tools: extract frames, cut, denoise, rebuild a video (DFL: videoed).",
                                   description="DeepFaceLab's video tools, built on ffmpeg.")
     commands = video.add_subparsers(dest="video_command", metavar="VIDEO_COMMAND", required=True)
 

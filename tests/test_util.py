@@ -277,6 +277,10 @@ def test_faceset_resize_alias(faces, tmp_path):
     assert util("faceset-resize", "--input-dir", folder, "--output-dir", gray, "--image-size", 64,
                 "--face-type", "same", "--workers", 1, "--grayscale") == 0
     assert load_face(gray / fs.groups["base"][0])[0].shape == (64, 64)
+    dfl_name = tmp_path / "facesettool"  # DeepFaceLab's `facesettool resize`
+    assert cli.main(["facesettool", "resize", "--input-dir", str(folder), "--output-dir", str(dfl_name),
+                     "--image-size", "96", "--face-type", "same", "--workers", "1"]) == 0
+    assert load_face(dfl_name / fs.groups["base"][0])[0].shape == (96, 96, 3)
 
 
 def _workspace(root):

@@ -290,6 +290,10 @@ def test_missing_file_is_exit_code_1_with_a_one_line_error(video_cli, tmp_path, 
     assert video_cli("extract-video", "--input-file", str(missing), "--output-ext", "png", "--fps", "0") == 1
     errors = [m for m in log_messages if m.startswith("Error:")]
     assert len(errors) == 1 and str(missing) in errors[0] and "\n" not in errors[0]
+    import main
+    log_messages.clear()
+    assert main.main(["--non-interactive", "videoed", "extract-video", "--input-file", str(missing)]) == 1  # DFL
+    assert str(missing) in log_messages[-1]
 
 
 def test_an_odd_frame_size_is_encoded_even_and_said_so(tmp_path, log_messages):
