@@ -100,6 +100,10 @@ def _sort_packed(folder: Path, method: str, opts: SortOptions) -> SortResult:
     return result
 
 
+# Names DeepFaceLab's `--by` choices offer (and fail on) for its best-faces selections.
+DFL_ALIASES = {"final-by-blur": "final", "final-by-size": "final-fast"}
+
+
 def choose_method() -> str:
     keys = list(SORT_METHODS)
     menu = "\n".join(f"[{i}] {SORT_METHODS[k].description} ({k})" for i, k in enumerate(keys))
@@ -115,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"{folder}: input folder not found")
     if args.target_count is not None and args.target_count < 1:
         raise UserError(f"--target-count {args.target_count}: must be 1 or more (the number of faces to keep)")
-    method = args.by or choose_method()
+    method = DFL_ALIASES.get(args.by, args.by) or choose_method()
     opts = SortOptions(target_count=args.target_count, workers=args.workers)
     if pak.has_pak(folder):
         _sort_packed(folder, method, opts)
@@ -134,8 +138,9 @@ def register(subparsers) -> None:
                     "face data (e.g. _debug images), go to <folder>_trash.\n"
                     f"A faceset.pak is unpacked, sorted and packed again.\n\nmethods:\n{methods}")
     p.add_argument("--input-dir", required=True, help="Folder of aligned faces (or holding faceset.pak).")
-    p.add_argument("--by", choices=list(SORT_METHODS), default=None, metavar="METHOD",
-                   help=f"Sort method; without it a menu is shown (non-interactive: {DEFAULT_METHOD}).")
+    p.add_argument("--by", choices=[*SORT_METHODS, *DFL_ALIASES], default=None, metavar="METHOD",
+                   help=f"Sort method; without it a menu is shown (non-interactive: {DEFAULT_METHOD}). "
+                        f"DFL's final-by-blur / final-by-size are final / final-fast.")
     p.add_argument("--target-count", type=int, default=None,
                    help="final / final-fast: how many faces to keep (asked when missing, default 2000).")
     p.add_argument("--workers", type=int, default=0,

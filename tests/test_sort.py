@@ -236,6 +236,13 @@ def test_trash_never_overwrites(subset):
     assert len(list(trash.iterdir())) == len(fs.groups["twoface"]) + 1 and not _run_trash.kept
 
 
+def test_dfl_final_names_select_the_best_faces(subset, log_messages):
+    folder, fs = subset("base", "blurred")
+    assert cli.main(["--non-interactive", "sort", "--input-dir", str(folder), "--by", "final-by-size",
+                     "--target-count", "5"]) == 0
+    assert len(_sorted_files(folder)) == 5 and any("by final-fast" in m for m in log_messages)
+
+
 def test_cli_sorts_a_packed_faceset(subset):
     folder, fs = subset("base", "blurred")
     pak.pack_faceset(folder, delete_originals=True)
