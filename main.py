@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if workspace is not None:
         interact.add_log_file(Workspace(workspace).logs, args.command)
     interact.log.debug("argv: %s", sys.argv)
+    for hint in config.fork_env_hints():
+        interact.log_info(hint)
     try:
         with interact.stop_signals_as_ctrl_c():
             code = args.func(args)

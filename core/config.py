@@ -72,6 +72,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
 
 
+# Switches of the SAEHDBW fork's .bat files that this toolkit replaces with a model class, commands and flags.
+_GRAY_MODEL = "not needed: `--model SAEHDBW` trains and merges in gray, from gray or colour faces"
+FORK_ONLY_ENV = {
+    "use_bw_input": _GRAY_MODEL,
+    "color_input_and_grayscale_model": _GRAY_MODEL,
+    "user_bw_get_color_channel": "ignored: gray faces are the luma of colour ones, as `resize-to-grayscale` writes them",
+    "resize_color_to_grayscale": "ignored: `resize-to-grayscale` (step 4.2 / 5.2 util resize to grayscale) does it",
+    "only_convert_to_grayscale": "ignored: `resize-to-grayscale --image-size <their size> --face-type same` "
+                                 "converts faces without resizing them",
+    "extract_to_bw": "ignored: extract as usual, then `resize-to-grayscale` writes gray copies to aligned_bw/",
+    "merge_bw_special_imwrite": "ignored: merged frames are plain PNGs that every tool reads",
+    "preview_period_colab": "ignored: set preview_period",
+}
+
+
+def fork_env_hints(env: dict[str, str] | None = None) -> list[str]:
+    """One line for each SAEHDBW-fork switch set in `env` (default: the process environment) that does nothing
+    here, saying what does its job."""
+    env = os.environ if env is None else env
+    return [f"{name} is set: {hint}" for name, hint in FORK_ONLY_ENV.items() if name in env]
+
+
 _settings: Settings | None = None
 
 

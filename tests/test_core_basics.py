@@ -18,6 +18,15 @@ def test_settings_from_env():
     assert s.sample_cache_mb == 8192 and config.load_settings({}).sample_cache_mb == -1
 
 
+def test_the_forks_switches_are_explained_not_silently_ignored(monkeypatch, tmp_path, log_messages):
+    assert config.fork_env_hints({"use_bw_input": "1", "WORKSPACE": "x"}) == [
+        f"use_bw_input is set: {config.FORK_ONLY_ENV['use_bw_input']}"]
+    import main
+    monkeypatch.setenv("only_convert_to_grayscale", "")  # the fork's `SET only_convert_to_grayscale=` style
+    assert main.main(["--non-interactive", "util", "faceset-info", "--input-dir", str(tmp_path)]) == 1
+    assert any(m.startswith("only_convert_to_grayscale is set: ignored: `resize-to-grayscale") for m in log_messages)
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):
     target = tmp_path / "model.json"
     fsio.atomic_write_text(target, "good")
