@@ -4,6 +4,7 @@ stops cleanly on a NaN loss or an out-of-memory error with advice instead of a t
 from __future__ import annotations
 
 import argparse
+import logging
 import queue
 import select
 import subprocess
@@ -49,6 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--cpu-only", action="store_true", help="Train on the CPU even when a GPU is present.")
     p.add_argument("--force-gpu-idxs", help="Comma-separated GPU indexes to use, e.g. 0 or 0,1.")
     p.add_argument("--force-model-name", help="Use (or create) the model with this name without asking.")
+    p.add_argument("--debug", action="store_true",
+                   help="DFL's debug mode: batches are made in the training process (a failing face shows its "
+                        "whole traceback) and debug lines are printed.")
     p.add_argument("--silent-start", action="store_true",
                    help="Pick the most recent model and the best GPU without asking.")
     p.add_argument("--config-file", type=Path,
@@ -66,6 +70,10 @@ def main(args: argparse.Namespace) -> int:
     from models import presets
     from models.registry import load_model, model_class
 
+    if args.debug:
+        config.override(sample_workers=0)
+        interact.log.setLevel(logging.DEBUG)
+        interact.log.debug("debug mode: sample generators run in this process")
     cls = model_class(args.model)
     programs = parse_programs(args.execute_program)
     if args.list_options:

@@ -133,6 +133,18 @@ def test_stop_signals_raise_ctrl_c_and_nohup_is_respected():
         signal.signal(signal.SIGHUP, before_hup)
 
 
+def test_debug_flag_makes_batches_in_process_and_prints_debug_lines(tmp_path, log_messages):
+    import logging
+    with training_test_settings():
+        config.override(sample_workers=2)
+        try:
+            assert cli.main(["train", "--debug", "--model", "SAEHDBW", "--model-dir", str(tmp_path)]) == 1
+            assert config.settings().sample_workers == 0
+            assert "debug mode: sample generators run in this process" in log_messages
+        finally:
+            interact.log.setLevel(logging.INFO)
+
+
 def test_src_and_dst_are_needed_unless_pretraining(tmp_path, log_messages):
     assert cli.main(["train", "--model-dir", str(tmp_path), "--model", "SAEHDBW"]) == 1
     assert "or --pretraining-data-dir to pretrain" in log_messages[-1]
