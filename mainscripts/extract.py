@@ -102,9 +102,11 @@ def build_options(args: argparse.Namespace):
 
 def main(args: argparse.Namespace) -> int:
     from facelib import extract_job
-    opts = build_options(args)
+    if not args.input_dir.is_dir():  # before any question
+        raise UserError(f"{args.input_dir}: input folder not found")
     if args.input_dir.resolve() == args.output_dir.resolve():
         raise UserError(f"{args.output_dir}: the output folder must differ from the input folder")
+    opts = build_options(args)
     if args.manual_output_debug_fix:
         from facelib.manual import manual_output_debug_fix
         report = manual_output_debug_fix(opts, args.manual_window_size)

@@ -102,6 +102,8 @@ def video_from_sequence(args: argparse.Namespace) -> int:
     _check_flag("--bitrate", args.bitrate, 1)
     ws = _workspace(args, near=args.input_dir)
     input_dir = Path(args.input_dir) if args.input_dir else ws.merged
+    if not input_dir.is_dir():
+        raise UserError(f"{input_dir}: folder of frames to encode not found")
     output_file = Path(args.output_file) if args.output_file else ws.result
     reference = args.reference_file or ws.video("data_dst")
     reference_info = ffmpeg.probe(reference, count=False) if reference else None

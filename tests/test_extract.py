@@ -130,9 +130,8 @@ def test_mark_only_and_dlib_detector(tiny_workspace, tmp_path):
 
 
 def test_cli_errors(tmp_path, log_messages):
-    assert extract("--input-dir", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "a"),
-                   "--detector", "blazeface", "--face-type", "f") == 1
-    assert "input folder not found" in log_messages[-1]
+    assert extract("--input-dir", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "a")) == 1
+    assert log_messages == [f"Error: {tmp_path / 'missing'}: input folder not found"]  # and nothing asked first
     (tmp_path / "in").mkdir()
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--detector", "manual", "--face-type", "f") == 1

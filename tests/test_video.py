@@ -294,6 +294,10 @@ def test_missing_file_is_exit_code_1_with_a_one_line_error(video_cli, tmp_path, 
     log_messages.clear()
     assert main.main(["--non-interactive", "videoed", "extract-video", "--input-file", str(missing)]) == 1  # DFL
     assert str(missing) in log_messages[-1]
+    log_messages.clear()
+    assert video_cli("video-from-sequence", "--input-dir", str(tmp_path / "merged"),
+                     "--output-file", str(tmp_path / "result.mp4")) == 1
+    assert log_messages == [f"Error: {tmp_path / 'merged'}: folder of frames to encode not found"]  # nothing asked
 
 
 def test_an_odd_frame_size_is_encoded_even_and_said_so(tmp_path, log_messages):
