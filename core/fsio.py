@@ -22,6 +22,14 @@ def natural_key(path: str | os.PathLike) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", Path(path).name)]
 
 
+def input_folder(folder: str | os.PathLike) -> Path:
+    """`folder` made absolute (home expanded), or a UserError when it is not an existing folder."""
+    path = Path(folder).expanduser().absolute()
+    if not path.is_dir():
+        raise UserError(f"{path}: input folder not found")
+    return path
+
+
 def list_images(folder: str | os.PathLike, exts: tuple[str, ...] = IMAGE_EXTS) -> list[Path]:
     """Image files directly inside `folder`, naturally sorted; a missing folder gives []."""
     folder = Path(folder)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from core import interact
 from core.errors import UserError
-from core.fsio import atomic_write_bytes, list_images
+from core.fsio import atomic_write_bytes, input_folder, list_images
 from facelib.extractor import FaceExtractor, FoundFace, align_face, draw_debug, read_frame
 from facelib.face_type import FaceType
 from facelib.meta import save_face
@@ -231,8 +231,7 @@ class ExtractReport:
 
 def list_frames(input_dir: Path) -> list[Path]:
     """Input frames with unique stems (a second file with the same stem and another extension is dropped)."""
-    if not input_dir.is_dir():
-        raise UserError(f"{input_dir}: input folder not found")
+    input_folder(input_dir)
     frames, seen = [], set()
     for path in list_images(input_dir):
         if path.stem in seen:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core import config, interact
 from core.errors import UserError
+from core.fsio import input_folder
 from facelib.face_type import EXTRACT_CHOICES, FaceType
 
 DETECTOR_CHOICES = ("blazeface", "dlib", "dlib-cnn", "manual")
@@ -102,8 +103,7 @@ def build_options(args: argparse.Namespace):
 
 def main(args: argparse.Namespace) -> int:
     from facelib import extract_job
-    if not args.input_dir.is_dir():  # before any question
-        raise UserError(f"{args.input_dir}: input folder not found")
+    input_folder(args.input_dir)  # before any question
     if args.input_dir.resolve() == args.output_dir.resolve():
         raise UserError(f"{args.output_dir}: the output folder must differ from the input folder")
     opts = build_options(args)

@@ -17,7 +17,7 @@ import numpy as np
 
 from core import interact
 from core.errors import UserError
-from core.fsio import list_images
+from core.fsio import input_folder, list_images
 from facelib.face_type import FaceType
 from facelib.landmarks import get_transform_mat, transform_points
 from facelib.meta import FaceFileError, FaceMeta, load_face, save_face
@@ -148,9 +148,7 @@ def _first_size(folder: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    input_dir = Path(args.input_dir).expanduser().absolute()
-    if not input_dir.is_dir():
-        raise UserError(f"{input_dir}: input folder not found")
+    input_dir = input_folder(args.input_dir)
     default_output = args.output_dir is None
     output_dir = Path(args.output_dir).expanduser().absolute() if args.output_dir else \
         input_dir.parent / f"{input_dir.name}_resized"

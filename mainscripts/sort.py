@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from core import interact
 from core.errors import UserError
-from core.fsio import list_images
+from core.fsio import input_folder, list_images
 from facelib.meta import FaceFileError, read_meta
 from mainscripts.sort_methods import DEFAULT_METHOD, SORT_METHODS, SortOptions, SortResult
 from samplelib import pak
@@ -114,9 +114,7 @@ def choose_method() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    folder = Path(args.input_dir).expanduser().absolute()
-    if not folder.is_dir():
-        raise UserError(f"{folder}: input folder not found")
+    folder = input_folder(args.input_dir)
     if args.target_count is not None and args.target_count < 1:
         raise UserError(f"--target-count {args.target_count}: must be 1 or more (the number of faces to keep)")
     method = DFL_ALIASES.get(args.by, args.by) or choose_method()

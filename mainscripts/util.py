@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from core import config, interact
 from core.errors import UserError
-from core.fsio import atomic_write_text, list_images
+from core.fsio import atomic_write_text, input_folder, list_images
 from core.imagelib.io import write_image
 from core.imagelib.text import put_outlined_text
 from core.workspace import Workspace
@@ -44,10 +44,7 @@ MASK_SUFFIX = "_mask"
 
 
 def checked_input_dir(args: argparse.Namespace) -> Path:
-    folder = Path(args.input_dir).expanduser().absolute()
-    if not folder.is_dir():
-        raise UserError(f"{folder}: input folder not found")
-    return folder
+    return input_folder(args.input_dir)
 
 
 def _faces(folder: Path) -> list[Path]:
@@ -622,12 +619,12 @@ def main(args: argparse.Namespace) -> int:
 
 def run_dfl_flags(args: argparse.Namespace, parsers: dict[str, argparse.ArgumentParser]) -> int:
     """`util --input-dir DIR --pack-faceset ...`: each flagged command, parsed as `util <cmd> --input-dir DIR`."""
-    chosen = [name for flag, name in DFL_FLAGS.items() if name in (args.dfl_commands or ())]
+    chosen = [name for name in DFL_FLAGS.values() if name in (args.dfl_commands or ())]
     if not chosen:
         raise UserError(f"util needs a command ({', '.join(UTIL_COMMANDS)}) or one of DeepFaceLab's flags "
                         f"({', '.join(DFL_FLAGS)}); see `main.py util --help`")
     if not args.dfl_input_dir:
-        raise UserError(f"util {' '.join(f for f, n in DFL_FLAGS.items() if n in chosen)} needs --input-dir")
+        raise UserError("util's DeepFaceLab flags need --input-dir DIR")
     for name in chosen:
         code = UTIL_COMMANDS[name].func(parsers[name].parse_args(["--input-dir", args.dfl_input_dir]))
         if code:
@@ -650,7 +647,7 @@ def register(subparsers) -> None:
         dfl.add_argument(flag, dest="dfl_commands", action="append_const", const=name, help=f"= util {name}")
     p.set_defaults(func=lambda args: run_dfl_flags(args, parsers))
     tool = subparsers.add_parser("facesettool", help="DeepFaceLab's name for `util faceset-resize`.")
-    resize_cmd = tool.add_subparsers(dest="util_command", metavar="TOOL", required=True).add_parser(
+    resize_cmd = tool.add_subparsers(dest="tool_command", metavar="TOOL", required=True).add_parser(
         "resize", help=UTIL_COMMANDS["faceset-resize"].help)
     UTIL_COMMANDS["faceset-resize"].add_arguments(resize_cmd)
     resize_cmd.set_defaults(func=faceset_resize)

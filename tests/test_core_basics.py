@@ -27,6 +27,16 @@ def test_the_forks_switches_are_explained_not_silently_ignored(monkeypatch, tmp_
     assert any(m.startswith("only_convert_to_grayscale is set: ignored: `resize-to-grayscale") for m in log_messages)
 
 
+def test_input_folder_is_absolute_and_must_be_a_folder(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "file.jpg").write_bytes(b"")
+    assert fsio.input_folder("faces") == tmp_path / "faces"
+    for bad in ("missing", "file.jpg"):
+        with pytest.raises(fsio.UserError, match=f"{tmp_path / bad}: input folder not found"):
+            fsio.input_folder(bad)
+
+
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path):
     target = tmp_path / "model.json"
     fsio.atomic_write_text(target, "good")

@@ -135,7 +135,7 @@ def test_deepfacelab_flag_form_runs_the_same_commands(faces, log_messages):
     assert names == set(before) | {n.replace(".jpg", "_debug.jpg") for n in before} | {"faceset_metadata.json"}
     assert len(json.loads((folder / "faceset_metadata.json").read_text())["faces"]) == len(before)
     log_messages.clear()
-    assert util("--pack-faceset") == 1 and "needs --input-dir" in log_messages[-1]
+    assert util("--pack-faceset") == 1 and "need --input-dir" in log_messages[-1]
     assert util("--input-dir", folder) == 1 and "--pack-faceset" in log_messages[-1]
 
 
