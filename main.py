@@ -17,6 +17,28 @@ _config.quiet_tensorflow_logs()
 COMMAND_MODULES = ("extract", "sort", "resize", "train", "merge", "video", "util", "xseg", "demo", "doctor")
 
 
+# DeepFaceLab features this toolkit does not have: one line saying why, instead of argparse's "invalid choice".
+MISSING_DFL_FEATURES = {
+    ("--super-resolution-power",): "merge --super-resolution-power: DeepFaceLab's super resolution is its pretrained "
+                                   "4x FaceEnhancer, whose weights ship with no package (and nothing downloads here); "
+                                   "sharpen the face with --sharpen-mode gaussian --blursharpen-amount N instead",
+    ("facesettool", "enhance"): "facesettool enhance: it runs DeepFaceLab's pretrained FaceEnhancer, whose weights "
+                                "ship with no package; it is not available",
+    ("exportdfm",): "exportdfm: the DeepFaceLive export (.dfm, ONNX) is not available in this toolkit",
+    ("--model", "AMP"): "--model AMP: DeepFaceLab's AMP model is not in this toolkit (nor in the SAEHDBW fork); "
+                        "train SAEHD or SAEHDBW",
+}
+
+
+def missing_dfl_feature(argv: list[str]) -> str | None:
+    """Why a DeepFaceLab command line asks for something this toolkit lacks (`MISSING_DFL_FEATURES`), or None."""
+    tokens = [part for arg in argv for part in (arg.split("=", 1) if arg.startswith("--") else [arg])]
+    for words, reason in MISSING_DFL_FEATURES.items():
+        if any(tuple(tokens[i:i + len(words)]) == words for i in range(len(tokens))):
+            return reason
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="main.py",
@@ -49,6 +71,10 @@ def _workspace_for(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    missing = missing_dfl_feature(sys.argv[1:] if argv is None else argv)
+    if missing:
+        print(f"Error: {missing}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -54,6 +54,9 @@ def register(subparsers) -> None:
 def resolve_detector(name: str | None, dlib_cnn: bool = False) -> str:
     if name is None:
         name = interact.input_str("Choose detector type", "blazeface", DETECTOR_CHOICES, help_message=HELP_DETECTOR)
+    if name == "s3fd":
+        interact.log_info("s3fd: DeepFaceLab's S3FD weights ship with no package here; BlazeFace + FaceMesh "
+                          "detect instead (--detector dlib-cnn finds the hardest faces, slowly)")
     name = DETECTOR_ALIASES.get(name, name)
     if name not in DETECTOR_CHOICES:
         raise UserError(f"--detector {name}: unknown detector; choose from {', '.join(DETECTOR_CHOICES)}")

@@ -256,6 +256,9 @@ class InteractiveState:
         if key == "v":
             self.checkerboard = not self.checkerboard
             return "view"
+        if key in ("t", "g"):  # DFL's super resolution power keys
+            self.message = "no super resolution: no package ships DFL's FaceEnhancer weights"
+            return "view"
         return None
 
 

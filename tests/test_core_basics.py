@@ -27,6 +27,20 @@ def test_the_forks_switches_are_explained_not_silently_ignored(monkeypatch, tmp_
     assert any(m.startswith("only_convert_to_grayscale is set: ignored: `resize-to-grayscale") for m in log_messages)
 
 
+@pytest.mark.parametrize("argv, says", [
+    (["merge", "--input-dir", "d", "--super-resolution-power=20"], "FaceEnhancer"),
+    (["facesettool", "enhance", "--input-dir", "d"], "FaceEnhancer"),
+    (["exportdfm", "--model-dir", "m"], "DeepFaceLive"),
+    (["train", "--model", "AMP"], "AMP model is not in this toolkit"),
+])
+def test_dfl_features_that_are_not_here_say_why_in_one_line(argv, says, capsys):
+    import main
+    assert main.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: ") and says in err[0]
+    assert main.missing_dfl_feature(["train", "--model", "SAEHDBW", "--force-model-name", "AMP"]) is None
+
+
 def test_input_folder_is_absolute_and_must_be_a_folder(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "faces").mkdir()

@@ -139,6 +139,9 @@ def test_cli_errors(tmp_path, log_messages):
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--face-type", "fullface") == 1
     assert "--face-type" in log_messages[-1]
+    assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
+                   "--detector", "s3fd", "--face-type", "f") == 1  # DFL's detector name: BlazeFace, and it says so
+    assert any(m.startswith("s3fd: DeepFaceLab's S3FD weights ship with no package") for m in log_messages)
     # Regression: an empty frames folder "succeeded" with 0 images found (exit 0), hiding a skipped step.
     assert extract("--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "a"),
                    "--detector", "blazeface", "--face-type", "f") == 1

@@ -144,6 +144,7 @@ def test_process_quit_and_view_keys():
     _press(st, "==-v")
     assert st.zoom == pytest.approx(1.1) and st.checkerboard
     assert _press(st, "b") == [None]
+    assert _press(st, "t") == ["view"] and "FaceEnhancer" in st.message    # DFL's super resolution key says why
     assert normalize_key(-1) is None and normalize_key(0x250000) is None
 
 
