@@ -12,7 +12,7 @@ from pathlib import Path
 from core import config, interact
 from core.errors import UserError
 from core.fsio import list_images
-from core.workspace import Workspace
+from core.workspace import VIDEO_EXTS, Workspace
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
@@ -128,32 +128,43 @@ def _workers(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------------- run ---
 
-def _paths(args: argparse.Namespace) -> dict[str, Path]:
-    ws = Workspace(Path(args.workspace)) if args.workspace else None
-    if ws is None:
-        for value in (args.input_dir, args.aligned_dir, args.output_dir):
-            if value:
-                for folder in Path(value).absolute().parents:
-                    if (folder / "data_dst").is_dir():
-                        ws = Workspace(folder)
-                        break
-            if ws:
-                break
-    ws = ws or Workspace(config.settings().workspace)
+def _find_workspace(args: argparse.Namespace) -> Workspace | None:
+    """The workspace of the merge: --workspace, else the folder above a given dir that holds `data_dst`, else the
+    configured one when it exists; None for frames outside any workspace."""
+    if args.workspace:
+        return Workspace(Path(args.workspace))
+    for value in (args.input_dir, args.aligned_dir, args.output_dir):
+        for folder in Path(value).absolute().parents if value else ():
+            if (folder / "data_dst").is_dir():
+                return Workspace(folder)
+    configured = Workspace(config.settings().workspace)
+    return configured if configured.data_dst.is_dir() or not args.input_dir else None
+
+
+def _paths(args: argparse.Namespace) -> dict[str, Path | None]:
+    found = _find_workspace(args)
+    ws = found or Workspace(config.settings().workspace)
     input_dir = Path(args.input_dir) if args.input_dir else ws.data_dst
-    output = Path(args.output_dir) if args.output_dir else ws.merged
+    if found:
+        output, reference = ws.merged, ws.video("data_dst")
+        result, result_mask = ws.result, ws.result_mask
+    else:  # frames of one's own, laid out as in a workspace: FRAMES/merged, FRAMES.mp4 beside result.mp4
+        output = input_dir / "merged"
+        reference = next((c for c in (input_dir.with_suffix(e) for e in VIDEO_EXTS) if c.is_file()), None)
+        result, result_mask = input_dir.parent / "result.mp4", input_dir.parent / "result_mask.mp4"
+    output = Path(args.output_dir) if args.output_dir else output
     return {
         "workspace": ws.root,
         "input": input_dir,
         "output": output,
         # beside the merged frames: data_dst/merged_mask in a workspace, <output>_mask elsewhere
         "mask": Path(args.output_mask_dir) if args.output_mask_dir else output.with_name(output.name + "_mask"),
-        "aligned": Path(args.aligned_dir) if args.aligned_dir else ws.dst_aligned,
+        "aligned": Path(args.aligned_dir) if args.aligned_dir else ws.dst_aligned if found else input_dir / "aligned",
         "model": Path(args.model_dir) if args.model_dir else ws.model,
         "predicted": input_dir / "predicted",
-        "result": ws.result,
-        "result_mask": ws.result_mask,
-        "reference": ws.video("data_dst") or ws.root / "data_dst.mp4",
+        "result": result,
+        "result_mask": result_mask,
+        "reference": reference,
     }
 
 
@@ -165,17 +176,17 @@ def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSour
     return sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
 
 
-def _next_steps(paths: dict[str, Path], with_mask: bool) -> None:
+def _next_steps(paths: dict[str, Path | None], with_mask: bool) -> None:
     exe = shlex.quote(sys.executable)
     main_py = shlex.quote(str(Path(__file__).resolve().parent.parent / "main.py"))
-    ref = shlex.quote(str(paths["reference"]))
+    ref = f" --reference-file {shlex.quote(str(paths['reference']))}" if paths["reference"] else ""
     cmd = (f"{exe} {main_py} video video-from-sequence --input-dir {shlex.quote(str(paths['output']))} "
-           f"--output-file {shlex.quote(str(paths['result']))} --reference-file {ref} --include-audio")
+           f"--output-file {shlex.quote(str(paths['result']))}{ref}{' --include-audio' if ref else ''}")
     interact.log_info(f"Next, make the result video:\n  {cmd}")
     if with_mask:
         interact.log_info(f"and the mask video:\n  {exe} {main_py} video video-from-sequence --input-dir "
-                          f"{shlex.quote(str(paths['mask']))} --output-file {shlex.quote(str(paths['result_mask']))} "
-                          f"--reference-file {ref} --no-include-audio")
+                          f"{shlex.quote(str(paths['mask']))} --output-file {shlex.quote(str(paths['result_mask']))}"
+                          f"{ref} --no-include-audio")
 
 
 def _with_flags(session: MergeSession, args: argparse.Namespace) -> MergeSession:
@@ -378,10 +389,12 @@ def register(subparsers) -> None:
                                           "transfer, degrade), interactively or in batch; frames already merged "
                                           "with the same model state and settings are skipped unless --force.")
     p.add_argument("--input-dir", help="dst frames (default: workspace/data_dst).")
-    p.add_argument("--output-dir", help="Merged frames (default: workspace/data_dst/merged).")
+    p.add_argument("--output-dir", help="Merged frames (default: workspace/data_dst/merged, or INPUT_DIR/merged for "
+                   "frames outside a workspace).")
     p.add_argument("--output-mask-dir", help="Merged masks (default: <output-dir>_mask, i.e. "
                    "workspace/data_dst/merged_mask).")
-    p.add_argument("--aligned-dir", help="Aligned dst faces (default: workspace/data_dst/aligned).")
+    p.add_argument("--aligned-dir", help="Aligned dst faces (default: workspace/data_dst/aligned; for frames outside a "
+                   "workspace, INPUT_DIR/aligned).")
     p.add_argument("--model-dir", help="Model folder (default: workspace/model).")
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="Model class to merge with.")
     p.add_argument("--force-model-name", help="Use the saved model with this name without asking.")

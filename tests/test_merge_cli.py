@@ -3,6 +3,7 @@ precomputed pass 2 (no model needed), prompts and user errors."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 
 import cv2
@@ -40,6 +41,7 @@ def _img(path):
 
 
 def test_precomputed_pass_two_merges_without_a_model(ws, log_messages):
+    (ws / "data_dst.mp4").write_bytes(b"")  # the dst video: the printed next step takes its fps and audio
     assert _merge(ws, "--color-transfer-mode", "rct", "--blur-mask-modifier", "10") == 0
     merged = sorted(p.name for p in (ws / "data_dst/merged").glob("*.png"))
     assert merged == [f"{i:05d}.png" for i in range(1, 7)]
@@ -47,8 +49,27 @@ def test_precomputed_pass_two_merges_without_a_model(ws, log_messages):
     out, src = _img(ws / "data_dst/merged/00001.png"), _img(ws / "data_dst/00001.png")
     assert out.shape == src.shape and np.abs(out.astype(int) - src.astype(int)).max() > 30
     text = "\n".join(log_messages)
-    assert "video video-from-sequence" in text and "result.mp4" in text and "--include-audio" in text
+    assert "video video-from-sequence" in text and "result.mp4" in text
+    assert f"--reference-file {ws / 'data_dst.mp4'} --include-audio" in text
     assert "blur_mask_modifier" in text and ": 10" in text      # the config summary was printed
+
+
+def test_frames_outside_a_workspace_are_laid_out_beside_themselves(ws, tmp_path, monkeypatch, log_messages):
+    clip = tmp_path / "my clip" / "frames"
+    shutil.copytree(ws / "data_dst", clip)       # frames, aligned/ and predicted/, no workspace around them
+    monkeypatch.chdir(tmp_path / "my clip")      # (no ./workspace either)
+    argv = ["--non-interactive", "merge", "--input-dir", str(clip), "--model", "SAEHDBW", "--bw-output",
+            "precomputed", "--workers", "1", "--mask-mode", "dst"]
+    assert cli.main(argv) == 0
+    assert len(list((clip / "merged").glob("*.png"))) == 6 and len(list((clip / "merged_mask").glob("*.png"))) == 6
+    text = "\n".join(log_messages)
+    assert f"--output-file {shlex.quote(str(clip.parent / 'result.mp4'))}" in text
+    assert "--reference-file" not in text and "data_dst" not in text and "workspace" not in text
+
+    (clip.parent / "frames.mkv").write_bytes(b"")  # the clip's own video: the hint takes its fps and audio
+    log_messages.clear()
+    assert cli.main([*argv, "--force"]) == 0
+    assert f"--reference-file {shlex.quote(str(clip.parent / 'frames.mkv'))} --include-audio" in "\n".join(log_messages)
 
 
 def test_masks_go_beside_an_output_folder_of_ones_own(ws, tmp_path, log_messages):
