@@ -77,3 +77,13 @@ class Workspace:
     def create(self) -> None:
         for folder in (self.data_src, self.data_dst, self.src_aligned, self.dst_aligned, self.model):
             folder.mkdir(parents=True, exist_ok=True)
+
+
+def workspace_above(*paths: str | Path | None) -> Workspace | None:
+    """The workspace holding one of `paths`: the nearest folder above it with a `data_dst` folder or video."""
+    for value in paths:
+        for folder in Path(value).absolute().parents if value else ():
+            ws = Workspace(folder)
+            if ws.data_dst.is_dir() or ws.video("data_dst"):
+                return ws
+    return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from core import config, interact
 from core.errors import UserError
 from core.fsio import list_images
-from core.workspace import VIDEO_EXTS, Workspace
+from core.workspace import VIDEO_EXTS, Workspace, workspace_above
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
@@ -129,16 +129,13 @@ def _workers(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------- run ---
 
 def _find_workspace(args: argparse.Namespace) -> Workspace | None:
-    """The workspace of the merge: --workspace, else the folder above a given dir that holds `data_dst`, else the
-    configured one when it exists; None for frames outside any workspace."""
+    """The workspace of the merge: --workspace, else the one above a given folder, else the configured one when
+    it exists; None for frames outside any workspace."""
     if args.workspace:
         return Workspace(Path(args.workspace))
-    for value in (args.input_dir, args.aligned_dir, args.output_dir):
-        for folder in Path(value).absolute().parents if value else ():
-            if (folder / "data_dst").is_dir():
-                return Workspace(folder)
     configured = Workspace(config.settings().workspace)
-    return configured if configured.data_dst.is_dir() or not args.input_dir else None
+    return (workspace_above(args.input_dir, args.aligned_dir, args.output_dir)
+            or (configured if configured.data_dst.is_dir() or not args.input_dir else None))
 
 
 def _paths(args: argparse.Namespace) -> dict[str, Path | None]:

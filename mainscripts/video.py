@@ -11,18 +11,14 @@ from typing import Callable
 
 from core import config, ffmpeg, interact
 from core.errors import UserError
-from core.workspace import Workspace
+from core.workspace import Workspace, workspace_above
 
 
 def _workspace(args: argparse.Namespace, near: str | Path | None = None) -> Workspace:
     """`--workspace`, else the workspace that holds `near` (an ancestor with data_dst), else the configured one."""
     if getattr(args, "workspace", None):
         return Workspace(Path(args.workspace))
-    if near:
-        for folder in Path(near).absolute().parents:
-            if (folder / "data_dst").is_dir() or Workspace(folder).video("data_dst"):
-                return Workspace(folder)
-    return Workspace(config.settings().workspace)
+    return workspace_above(near) or Workspace(config.settings().workspace)
 
 
 def _format_time(seconds: float) -> str:

@@ -175,3 +175,13 @@ def test_onednn_is_on_unless_the_user_says_otherwise(given, expected):
     out = subprocess.run([sys.executable, "-c", "import os, core; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"],
                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_workspace_above_finds_the_nearest_folder_with_data_dst(tmp_path):
+    from core.workspace import workspace_above
+    (tmp_path / "ws/data_dst/merged").mkdir(parents=True)
+    (tmp_path / "clips/a").mkdir(parents=True)
+    assert workspace_above(None, tmp_path / "ws/data_dst/merged").root == tmp_path / "ws"
+    assert workspace_above(tmp_path / "clips/a") is None
+    (tmp_path / "clips/data_dst.mov").write_bytes(b"")  # a workspace with only its dst video so far
+    assert workspace_above(tmp_path / "clips/a").root == tmp_path / "clips"
