@@ -87,3 +87,9 @@ def workspace_above(*paths: str | Path | None) -> Workspace | None:
             if ws.data_dst.is_dir() or ws.video("data_dst"):
                 return ws
     return None
+
+
+def own_video(frames_dir: str | Path) -> Path | None:
+    """The video a folder of frames was extracted from, `FRAMES.<video ext>` beside it, or None."""
+    frames_dir = Path(frames_dir)
+    return next((c for c in (frames_dir.with_suffix(e) for e in VIDEO_EXTS) if c.is_file()), None)

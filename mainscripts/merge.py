@@ -12,7 +12,7 @@ from pathlib import Path
 from core import config, interact
 from core.errors import UserError
 from core.fsio import list_images
-from core.workspace import VIDEO_EXTS, Workspace, workspace_above
+from core.workspace import Workspace, own_video, workspace_above
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
@@ -147,7 +147,7 @@ def _paths(args: argparse.Namespace) -> dict[str, Path | None]:
         result, result_mask = ws.result, ws.result_mask
     else:  # frames of one's own, laid out as in a workspace: FRAMES/merged, FRAMES.mp4 beside result.mp4
         output = input_dir / "merged"
-        reference = next((c for c in (input_dir.with_suffix(e) for e in VIDEO_EXTS) if c.is_file()), None)
+        reference = own_video(input_dir)
         result, result_mask = input_dir.parent / "result.mp4", input_dir.parent / "result_mask.mp4"
     output = Path(args.output_dir) if args.output_dir else output
     return {

@@ -123,6 +123,19 @@ def test_video_from_sequence_workspace_defaults_and_fps_flag(video_cli, workspac
     assert video_cli("video-from-sequence", "--workspace", str(ws), "--ext", "png") == 1
 
 
+def test_video_from_sequence_outside_a_workspace_writes_beside_the_frames(video_cli, workspace_with_dst, tmp_path,
+                                                                         monkeypatch):
+    clip = tmp_path / "own clip"
+    clip.mkdir()
+    (workspace_with_dst / "data_dst.mp4").rename(clip / "shot.mp4")  # the frames' own video, with sound
+    ff.extract_frames(clip / "shot.mp4", clip / "shot" / "merged", ext="png")
+    monkeypatch.chdir(clip)  # (no ./workspace)
+    assert video_cli("video-from-sequence", "--input-dir", str(clip / "shot" / "merged"), "--ext", "png") == 0
+    info = ff.probe(clip / "result.mp4")  # as merge lays it out: FRAMES/merged -> result.mp4 beside FRAMES
+    assert info.frame_count == VIDEO_FRAMES and info.fps == pytest.approx(VIDEO_FPS) and info.has_audio
+    assert not (clip / "workspace").exists()
+
+
 def test_truncated_frames_are_replaced_so_frame_count_and_timing_hold(workspace_with_dst, log_messages):
     # Regression: a truncated PNG went into ffmpeg's image pipe as is and swallowed the frames after it
     # (9 frames in, 7 out, at a wrong frame rate); an unreadable first frame ended the whole job.
