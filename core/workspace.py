@@ -10,9 +10,17 @@ VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", 
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    dst: str = "data_dst"  # the dst frames folder's name (another for frames outside a workspace)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
+
+    @classmethod
+    def around_frames(cls, frames_dir: str | Path) -> "Workspace":
+        """A folder of frames outside any workspace, laid out as one: FRAMES plays data_dst (FRAMES/aligned,
+        FRAMES/merged), `FRAMES.<video ext>` beside it is its video, result.mp4 goes beside it."""
+        frames_dir = Path(frames_dir)
+        return cls(frames_dir.parent, frames_dir.name)
 
     @property
     def data_src(self) -> Path:
@@ -20,7 +28,7 @@ class Workspace:
 
     @property
     def data_dst(self) -> Path:
-        return self.root / "data_dst"
+        return self.root / self.dst
 
     @property
     def src_aligned(self) -> Path:
@@ -74,6 +82,10 @@ class Workspace:
                 return candidate
         return None
 
+    def dst_video(self) -> Path | None:
+        """The video the dst frames come from (`data_dst.*`), or None."""
+        return self.video(self.dst)
+
     def create(self) -> None:
         for folder in (self.data_src, self.data_dst, self.src_aligned, self.dst_aligned, self.model):
             folder.mkdir(parents=True, exist_ok=True)
@@ -84,12 +96,7 @@ def workspace_above(*paths: str | Path | None) -> Workspace | None:
     for value in paths:
         for folder in Path(value).absolute().parents if value else ():
             ws = Workspace(folder)
-            if ws.data_dst.is_dir() or ws.video("data_dst"):
+            if ws.data_dst.is_dir() or ws.dst_video():
                 return ws
     return None
 
-
-def own_video(frames_dir: str | Path) -> Path | None:
-    """The video a folder of frames was extracted from, `FRAMES.<video ext>` beside it, or None."""
-    frames_dir = Path(frames_dir)
-    return next((c for c in (frames_dir.with_suffix(e) for e in VIDEO_EXTS) if c.is_file()), None)

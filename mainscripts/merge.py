@@ -12,7 +12,7 @@ from pathlib import Path
 from core import config, interact
 from core.errors import UserError
 from core.fsio import list_images
-from core.workspace import Workspace, own_video, workspace_above
+from core.workspace import Workspace, workspace_above
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
 from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
@@ -128,40 +128,33 @@ def _workers(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------------- run ---
 
-def _find_workspace(args: argparse.Namespace) -> Workspace | None:
+def _workspace(args: argparse.Namespace) -> Workspace:
     """The workspace of the merge: --workspace, else the one above a given folder, else the configured one when
-    it exists; None for frames outside any workspace."""
+    it exists or no --input-dir is given, else the input frames laid out as one (`Workspace.around_frames`)."""
     if args.workspace:
         return Workspace(Path(args.workspace))
+    found = workspace_above(args.input_dir, args.aligned_dir, args.output_dir)
     configured = Workspace(config.settings().workspace)
-    return (workspace_above(args.input_dir, args.aligned_dir, args.output_dir)
-            or (configured if configured.data_dst.is_dir() or not args.input_dir else None))
+    if found or not args.input_dir or configured.data_dst.is_dir():
+        return found or configured
+    return Workspace.around_frames(args.input_dir)
 
 
 def _paths(args: argparse.Namespace) -> dict[str, Path | None]:
-    found = _find_workspace(args)
-    ws = found or Workspace(config.settings().workspace)
+    ws = _workspace(args)
     input_dir = Path(args.input_dir) if args.input_dir else ws.data_dst
-    if found:
-        output, reference = ws.merged, ws.video("data_dst")
-        result, result_mask = ws.result, ws.result_mask
-    else:  # frames of one's own, laid out as in a workspace: FRAMES/merged, FRAMES.mp4 beside result.mp4
-        output = input_dir / "merged"
-        reference = own_video(input_dir)
-        result, result_mask = input_dir.parent / "result.mp4", input_dir.parent / "result_mask.mp4"
-    output = Path(args.output_dir) if args.output_dir else output
+    output = Path(args.output_dir) if args.output_dir else ws.merged
     return {
-        "workspace": ws.root,
         "input": input_dir,
         "output": output,
         # beside the merged frames: data_dst/merged_mask in a workspace, <output>_mask elsewhere
         "mask": Path(args.output_mask_dir) if args.output_mask_dir else output.with_name(output.name + "_mask"),
-        "aligned": Path(args.aligned_dir) if args.aligned_dir else ws.dst_aligned if found else input_dir / "aligned",
+        "aligned": Path(args.aligned_dir) if args.aligned_dir else ws.dst_aligned,
         "model": Path(args.model_dir) if args.model_dir else ws.model,
         "predicted": input_dir / "predicted",
-        "result": result,
-        "result_mask": result_mask,
-        "reference": reference,
+        "result": ws.result,
+        "result_mask": ws.result_mask,
+        "reference": ws.dst_video(),
     }
 
 
@@ -392,7 +385,8 @@ def register(subparsers) -> None:
                    "workspace/data_dst/merged_mask).")
     p.add_argument("--aligned-dir", help="Aligned dst faces (default: workspace/data_dst/aligned; for frames outside a "
                    "workspace, INPUT_DIR/aligned).")
-    p.add_argument("--model-dir", help="Model folder (default: workspace/model).")
+    p.add_argument("--model-dir", help="Model folder (default: workspace/model; for frames outside a workspace, "
+                   "model beside INPUT_DIR).")
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="Model class to merge with.")
     p.add_argument("--force-model-name", help="Use the saved model with this name without asking.")
     p.add_argument("--workspace", help="Workspace folder for the default paths.")

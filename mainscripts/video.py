@@ -11,7 +11,7 @@ from typing import Callable
 
 from core import config, ffmpeg, interact
 from core.errors import UserError
-from core.workspace import Workspace, own_video, workspace_above
+from core.workspace import Workspace, workspace_above
 
 
 def _workspace(args: argparse.Namespace, near: str | Path | None = None) -> Workspace:
@@ -100,14 +100,11 @@ def video_from_sequence(args: argparse.Namespace) -> int:
     input_dir = Path(args.input_dir) if args.input_dir else ws.merged
     if not input_dir.is_dir():
         raise UserError(f"{input_dir}: folder of frames to encode not found")
-    if args.workspace or not args.input_dir or ws.data_dst.is_dir() or ws.video("data_dst"):
-        output_file, reference = ws.result, ws.video("data_dst")
-    else:  # frames outside a workspace, as merge lays them out: FRAMES/merged -> result.mp4 beside FRAMES
-        frames = input_dir.parent if input_dir.name in ("merged", "merged_mask") else input_dir
-        output_file = frames.parent / ("result_mask.mp4" if input_dir.name.endswith("_mask") else "result.mp4")
-        reference = own_video(frames)
-    output_file = Path(args.output_file) if args.output_file else output_file
-    reference = args.reference_file or reference
+    if args.input_dir and not (args.workspace or ws.data_dst.is_dir() or ws.dst_video()):
+        # frames outside a workspace, as merge lays them out: FRAMES/merged -> result.mp4 beside FRAMES
+        ws = Workspace.around_frames(input_dir.parent if input_dir.name in ("merged", "merged_mask") else input_dir)
+    output_file = Path(args.output_file) if args.output_file else ws.result
+    reference = args.reference_file or ws.dst_video()
     reference_info = ffmpeg.probe(reference, count=False) if reference else None
     if reference is None:
         interact.log_warn("No reference video (--reference-file, or data_dst.* in the workspace): the result has no "

@@ -185,3 +185,15 @@ def test_workspace_above_finds_the_nearest_folder_with_data_dst(tmp_path):
     assert workspace_above(tmp_path / "clips/a") is None
     (tmp_path / "clips/data_dst.mov").write_bytes(b"")  # a workspace with only its dst video so far
     assert workspace_above(tmp_path / "clips/a").root == tmp_path / "clips"
+
+
+def test_frames_outside_a_workspace_are_laid_out_as_one(tmp_path):
+    from core.workspace import Workspace
+    ws = Workspace.around_frames(tmp_path / "clip")
+    assert (ws.data_dst, ws.dst_aligned, ws.merged) == (tmp_path / "clip", tmp_path / "clip/aligned",
+                                                         tmp_path / "clip/merged")
+    assert ws.result == tmp_path / "result.mp4" and ws.model == tmp_path / "model" and ws.dst_video() is None
+    (tmp_path / "clip.webm").write_bytes(b"")
+    assert ws.dst_video() == tmp_path / "clip.webm"
+    assert Workspace(tmp_path).data_dst == tmp_path / "data_dst"
+
