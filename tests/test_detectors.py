@@ -146,14 +146,15 @@ def test_blazeface_ignores_faceless_images(blaze):
 def test_tiles_cover_the_frame_with_overlap():
     for size, side in ((1920, 540), (1080, 540), (700, 540), (540, 540), (300, 540)):
         starts = tile_origins(size, side)
-        assert starts[0] == 0 and starts[-1] + side >= size
-        assert all(b - a <= side * 3 // 4 for a, b in zip(starts, starts[1:]))
+        assert starts[0] == 0 and starts[-1] + side == max(size, side)
+        assert all(b - a <= side - side // 5 for a, b in zip(starts, starts[1:]))
+    assert tile_origins(1920, 1080) == [0, 840]  # a 16:9 frame: two squares of its height
     assert overlap_of_smaller(np.array([0, 0, 10, 10.0]), np.array([2, 2, 4, 4.0])) == 1.0
 
 
 def test_a_small_face_in_a_wide_shot_is_found_in_tiles(astronaut_bgr):
     """A face of ~90 px in a 1080p frame is below what the whole-frame pass can see (192 px input); the
-    tiled pass finds it, once, where it is, and a faceless frame stays faceless."""
+    tiled looks find it, once, where it is, and a faceless frame stays faceless."""
     from facelib.extractor import FaceExtractor
     frame = np.full((1080, 1920, 3), 90, np.uint8)
     frame[600:900, 1400:1700] = cv2.resize(astronaut_bgr, (300, 300), interpolation=cv2.INTER_AREA)
@@ -165,6 +166,27 @@ def test_a_small_face_in_a_wide_shot_is_found_in_tiles(astronaut_bgr):
     assert 1400 < l < r < 1700 and 600 < t < b < 900 and r - l > 40
     assert extractor.find_faces(np.random.default_rng(1).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)) == []
 
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (571, 1017)])
+def test_a_small_face_beside_a_big_one_is_found_too(astronaut_bgr, hopper_bgr, size):
+    """A two-shot: the whole-frame look finds the big face only; the look at squares of the frame's height adds
+    the small one, and neither face is reported twice."""
+    from facelib.extractor import FaceExtractor
+    h, w = size
+    frame = np.full((h, w, 3), 60, np.uint8)
+    big = cv2.resize(hopper_bgr, (h * 512 // 900, h * 2 // 3), interpolation=cv2.INTER_AREA)
+    frame[h // 6:h // 6 + big.shape[0], 20:20 + big.shape[1]] = big
+    small = cv2.resize(astronaut_bgr[:260, 130:330], (w // 10, w * 13 // 100), interpolation=cv2.INTER_AREA)
+    x0, y0 = w * 2 // 3, h // 3
+    frame[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    extractor = FaceExtractor("blazeface")
+    assert all(d.rect[0] < w / 2 for d in extractor.detector.detect(frame))
+    faces = extractor.find_faces(frame)
+    assert len(faces) == 2
+    assert faces[0].rect[2] < w / 2
+    l, t, r, b = faces[1].rect
+    assert x0 - 10 < l < r < x0 + small.shape[1] + 10 and y0 - 10 < t < b < y0 + small.shape[0] + 10
 
 @pytest.mark.parametrize("photo", ["astronaut_bgr", "hopper_bgr"])
 def test_mesh68_agrees_with_dlib68(blaze, mesh, dlib_pair, photo, request):

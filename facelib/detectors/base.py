@@ -43,10 +43,12 @@ class Detector(Protocol):
 
 
 def tile_origins(size: int, side: int) -> list[int]:
-    """Start offsets of squares of `side` that cover 0..size, neighbours overlapping by at least a quarter side."""
+    """Evenly spaced start offsets of the fewest squares of `side` that cover 0..size, neighbours overlapping by
+    at least a fifth of a side (more than the smallest face a look at the next coarser scale finds)."""
     if size <= side:
         return [0]
-    return list(range(0, size - side, side * 3 // 4)) + [size - side]
+    gaps = -(-(size - side) // (side - side // 5))
+    return [round(k * (size - side) / gaps) for k in range(gaps + 1)]
 
 
 def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,13 +58,13 @@ def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / max(smaller, 1e-9))
 
 
-def detect_in_tiles(detector: Detector, image: np.ndarray, min_score: float = 0.7) -> list[Detection]:
-    """Faces too small for a whole-frame pass (wide shots): the frame in overlapping squares of half its shorter
-    side, each searched at the detector's own input size. A face cut by a tile edge is found whole in a
-    neighbour; duplicates keep the best-scored box. The higher `min_score` keeps the extra looks from adding
-    false faces."""
+def detect_in_tiles(detector: Detector, image: np.ndarray, side: int, known: list[Detection] = (),
+                    min_score: float = 0.7) -> list[Detection]:
+    """Faces too small for a whole-frame look (which shrinks the frame to the detector's input): the frame in
+    overlapping squares of `side`, each searched at the detector's own input size. A face cut by a tile edge is
+    found whole in a neighbour; duplicates keep the best-scored box, and faces overlapping one of `known` (found
+    by a coarser look) are left out. The higher `min_score` keeps the extra looks from adding false faces."""
     h, w = image.shape[:2]
-    side = min(h, w) // 2
     found = []
     for y in tile_origins(h, side):
         for x in tile_origins(w, side):
@@ -71,7 +73,7 @@ def detect_in_tiles(detector: Detector, image: np.ndarray, min_score: float = 0.
                       if d.score >= min_score]
     kept: list[Detection] = []
     for det in sorted(found, key=lambda d: -d.score):
-        if all(overlap_of_smaller(det.rect, k.rect) < 0.5 for k in kept):
+        if all(overlap_of_smaller(det.rect, k.rect) < 0.5 for k in [*known, *kept]):
             kept.append(det)
     return kept
 

@@ -76,8 +76,8 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, t
 
 
 class BlazeFaceDetector:
-    """The default detector: fast, robust to roll and light; in one pass it finds faces from about 1/20 of the
-    frame's longer side upwards (~90 px in 1080p; the extractor searches tiles for smaller ones:
+    """The default detector: fast, robust to roll and light; in one pass it finds faces from about 1/12 of the
+    frame's longer side upwards (~160 px in 1080p; the extractor searches tiles for smaller ones:
     `base.detect_in_tiles`)."""
 
     name = "blazeface"
