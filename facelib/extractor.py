@@ -14,7 +14,7 @@ import numpy as np
 from core.imagelib.io import read_image
 from facelib import landmarks as L
 from facelib.detectors import DEFAULT_LANDMARKER, Detection, create_detector, to_bgr
-from facelib.detectors.base import detect_in_tiles
+from facelib.detectors.base import detect_in_tiles, look_sides
 from facelib.face_type import FaceType
 from facelib.landmarkers import create_landmarker
 from facelib.meta import FaceMeta
@@ -22,6 +22,7 @@ from facelib.meta import FaceMeta
 # Tried in this order until one finds a face (DFL's order): upright, a quarter turn each way, upside down.
 ROTATIONS = (0, 90, 270, 180)
 MIN_FACE_PX = 40          # detector boxes smaller than this are ignored (too small to be useful)
+LOOK_FACE_PX = 100        # upright, tiles get finer until faces this wide are seen (squares of the height in 1080p)
 TILED_SEARCH_MIN_PX = 512  # frames at least this big (shorter side) are searched in tiles when no face is found
 MAX_SQUARE_TO_RECT = 4.0  # a full-face square this many times larger than the detector box = bad landmarks
 
@@ -103,33 +104,30 @@ class FaceExtractor:
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
         """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation, nor (for
-        detectors that shrink the frame, on frames of 512 px and more) in tiles of half the shorter side, where
-        the small faces of wide shots show up."""
+        detectors that shrink the frame, on frames of 512 px and more) in tiles of half the shorter side, where a
+        lone small face of a wide shot shows up.
+
+        Upright, such detectors also search the frame in overlapping squares (`look_sides`): in a wide frame
+        squares of its height, in 1440p and 4K also halves of those, so that the smaller faces of a two-shot or a
+        group are found beside the biggest one."""
         bgr = to_bgr(image)
+        sides = look_sides(*bgr.shape[:2], LOOK_FACE_PX) if self.detector.input_size else []
         faces = []
         for degrees in self.rotations:
             turned, back = rotate(bgr, degrees)
-            detections = self._look_upright(turned) if degrees == 0 else self.detector.detect(turned)
+            detections = self.detector.detect(turned)
+            for side in sides if degrees == 0 else ():
+                detections += detect_in_tiles(self.detector, turned, side, known=detections)
             faces = [f for f in (self._landmark(turned, d, back) for d in detections) if f]
             if faces:
                 break
-        short = min(bgr.shape[:2])
-        if not faces and self.detector.input_size and short >= TILED_SEARCH_MIN_PX:
+        fallback = min(bgr.shape[:2]) // 2
+        if not faces and self.detector.input_size and 2 * fallback >= TILED_SEARCH_MIN_PX and fallback not in sides:
             upright = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-            tiled = detect_in_tiles(self.detector, bgr, short // 2)
+            tiled = detect_in_tiles(self.detector, bgr, fallback)
             faces = [f for f in (self._landmark(bgr, d, upright) for d in tiled) if f]
         faces.sort(key=lambda f: -f.area)
         return faces[:self.max_faces] if self.max_faces > 0 else faces
-
-    def _look_upright(self, bgr: np.ndarray) -> list[Detection]:
-        """The whole frame, and for a wide (or tall) frame of a detector that shrinks it, also squares of its
-        shorter side: letterboxing wastes the detector's input on bars, so they see faces ~1.8x smaller (in 16:9),
-        e.g. the second, smaller face of a two-shot."""
-        found = self.detector.detect(bgr)
-        short, long = min(bgr.shape[:2]), max(bgr.shape[:2])
-        if self.detector.input_size and long > 1.2 * short:
-            found += detect_in_tiles(self.detector, bgr, short, known=found)
-        return found
 
     def _landmark(self, turned: np.ndarray, detection: Detection, back: np.ndarray) -> FoundFace | None:
         l, t, r, b = detection.rect

@@ -9,7 +9,7 @@ import pytest
 
 from facelib.detectors import DETECTORS, Detection, create_detector
 from facelib.detectors import blazeface as bf
-from facelib.detectors.base import overlap_of_smaller, tile_origins
+from facelib.detectors.base import look_sides, overlap_of_smaller, tile_origins
 from facelib.landmarkers import LANDMARKERS, create_landmarker
 from facelib.landmarkers import facemesh as fm
 from facelib.landmarkers.mesh68 import MESH_TO_68, mesh_to_68
@@ -168,6 +168,14 @@ def test_a_small_face_in_a_wide_shot_is_found_in_tiles(astronaut_bgr):
 
 
 
+def test_look_sides_get_finer_with_the_frame():
+    assert look_sides(1080, 1920) == [1080]             # 16:9: squares of the height (two of them)
+    assert look_sides(1920, 1080) == [1080]             # portrait
+    assert look_sides(2160, 3840) == [2160, 1080]       # 4K: their halves too, to see ~100 px faces
+    assert look_sides(480, 640) == [480]
+    assert look_sides(1080, 1080) == [] and look_sides(2160, 2160) == [1080]
+
+
 @pytest.mark.parametrize("size", [(1080, 1920), (571, 1017)])
 def test_a_small_face_beside_a_big_one_is_found_too(astronaut_bgr, hopper_bgr, size):
     """A two-shot: the whole-frame look finds the big face only; the look at squares of the frame's height adds
@@ -229,3 +237,19 @@ def test_dlib_hog_and_predictor(dlib_pair, hopper_bgr):
     width = (r - l) * 2.5
     assert np.linalg.norm(centre(again[0].rect) - centre(found[0].rect) * 2.5) < 0.15 * width
     assert again[0].rect[2] - again[0].rect[0] == pytest.approx(width, rel=0.25)
+
+
+def test_a_group_in_4k_is_found_down_to_about_100_px_faces(astronaut_bgr):
+    """In 4K the squares of the frame's height are not enough for ~100 px faces beside a big one; their halves
+    are searched too."""
+    from facelib.extractor import FaceExtractor
+    frame = np.full((2160, 3840, 3), 80, np.uint8)
+    for k, width in enumerate((500, 350, 260)):
+        head = cv2.resize(astronaut_bgr[0:300, 120:340], None, fx=width / 220, fy=width / 220)
+        x = 100 + k * 1200
+        frame[400:400 + head.shape[0], x:x + head.shape[1]] = head
+    faces = FaceExtractor("blazeface").find_faces(frame)
+    assert len(faces) == 3
+    widths = [f.rect[2] - f.rect[0] for f in faces]
+    assert widths == sorted(widths, reverse=True) and widths[-1] < 150
+    assert sorted(int(f.rect[0] // 1200) for f in faces) == [0, 1, 2]

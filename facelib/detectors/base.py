@@ -58,6 +58,19 @@ def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / max(smaller, 1e-9))
 
 
+def look_sides(height: int, width: int, face_px: int = 100) -> list[int]:
+    """Sides of the square tiles a frame is searched in after the whole-frame look, coarse to fine: squares of
+    the shorter side when the frame is not square (letterboxing wastes the detector's input on bars: 2 looks in
+    16:9), then halves until a look sees faces `face_px` wide (squares of side s show faces from about s/12 up)."""
+    short, long = sorted((height, width))
+    sides = [short] if long > 1.2 * short else []
+    side = sides[0] if sides else long
+    while side > 12 * face_px:
+        side //= 2
+        sides.append(side)
+    return sides
+
+
 def detect_in_tiles(detector: Detector, image: np.ndarray, side: int, known: list[Detection] = (),
                     min_score: float = 0.7) -> list[Detection]:
     """Faces too small for a whole-frame look (which shrinks the frame to the detector's input): the frame in
