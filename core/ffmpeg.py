@@ -222,6 +222,17 @@ def _parse_rate(match: re.Match) -> tuple[float, str]:
     return (eval_fraction(exact), exact) if exact else (value, f"{value:g}")
 
 
+def _frame_rate(average: re.Match | None, base: re.Match | None) -> re.Match | None:
+    """The rate ffmpeg gives the frames it decodes (`av_guess_frame_rate`): the stream's base rate (`tbr`, what
+    DeepFaceLab reads as `r_frame_rate`) unless the average rate is far below it. A variable-frame-rate video
+    is extracted at that rate with frames repeated in its gaps, so encoding the frames back at the same rate
+    keeps them in step with the sound (the average rate would stretch the video)."""
+    if not (average and base):
+        return average or base
+    avg, tbr = (float(m.group(1)) * (1000 if m.group(2) else 1) for m in (average, base))
+    return average if avg < 0.7 * tbr and abs(1 - avg / tbr) > 0.1 else base
+
+
 def eval_fraction(text: str) -> float:
     num, _, den = text.partition("/")
     return float(num) / float(den or 1)
@@ -268,7 +279,7 @@ def parse_ffmpeg_info(text: str) -> dict:
             info["video_codec"] = desc.split()[0].rstrip(",")
             if size := _SIZE_RE.search(desc):
                 info["width"], info["height"] = int(size.group(1)), int(size.group(2))
-            rate = _rate(desc, "fps") or _rate(desc, "tbr")
+            rate = _frame_rate(_rate(desc, "fps"), _rate(desc, "tbr"))
             if rate:
                 info["fps"], info["fps_text"] = _parse_rate(rate)
     if round(abs(rotation)) % 180 == 90:  # ffmpeg auto-rotates on decode, so frames come out transposed

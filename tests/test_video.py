@@ -63,6 +63,14 @@ def test_parse_ffmpeg_info_ntsc_rate_rotation_and_multiline_tags():
     assert info["tags"] == {"comment": "line one\nline two", "title": "clip"}
 
 
+@pytest.mark.parametrize("rates, fps", [("22.50 fps, 30 tbr", 30.0),       # variable rate: the base rate
+                                         ("29.97 fps, 59.94 tbr", 29.97),   # interlaced: the average
+                                         ("30 fps, 1k tbr", 30.0), ("25 tbr", 25.0), ("12.50 fps", 12.5)])
+def test_the_frame_rate_is_the_one_ffmpeg_decodes_at(rates, fps):
+    line = f"  Stream #0:0: Video: h264 (High), yuv420p, 640x360, 900 kb/s, {rates}, 15360 tbn (default)"
+    assert ff.parse_ffmpeg_info(line)["fps"] == pytest.approx(fps, abs=0.01)
+
+
 # --------------------------------------------------------------------------- `main.py video ...` end to end
 
 @pytest.fixture
@@ -110,6 +118,26 @@ def test_round_trip_extract_then_rebuild_keeps_frames_fps_size_audio_and_tags(vi
     assert not info.has_audio and info.frame_count == VIDEO_FRAMES
     assert ff.PROVENANCE_KEY not in info.tags
     assert ff.PROVENANCE_TEXT not in info.tags.values()
+
+
+def test_a_variable_frame_rate_video_comes_back_as_long_as_it_was(video_cli, tmp_path):
+    """A phone-style VFR clip (30 fps with a one-second gap): its frames are extracted at the base rate with the gap
+    filled, and encoded back at that rate, so the video keeps the length of its sound (the average rate, 22.5,
+    would stretch 4 s to 5.4 s)."""
+    import subprocess
+    clip = tmp_path / "data_dst.mp4"
+    subprocess.run([ff.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=30:duration=4", "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+                    "-vf", "setpts='if(lt(N,60),N,N+30)/30/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-c:a", "aac", "-shortest", str(clip)], check=True)
+    source = ff.probe(clip)
+    assert source.frame_count == 90 and source.duration == pytest.approx(4.0, abs=0.1)
+    assert video_cli("extract-video", "--input-file", str(clip), "--output-ext", "jpg", "--fps", "0") == 0
+    assert video_cli("video-from-sequence", "--input-dir", str(tmp_path / "data_dst"), "--ext", "jpg",
+                     "--output-file", str(tmp_path / "result.mp4"), "--reference-file", str(clip)) == 0
+    result = ff.probe(tmp_path / "result.mp4")
+    assert result.fps == pytest.approx(30) and result.has_audio
+    assert result.frame_count / result.fps == pytest.approx(source.duration, abs=0.15)
 
 
 def test_video_from_sequence_workspace_defaults_and_fps_flag(video_cli, workspace_with_dst):
