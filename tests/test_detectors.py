@@ -174,6 +174,7 @@ def test_look_sides_get_finer_with_the_frame():
     assert look_sides(2160, 3840) == [2160, 1080]       # 4K: their halves too, to see ~100 px faces
     assert look_sides(480, 640) == [480]
     assert look_sides(1080, 1080) == [] and look_sides(2160, 2160) == [1080]
+    assert look_sides(4320, 7680) == [4320, 2160]       # 8K: faces from ~1/40 of its width (~190 px), as S3FD
 
 
 @pytest.mark.parametrize("size", [(1080, 1920), (571, 1017)])

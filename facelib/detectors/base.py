@@ -61,11 +61,13 @@ def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
 def look_sides(height: int, width: int, face_px: int = 100) -> list[int]:
     """Sides of the square tiles a frame is searched in after the whole-frame look, coarse to fine: squares of
     the shorter side when the frame is not square (letterboxing wastes the detector's input on bars: 2 looks in
-    16:9), then halves until a look sees faces `face_px` wide (squares of side s show faces from about s/12 up)."""
+    16:9), then halves until a look sees faces `face_px` wide (squares of side s show faces from about s/12 up),
+    or 1/40 of the longer side in very large photos (DeepFaceLab's S3FD sees no smaller ones, and they are rarely
+    worth a face)."""
     short, long = sorted((height, width))
     sides = [short] if long > 1.2 * short else []
     side = sides[0] if sides else long
-    while side > 12 * face_px:
+    while side > 12 * max(face_px, long / 40):
         side //= 2
         sides.append(side)
     return sides
