@@ -14,7 +14,8 @@ from core import config as _config
 _config.quiet_tensorflow_logs()
 
 # Each module defines `register(subparsers)`, which adds its parser(s) with `set_defaults(func=main)`.
-COMMAND_MODULES = ("extract", "sort", "resize", "train", "merge", "video", "util", "xseg", "demo", "doctor")
+COMMAND_MODULES = ("extract", "sort", "resize", "train", "merge", "exportdfm", "video", "util", "xseg", "demo",
+                   "doctor")
 
 
 # DeepFaceLab features this toolkit does not have: one line saying why, instead of argparse's "invalid choice".
@@ -24,7 +25,6 @@ MISSING_DFL_FEATURES = {
                                    "sharpen the face with --sharpen-mode gaussian --blursharpen-amount N instead",
     ("facesettool", "enhance"): "facesettool enhance: it runs DeepFaceLab's pretrained FaceEnhancer, whose weights "
                                 "ship with no package; it is not available",
-    ("exportdfm",): "exportdfm: the DeepFaceLive export (.dfm, ONNX) is not available in this toolkit",
     ("--model", "AMP"): "--model AMP: DeepFaceLab's AMP model is not in this toolkit (nor in the SAEHDBW fork); "
                         "train SAEHD or SAEHDBW",
 }

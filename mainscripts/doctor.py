@@ -155,9 +155,18 @@ def check_fast_png() -> Check:
     return Check("fpng", OK, f"{version} (fast PNG writer for merged frames)")
 
 
+def check_dfm_export() -> Check:
+    try:
+        versions = [f"{dist} {importlib.metadata.version(dist)}" for dist in ("tf2onnx", "onnxruntime")]
+    except importlib.metadata.PackageNotFoundError as err:
+        return Check("DeepFaceLive export", WARN, f"{err.name} not installed (optional, for exportdfm): "
+                                                  "pip install -r requirements.txt")
+    return Check("DeepFaceLive export", OK, ", ".join(versions))
+
+
 CHECKS: list[Callable[[], Check]] = [
     check_python, check_tensorflow, check_numpy, check_opencv, check_packages, check_fast_png, check_devices,
-    check_memory, check_ffmpeg, check_drawtext, check_blazeface, check_facemesh, check_dlib,
+    check_memory, check_ffmpeg, check_drawtext, check_blazeface, check_facemesh, check_dlib, check_dfm_export,
 ]
 
 

@@ -474,6 +474,28 @@ class SAEHDEngine(SavedNetworks):
         dst_mask = dec_dst.mask(codes["dst"])
         return self._out(face), self._out(src_mask), self._out(dst_mask)
 
+    def dfm_function(self) -> Callable:
+        """DeepFaceLive's model interface as one float32 `tf.function` (what `exportdfm` turns into a `.dfm`):
+        `in_face` N×R×R×3 BGR in [0, 1] → (`out_face_mask` the dst decoder's mask, `out_celeb_face` N×R×R×3 the
+        swapped face, `out_celeb_face_mask` the src decoder's mask), DeepFaceLab's names and order. A gray model
+        reads the face's luma (the weights of OpenCV's BGR→gray, as its facesets were made) and gives its face on
+        three equal channels. It computes in float32 whatever the training precision (layers follow their input)."""
+        r, cfg = self.config.resolution, self.config
+        luma = tf.constant([0.114, 0.587, 0.299], tf.float32)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, r, r, 3], tf.float32, name="in_face")])
+        def dfm(in_face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+            x = in_face if cfg.input_channels == 3 else tf.reduce_sum(in_face * luma, axis=-1, keepdims=True)
+            codes = self._codes(ops.to_format(x, cfg.data_format), None)
+            dec_src, dec_dst = self._decoders()
+            face, src_mask = (tf.cast(self._out(t), tf.float32) for t in dec_src(codes["swap"]))
+            dst_mask = tf.cast(self._out(dec_dst.mask(codes["dst"])), tf.float32)
+            face = tf.tile(face, [1, 1, 1, 3]) if cfg.channels == 1 else face
+            return (tf.identity(dst_mask, name="out_face_mask"), tf.identity(face, name="out_celeb_face"),
+                    tf.identity(src_mask, name="out_celeb_face_mask"))
+
+        return dfm
+
     def _view_graph(self, src_faces: tf.Tensor, dst_faces: tf.Tensor) -> dict[str, tf.Tensor]:
         n_src = tf.shape(src_faces)[0]
         codes = self._codes(self._input(tf.concat([src_faces, dst_faces], 0)), n_src)

@@ -1,0 +1,106 @@
+"""`main.py exportdfm`: a trained SAEHD, SAEHDBW or Quick96 model as a DeepFaceLive `.dfm` file.
+
+A `.dfm` is an ONNX graph that DeepFaceLive runs with onnxruntime, with DeepFaceLab's names: input `in_face:0`
+(N×R×R×3 BGR in [0, 1]), outputs `out_face_mask:0`, `out_celeb_face:0`, `out_celeb_face_mask:0`. The model's
+float32 swap graph (`dfm_function`) is frozen and converted with tf2onnx, written atomically beside the model
+(`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name), and, where onnxruntime is installed, run once and compared
+with TensorFlow's output. A SAEHDBW `.dfm` takes colour faces (it reads their luma) and gives a gray face on three
+channels: choose a colour transfer (rct) in DeepFaceLive's face merger to colour it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from core import fsio, interact
+from core.errors import UserError
+
+DFM_MODELS = ("SAEHD", "SAEHDBW", "Quick96")
+INPUT_NAME = "in_face:0"
+OUTPUT_NAMES = ("out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0")
+CHECK_TOLERANCE = 1e-3
+
+
+def _frozen_graph_def(function):
+    """The graph of a `tf.function` with its variables turned into constants (what tf2onnx converts)."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    return convert_variables_to_constants_v2(function.get_concrete_function()).graph.as_graph_def()
+
+
+def to_onnx(function, opset: int) -> bytes:
+    """The serialized ONNX model of a `dfm_function`."""
+    try:
+        import tf2onnx
+    except ImportError as err:
+        raise UserError("exportdfm needs the tf2onnx package: pip install -r requirements.txt") from err
+    quiet = {name: logging.getLogger(name) for name in ("tf2onnx", "tensorflow")}  # TF1-API deprecation notes
+    levels = {name: log.level for name, log in quiet.items()}
+    try:
+        for log in quiet.values():
+            log.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proto, _ = tf2onnx.convert.from_graph_def(_frozen_graph_def(function), input_names=[INPUT_NAME],
+                                                      output_names=list(OUTPUT_NAMES), opset=opset)
+    finally:
+        for name, log in quiet.items():
+            log.setLevel(levels[name])
+    return proto.SerializeToString()
+
+
+def check_with_onnxruntime(data: bytes, function, resolution: int) -> float | None:
+    """Largest difference between the `.dfm` run by onnxruntime and TensorFlow on a test batch; None when
+    onnxruntime is not installed."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    faces = np.random.default_rng(0).random((2, resolution, resolution, 3), dtype=np.float32)
+    got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: faces})
+    want = [t.numpy() for t in function(faces)]
+    return max(float(np.abs(g - w).max()) for g, w in zip(got, want))
+
+
+def main(args: argparse.Namespace) -> int:
+    from models.registry import load_model
+    model_dir = fsio.input_folder(args.model_dir)
+    model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
+                       cpu_only=True)
+    output = Path(args.output_file) if args.output_file else model.files.file("model.dfm")
+    resolution = int(model.options["resolution"])
+    function = model.dfm_function()
+    interact.log_info(f"Converting {model.files.full_name} ({resolution} px) to ONNX (opset {args.opset}) ...")
+    data = to_onnx(function, args.opset)
+    difference = check_with_onnxruntime(data, function, resolution)
+    if difference is not None and difference > CHECK_TOLERANCE:
+        raise UserError(f"{output}: not written: the ONNX graph differs from the model by {difference:.2g} "
+                        f"(more than {CHECK_TOLERANCE}); try another --opset")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fsio.atomic_write_bytes(output, data)
+    checked = ("not checked: onnxruntime is not installed" if difference is None
+               else f"onnxruntime gives the model's output to within {difference:.1g}")
+    interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; {checked}). Put it in DeepFaceLive's "
+                      "dfm_models folder and choose it in the Face swapper.")
+    if model.CHANNELS == 1:
+        interact.log_info("This is a grayscale model: its face comes out gray; choose colour transfer rct in "
+                          "DeepFaceLive's Face merger.")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("exportdfm", help="Export a trained model as a DeepFaceLive .dfm (ONNX) file.",
+                              description=__doc__.split("\n\n")[1],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", required=True, help="Model folder (workspace/model).")
+    p.add_argument("--model", required=True, choices=DFM_MODELS, help="Model class to export.")
+    p.add_argument("--force-model-name", help="Export the saved model with this name without asking.")
+    p.add_argument("--output-file", help="Where the .dfm goes (default: <name>_<MODEL>_model.dfm in the model "
+                                         "folder).")
+    p.add_argument("--opset", type=int, default=13, choices=range(11, 19), metavar="11..18",
+                   help="ONNX opset (default 13; DeepFaceLive reads 11 to 17).")
+    p.set_defaults(func=main)

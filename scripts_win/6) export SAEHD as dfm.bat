@@ -1,0 +1,10 @@
+@echo off
+rem Exports the trained SAEHD model as a DeepFaceLive .dfm file (ONNX): model\<name>_SAEHD_model.dfm.
+rem Load it in DeepFaceLive: copy it into DeepFaceLive's dfm_models folder, then choose it in the Face swapper.
+call "%~dp0..\setenv.bat"
+
+"%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" exportdfm ^
+    --model-dir "%WORKSPACE%\model" ^
+    --model SAEHD
+
+if not "%DFL_NONINTERACTIVE%"=="1" pause

@@ -1,0 +1,62 @@
+"""`main.py exportdfm`: trained SAEHD / SAEHDBW models as DeepFaceLive `.dfm` files, run back with onnxruntime."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import onnxruntime
+import pytest
+
+from core.fsio import list_images
+from models.registry import load_model
+from tests.fixtures_training import TINY_OPTIONS
+
+pytestmark = pytest.mark.usefixtures("cpu_float32_for_the_module")
+
+
+@pytest.fixture(scope="module", params=[("SAEHD", "df-ud"), ("SAEHDBW", "liae-ud")], ids=["SAEHD", "SAEHDBW"])
+def trained(request, faces, tmp_path_factory):
+    kind, archi = request.param
+    model = load_model(kind, tmp_path_factory.mktemp(kind), training=True, src_dir=faces[0], dst_dir=faces[1],
+                       force_model_name="live", cpu_only=True, config_options=dict(TINY_OPTIONS, archi=archi))
+    for _ in range(2):
+        model.train_one_iter()
+    model.save()
+    yield model
+    model.close()
+
+
+def _colour_faces(folder, size: int, count: int = 3) -> np.ndarray:
+    return np.stack([cv2.resize(cv2.imread(str(p)), (size, size), interpolation=cv2.INTER_AREA)
+                     for p in list_images(folder)[:count]]).astype(np.float32) / 255
+
+
+def test_the_dfm_swaps_like_the_model_under_deepfacelabs_names(trained, faces, log_messages):
+    import main
+    assert main.main(["--non-interactive", "exportdfm", "--model-dir", str(trained.folder),
+                      "--model", trained.MODEL_NAME]) == 0
+    dfm = trained.folder / f"live_{trained.MODEL_NAME}_model.dfm"
+    assert any(m.startswith(f"Wrote {dfm}") and "onnxruntime gives the model's output" in m for m in log_messages)
+    session = onnxruntime.InferenceSession(str(dfm), providers=["CPUExecutionProvider"])
+    (face_input,) = session.get_inputs()
+    assert face_input.name == "in_face:0" and face_input.shape[1:] == [64, 64, 3]
+    assert [o.name for o in session.get_outputs()] == ["out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0"]
+
+    bgr = _colour_faces(faces[1], 64)
+    dst_mask, face, src_mask = session.run(None, {"in_face:0": bgr})  # DeepFaceLive takes them in this order
+    model_in = bgr if trained.CHANNELS == 3 else cv2.cvtColor(bgr.reshape(-1, 64, 3), cv2.COLOR_BGR2GRAY).reshape(
+        -1, 64, 64, 1)
+    want_face, want_src_mask, want_dst_mask = trained.predict(model_in)
+    assert face.shape == bgr.shape and dst_mask.shape == src_mask.shape == (len(bgr), 64, 64, 1)
+    np.testing.assert_allclose(face, np.repeat(want_face, 3 // trained.CHANNELS, axis=-1), atol=1e-4)
+    np.testing.assert_allclose(src_mask, want_src_mask, atol=1e-4)
+    np.testing.assert_allclose(dst_mask, want_dst_mask, atol=1e-4)
+    if trained.CHANNELS == 1:
+        assert any("grayscale model" in m and "rct" in m for m in log_messages)
+
+
+def test_a_folder_without_the_model_is_a_one_line_error(tmp_path, log_messages):
+    import main
+    assert main.main(["--non-interactive", "exportdfm", "--model-dir", str(tmp_path), "--model", "SAEHD"]) == 1
+    assert not list(tmp_path.glob("*.dfm"))
+    errors = [m for m in log_messages if str(tmp_path) in m]
+    assert errors and "SAEHD" in errors[-1]
