@@ -467,12 +467,16 @@ class SAEHDEngine(SavedNetworks):
         src_vec, dst_vec, _ = self._losses(tensors[:4], tensors[4:])
         return tf.reduce_mean(src_vec), tf.reduce_mean(dst_vec)
 
-    def _predict_graph(self, dst_faces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        codes = self._codes(self._input(dst_faces), None)
+    def _swap(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(src face from the dst code, src-decoder mask, dst-decoder mask), NHWC, of faces in the model's layout."""
+        codes = self._codes(x, None)
         dec_src, dec_dst = self._decoders()
         face, src_mask = dec_src(codes["swap"])
         dst_mask = dec_dst.mask(codes["dst"])
         return self._out(face), self._out(src_mask), self._out(dst_mask)
+
+    def _predict_graph(self, dst_faces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        return self._swap(self._input(dst_faces))
 
     def dfm_function(self) -> Callable:
         """DeepFaceLive's model interface as one float32 `tf.function` (what `exportdfm` turns into a `.dfm`):
@@ -486,10 +490,7 @@ class SAEHDEngine(SavedNetworks):
         @tf.function(input_signature=[tf.TensorSpec([None, r, r, 3], tf.float32, name="in_face")])
         def dfm(in_face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             x = in_face if cfg.input_channels == 3 else tf.reduce_sum(in_face * luma, axis=-1, keepdims=True)
-            codes = self._codes(ops.to_format(x, cfg.data_format), None)
-            dec_src, dec_dst = self._decoders()
-            face, src_mask = (tf.cast(self._out(t), tf.float32) for t in dec_src(codes["swap"]))
-            dst_mask = tf.cast(self._out(dec_dst.mask(codes["dst"])), tf.float32)
+            face, src_mask, dst_mask = self._swap(ops.to_format(x, cfg.data_format))
             face = tf.tile(face, [1, 1, 1, 3]) if cfg.channels == 1 else face
             return (tf.identity(dst_mask, name="out_face_mask"), tf.identity(face, name="out_celeb_face"),
                     tf.identity(src_mask, name="out_celeb_face_mask"))

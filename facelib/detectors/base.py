@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def look_sides(height: int, width: int, face_px: int = 100) -> list[int]:
     return sides
 
 
-def detect_in_tiles(detector: Detector, image: np.ndarray, side: int, known: list[Detection] = (),
+def detect_in_tiles(detector: Detector, image: np.ndarray, side: int, known: Sequence[Detection] = (),
                     min_score: float = 0.7) -> list[Detection]:
     """Faces too small for a whole-frame look (which shrinks the frame to the detector's input): the frame in
     overlapping squares of `side`, each searched at the detector's own input size. A face cut by a tile edge is
