@@ -103,7 +103,9 @@ def video_from_sequence(args: argparse.Namespace) -> int:
     if args.input_dir and not (args.workspace or ws.data_dst.is_dir() or ws.dst_video()):
         # frames outside a workspace, as merge lays them out: FRAMES/merged -> result.mp4 beside FRAMES
         ws = Workspace.around_frames(input_dir.parent if input_dir.name in ("merged", "merged_mask") else input_dir)
-    output_file = Path(args.output_file) if args.output_file else ws.result
+    # masks (merged_mask, or merge's <output>_mask) become result_mask.mp4, never over the result itself
+    default_output = ws.result_mask if input_dir.name.endswith("_mask") else ws.result
+    output_file = Path(args.output_file) if args.output_file else default_output
     reference = args.reference_file or ws.dst_video()
     reference_info = ffmpeg.probe(reference, count=False) if reference else None
     if reference is None:

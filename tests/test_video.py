@@ -149,6 +149,13 @@ def test_video_from_sequence_workspace_defaults_and_fps_flag(video_cli, workspac
     assert info.frame_count == VIDEO_FRAMES and info.fps == pytest.approx(10) and info.has_audio
     # The wrong --ext is a one-line error naming the folder, not an empty video.
     assert video_cli("video-from-sequence", "--workspace", str(ws), "--ext", "png") == 1
+    # The masks become result_mask.mp4 and leave the result alone.
+    before = (ws / "result.mp4").read_bytes()
+    ff.extract_frames(ws / "data_dst.mp4", ws / "data_dst" / "merged_mask", ext="jpg")
+    assert video_cli("video-from-sequence", "--input-dir", str(ws / "data_dst" / "merged_mask"), "--ext", "jpg",
+                     "--no-include-audio") == 0
+    assert ff.probe(ws / "result_mask.mp4").frame_count == VIDEO_FRAMES
+    assert (ws / "result.mp4").read_bytes() == before
 
 
 def test_video_from_sequence_outside_a_workspace_writes_beside_the_frames(video_cli, workspace_with_dst, tmp_path,
