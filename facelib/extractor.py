@@ -104,8 +104,8 @@ class FaceExtractor:
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
         """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation, nor (for
-        detectors that shrink the frame, on frames of 512 px and more) in tiles of half the shorter side, where a
-        lone small face of a wide shot shows up.
+        detectors that shrink the frame) zoomed out, where an extreme close-up shows up, nor (on frames of 512 px
+        and more) in tiles of half the shorter side, where a lone small face of a wide shot shows up.
 
         Upright, such detectors also search the frame in overlapping squares (`look_sides`): in a wide frame
         squares of its height, in 1440p and 4K also halves of those, so that the smaller faces of a two-shot or a
@@ -121,6 +121,8 @@ class FaceExtractor:
             faces = [f for f in (self._landmark(turned, d, back) for d in detections) if f]
             if faces:
                 break
+        if not faces and self.detector.input_size:
+            faces = self._look_zoomed_out(bgr)
         fallback = min(bgr.shape[:2]) // 2
         if not faces and self.detector.input_size and 2 * fallback >= TILED_SEARCH_MIN_PX and fallback not in sides:
             upright = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -128,6 +130,15 @@ class FaceExtractor:
             faces = [f for f in (self._landmark(bgr, d, upright) for d in tiled) if f]
         faces.sort(key=lambda f: -f.area)
         return faces[:self.max_faces] if self.max_faces > 0 else faces
+
+    def _look_zoomed_out(self, bgr: np.ndarray) -> list[FoundFace]:
+        """An extreme close-up (the face fills the frame, chin or forehead cut off), which BlazeFace misses: the
+        frame framed by black borders half its longer side wide, so the face fills a quarter of the look. The
+        landmarks may reach past the frame edge, as DeepFaceLab's do for a cut face."""
+        pad = max(bgr.shape[:2]) // 2
+        framed = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
+        back = np.array([[1.0, 0.0, -pad], [0.0, 1.0, -pad]])
+        return [f for f in (self._landmark(framed, d, back) for d in self.detector.detect(framed)) if f]
 
     def _landmark(self, turned: np.ndarray, detection: Detection, back: np.ndarray) -> FoundFace | None:
         l, t, r, b = detection.rect

@@ -254,3 +254,21 @@ def test_a_group_in_4k_is_found_down_to_about_100_px_faces(astronaut_bgr):
     widths = [f.rect[2] - f.rect[0] for f in faces]
     assert widths == sorted(widths, reverse=True) and widths[-1] < 150
     assert sorted(int(f.rect[0] // 1200) for f in faces) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("photo", ["astronaut_bgr", "hopper_bgr"])
+def test_an_extreme_close_up_is_found_zoomed_out(photo, request):
+    """A frame filled by the face, chin and forehead cut off: BlazeFace sees nothing in it; framed by black
+    borders it finds the face, whose landmarks reach past the frame edge while the eyes stay inside."""
+    from facelib.extractor import FaceExtractor
+    image = request.getfixturevalue(photo)
+    extractor = FaceExtractor("blazeface")
+    l, t, r, b = extractor.find_faces(image)[0].rect
+    cx, cy, half = (l + r) / 2, (t + b) / 2, (r - l) * 0.4
+    close_up = cv2.resize(image[int(cy - half):int(cy + half), int(cx - half):int(cx + half)], (256, 256))
+    assert extractor.detector.detect(close_up) == []
+    faces = extractor.find_faces(close_up)
+    assert len(faces) == 1
+    eyes, chin = faces[0].landmarks[36:48], faces[0].landmarks[8]  # iBUG 68-point layout
+    assert (eyes > 0).all() and (eyes < 256).all()
+    assert chin[1] > 256  # the chin is below the frame
