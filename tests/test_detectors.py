@@ -272,3 +272,15 @@ def test_an_extreme_close_up_is_found_zoomed_out(photo, request):
     eyes, chin = faces[0].landmarks[36:48], faces[0].landmarks[8]  # iBUG 68-point layout
     assert (eyes > 0).all() and (eyes < 256).all()
     assert chin[1] > 256  # the chin is below the frame
+
+
+def test_a_blurred_face_the_detector_is_sure_of_keeps_its_landmarks(astronaut_bgr):
+    """Out of focus (Gaussian sigma 6 on a ~100 px face) FaceMesh calls it no face (presence ~0.03), BlazeFace is
+    sure (0.8): the face is kept, its landmarks near the sharp photo's (as DeepFaceLab's landmarker would)."""
+    from facelib.extractor import FaceExtractor
+    extractor = FaceExtractor("blazeface")
+    sharp = extractor.find_faces(astronaut_bgr)[0].landmarks
+    faces = extractor.find_faces(cv2.GaussianBlur(astronaut_bgr, (0, 0), 6))
+    assert len(faces) == 1
+    inter_ocular = np.linalg.norm(sharp[36:42].mean(0) - sharp[42:48].mean(0))
+    assert np.linalg.norm(faces[0].landmarks - sharp, axis=1).mean() < 0.2 * inter_ocular

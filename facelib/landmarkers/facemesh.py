@@ -19,6 +19,7 @@ from facelib.landmarkers.mesh68 import mesh_to_68
 MODEL_FILE = "face_landmark.tflite"
 INPUT_SIZE = 192
 ROI_SCALE = 1.5
+TRUSTED_DETECTION = 0.8  # detector score above which FaceMesh's own doubt does not drop the face
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # mesh indices (image left, image right)
 
 
@@ -112,11 +113,15 @@ class FaceMeshLandmarker:
         return points, 1.0 / (1.0 + math.exp(-flag))
 
     def mesh_for(self, image: np.ndarray, detection: Detection, accurate: bool = True) -> np.ndarray | None:
-        """The 468-point mesh of the detected face (refined from its own ROI when `accurate`), or None."""
+        """The 468-point mesh of the detected face (refined from its own ROI when `accurate`), or None when
+        FaceMesh's face-presence score stays below `min_presence`. A detection of score `TRUSTED_DETECTION` or more
+        (and a box placed by hand) always gets its mesh: FaceMesh doubts strongly blurred faces (motion blur, out
+        of focus) whose mesh is still usable, and DeepFaceLab's landmarker never refuses a detected face."""
+        need = 0.0 if detection.score >= TRUSTED_DETECTION else self.min_presence
         points, presence = self.mesh(image, roi_from_detection(detection))
-        if accurate and presence >= self.min_presence:
+        if accurate and presence >= need:
             points, presence = self.mesh(image, roi_from_points(points, RIGHT_EYE_OUTER, LEFT_EYE_OUTER))
-        return points if presence >= self.min_presence else None
+        return points if presence >= need else None
 
     def track(self, image: np.ndarray, previous_mesh: np.ndarray) -> np.ndarray | None:
         """Mesh of a face in a video frame from the previous frame's mesh (no detector), or None if lost."""
