@@ -4,8 +4,8 @@ A `.dfm` is an ONNX graph that DeepFaceLive runs with onnxruntime, with DeepFace
 (N×R×R×3 BGR in [0, 1]), outputs `out_face_mask:0`, `out_celeb_face:0`, `out_celeb_face_mask:0`. The model's
 float32 swap graph (`dfm_function`) is frozen and converted with tf2onnx, written atomically beside the model
 (`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name), and, where onnxruntime is installed, run once and compared
-with TensorFlow's output. A SAEHDBW `.dfm` takes colour faces (it reads their luma) and gives a gray face on three
-channels: choose a colour transfer (rct) in DeepFaceLive's face merger to colour it.
+with TensorFlow's output. A SAEHDBW `.dfm` takes colour faces, reads their luma and gives its face back in colour,
+as `merge --bw-output luma` does: the live face's colour with the model's brightness.
 """
 from __future__ import annotations
 
@@ -87,8 +87,8 @@ def main(args: argparse.Namespace) -> int:
     interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; {checked}). Put it in DeepFaceLive's "
                       "dfm_models folder and choose it in the Face swapper.")
     if model.CHANNELS == 1:
-        interact.log_info("This is a grayscale model: its face comes out gray; choose colour transfer rct in "
-                          "DeepFaceLive's Face merger.")
+        interact.log_info("This is a grayscale model: the .dfm colours its face with the live face's colour "
+                          "(as merge --bw-output luma), so DeepFaceLive's colour transfer can stay off.")
     return 0
 
 

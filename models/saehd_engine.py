@@ -482,16 +482,19 @@ class SAEHDEngine(SavedNetworks):
         """DeepFaceLive's model interface as one float32 `tf.function` (what `exportdfm` turns into a `.dfm`):
         `in_face` N×R×R×3 BGR in [0, 1] → (`out_face_mask` the dst decoder's mask, `out_celeb_face` N×R×R×3 the
         swapped face, `out_celeb_face_mask` the src decoder's mask), DeepFaceLab's names and order. A gray model
-        reads the face's luma (the weights of OpenCV's BGR→gray, as its facesets were made) and gives its face on
-        three equal channels. It computes in float32 whatever the training precision (layers follow their input)."""
+        reads the face's luma (the weights of OpenCV's BGR→gray, as its facesets were made) and gives its face in
+        colour as the merger's `--bw-output luma` does: the live face's colour with the model's brightness (Y of
+        YCrCb replaced). It computes in float32 whatever the training precision (layers follow their input)."""
         r, cfg = self.config.resolution, self.config
         luma = tf.constant([0.114, 0.587, 0.299], tf.float32)
 
         @tf.function(input_signature=[tf.TensorSpec([None, r, r, 3], tf.float32, name="in_face")])
         def dfm(in_face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-            x = in_face if cfg.input_channels == 3 else tf.reduce_sum(in_face * luma, axis=-1, keepdims=True)
-            face, src_mask, dst_mask = self._swap(ops.to_format(x, cfg.data_format))
-            face = tf.tile(face, [1, 1, 1, 3]) if cfg.channels == 1 else face
+            y = tf.reduce_sum(in_face * luma, axis=-1, keepdims=True)
+            face, src_mask, dst_mask = self._swap(ops.to_format(in_face if cfg.input_channels == 3 else y,
+                                                                cfg.data_format))
+            if cfg.channels == 1:  # same Cr and Cb, new Y: every channel moves by the change of Y
+                face = tf.clip_by_value(in_face + (face - y), 0.0, 1.0)
             return (tf.identity(dst_mask, name="out_face_mask"), tf.identity(face, name="out_celeb_face"),
                     tf.identity(src_mask, name="out_celeb_face_mask"))
 

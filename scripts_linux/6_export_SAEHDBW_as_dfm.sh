@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exports the trained SAEHDBW model as a DeepFaceLive .dfm file (ONNX): model/<name>_SAEHDBW_model.dfm.
-# The grayscale model reads the live face's brightness and gives a gray face: pick colour transfer
-# rct in DeepFaceLive's Face merger to colour it.
+# The grayscale model reads the live face's brightness and colours its face with the live face's
+# colour (as merge --bw-output luma): DeepFaceLive's colour transfer can stay off.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
 

@@ -1,7 +1,7 @@
 @echo off
 rem Exports the trained SAEHDBW model as a DeepFaceLive .dfm file (ONNX): model\<name>_SAEHDBW_model.dfm.
-rem The grayscale model reads the live face's brightness and gives a gray face: pick colour transfer
-rem rct in DeepFaceLive's Face merger to colour it.
+rem The grayscale model reads the live face's brightness and colours its face with the live face's
+rem colour (as merge --bw-output luma): DeepFaceLive's colour transfer can stay off.
 call "%~dp0..\setenv.bat"
 
 "%PYTHON_EXECUTABLE%" "%DFL_ROOT%\main.py" exportdfm ^
