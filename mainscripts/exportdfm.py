@@ -32,7 +32,7 @@ def _frozen_graph_def(function):
 
 
 def to_onnx(function, opset: int) -> bytes:
-    """The serialized ONNX model of a `dfm_function`."""
+    """The serialized ONNX model of a `dfm_function`; a conversion failure is a `UserError` saying why."""
     try:
         import tf2onnx
     except ImportError as err:
@@ -46,6 +46,8 @@ def to_onnx(function, opset: int) -> bytes:
             warnings.simplefilter("ignore")
             proto, _ = tf2onnx.convert.from_graph_def(_frozen_graph_def(function), input_names=[INPUT_NAME],
                                                       output_names=list(OUTPUT_NAMES), opset=opset)
+    except Exception as err:  # tf2onnx raises plain exceptions for ops or opsets it cannot convert
+        raise UserError(f"tf2onnx could not convert the model at opset {opset}: {err}; try another --opset") from err
     finally:
         for name, log in quiet.items():
             log.setLevel(levels[name])
