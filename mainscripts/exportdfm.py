@@ -10,7 +10,10 @@ as `merge --bw-output luma` does: the live face's colour with the model's bright
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -31,8 +34,17 @@ def _frozen_graph_def(function):
     return convert_variables_to_constants_v2(function.get_concrete_function()).graph.as_graph_def()
 
 
-def to_onnx(function, opset: int) -> bytes:
-    """The serialized ONNX model of a `dfm_function`; a conversion failure is a `UserError` saying why."""
+def use_pure_python_protobuf() -> None:
+    """tf2onnx rewrites every node's protobuf once per optimizer pass. With protobuf's C backend (upb) the old copies
+    stay in the message's memory arena: about 50x the weights in RAM (16 GB for DeepFaceLab's default 128 px model,
+    more than a 24 GB machine for 256 px). The pure-Python backend frees them (and converts faster). It must be
+    chosen before protobuf is first imported, i.e. before TensorFlow."""
+    if "google.protobuf" not in sys.modules:
+        os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+
+
+def to_onnx(graph_def, opset: int) -> bytes:
+    """The serialized ONNX model of a frozen `dfm_function` graph; a conversion failure is a `UserError`."""
     try:
         import tf2onnx
     except ImportError as err:
@@ -44,7 +56,7 @@ def to_onnx(function, opset: int) -> bytes:
             log.setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            proto, _ = tf2onnx.convert.from_graph_def(_frozen_graph_def(function), input_names=[INPUT_NAME],
+            proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=[INPUT_NAME],
                                                       output_names=list(OUTPUT_NAMES), opset=opset)
     except Exception as err:  # tf2onnx raises plain exceptions for ops or opsets it cannot convert
         raise UserError(f"tf2onnx could not convert the model at opset {opset}: {err}; try another --opset") from err
@@ -54,31 +66,35 @@ def to_onnx(function, opset: int) -> bytes:
     return proto.SerializeToString()
 
 
-def check_with_onnxruntime(data: bytes, function, resolution: int) -> float | None:
-    """Largest difference between the `.dfm` run by onnxruntime and TensorFlow on a test batch; None when
-    onnxruntime is not installed."""
+def check_with_onnxruntime(data: bytes, faces: np.ndarray, want: list[np.ndarray]) -> float | None:
+    """Largest difference between the `.dfm` run by onnxruntime on `faces` and TensorFlow's outputs `want`; None
+    when onnxruntime is not installed."""
     try:
         import onnxruntime
     except ImportError:
         return None
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-    faces = np.random.default_rng(0).random((2, resolution, resolution, 3), dtype=np.float32)
     got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: faces})
-    want = [t.numpy() for t in function(faces)]
     return max(float(np.abs(g - w).max()) for g, w in zip(got, want))
 
 
 def main(args: argparse.Namespace) -> int:
+    use_pure_python_protobuf()
     from models.registry import load_model
     model_dir = fsio.input_folder(args.model_dir)
     model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
                        cpu_only=True)
     output = Path(args.output_file) if args.output_file else model.files.file("model.dfm")
-    resolution = int(model.options["resolution"])
+    resolution, name, gray = int(model.options["resolution"]), model.files.full_name, model.CHANNELS == 1
     function = model.dfm_function()
-    interact.log_info(f"Converting {model.files.full_name} ({resolution} px) to ONNX (opset {args.opset}) ...")
-    data = to_onnx(function, args.opset)
-    difference = check_with_onnxruntime(data, function, resolution)
+    faces = np.random.default_rng(0).random((2, resolution, resolution, 3), dtype=np.float32)
+    want = [t.numpy() for t in function(faces)]
+    graph_def = _frozen_graph_def(function)
+    del model, function  # the weights now live in graph_def: free the model's copy before converting
+    gc.collect()
+    interact.log_info(f"Converting {name} ({resolution} px) to ONNX (opset {args.opset}) ...")
+    data = to_onnx(graph_def, args.opset)
+    difference = check_with_onnxruntime(data, faces, want)
     if difference is not None and difference > CHECK_TOLERANCE:
         raise UserError(f"{output}: not written: the ONNX graph differs from the model by {difference:.2g} "
                         f"(more than {CHECK_TOLERANCE}); try another --opset")
@@ -88,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
                else f"onnxruntime gives the model's output to within {difference:.1g}")
     interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; {checked}). Put it in DeepFaceLive's "
                       "dfm_models folder and choose it in the Face swapper.")
-    if model.CHANNELS == 1:
+    if gray:
         interact.log_info("This is a grayscale model: the .dfm colours its face with the live face's colour "
                           "(as merge --bw-output luma), so DeepFaceLive's colour transfer can stay off.")
     return 0
