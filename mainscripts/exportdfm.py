@@ -120,5 +120,5 @@ def register(subparsers) -> None:
     p.add_argument("--output-file", help="Where the .dfm goes (default: <name>_<MODEL>_model.dfm in the model "
                                          "folder).")
     p.add_argument("--opset", type=int, default=13, choices=range(11, 19), metavar="11..18",
-                   help="ONNX opset (default 13; DeepFaceLive reads 11 to 17).")
+                   help="ONNX opset (default 13, which older onnxruntime builds such as DeepFaceLive's read too).")
     p.set_defaults(func=main)
