@@ -216,8 +216,12 @@ def _rate(text: str, unit: str) -> re.Match | None:
     return re.search(rf"(\d+(?:\.\d+)?)(k?) {unit}\b", text)
 
 
+def _rate_value(match: re.Match) -> float:
+    return float(match.group(1)) * (1000 if match.group(2) else 1)
+
+
 def _parse_rate(match: re.Match) -> tuple[float, str]:
-    value = float(match.group(1)) * (1000 if match.group(2) else 1)
+    value = _rate_value(match)
     exact = _NTSC_RATES.get(round(value, 2))
     return (eval_fraction(exact), exact) if exact else (value, f"{value:g}")
 
@@ -229,7 +233,7 @@ def _frame_rate(average: re.Match | None, base: re.Match | None) -> re.Match | N
     keeps them in step with the sound (the average rate would stretch the video)."""
     if not (average and base):
         return average or base
-    avg, tbr = (float(m.group(1)) * (1000 if m.group(2) else 1) for m in (average, base))
+    avg, tbr = _rate_value(average), _rate_value(base)
     return average if avg < 0.7 * tbr and abs(1 - avg / tbr) > 0.1 else base
 
 

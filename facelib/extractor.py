@@ -25,6 +25,7 @@ MIN_FACE_PX = 40          # detector boxes smaller than this are ignored (too sm
 LOOK_FACE_PX = 100        # upright, tiles get finer until faces this wide are seen (squares of the height in 1080p)
 TILED_SEARCH_MIN_PX = 512  # frames at least this big (shorter side) are searched in tiles when no face is found
 MAX_SQUARE_TO_RECT = 4.0  # a full-face square this many times larger than the detector box = bad landmarks
+UPRIGHT = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # identity 2x3 map
 
 
 @dataclass
@@ -75,7 +76,7 @@ def rotate(image: np.ndarray, degrees: int) -> tuple[np.ndarray, np.ndarray]:
     """(image turned clockwise by 0/90/180/270 degrees, 2x3 matrix mapping its pixels back to the original)."""
     h, w = image.shape[:2]
     forward = {
-        0: np.array([[1, 0, 0], [0, 1, 0]], np.float64),
+        0: UPRIGHT,
         90: np.array([[0, -1, h - 1], [1, 0, 0]], np.float64),
         180: np.array([[-1, 0, w - 1], [0, -1, h - 1]], np.float64),
         270: np.array([[0, 1, 0], [-1, 0, w - 1]], np.float64),
@@ -111,23 +112,19 @@ class FaceExtractor:
         squares of its height, in 1440p and 4K also halves of those, so that the smaller faces of a two-shot or a
         group are found beside the biggest one."""
         bgr = to_bgr(image)
-        sides = look_sides(*bgr.shape[:2], LOOK_FACE_PX) if self.detector.input_size else []
+        shrinks = bool(self.detector.input_size)
+        sides = look_sides(*bgr.shape[:2], LOOK_FACE_PX) if shrinks else []
         faces = []
         for degrees in self.rotations:
             turned, back = rotate(bgr, degrees)
             detections = self.detector.detect(turned)
             for side in sides if degrees == 0 else ():
                 detections += detect_in_tiles(self.detector, turned, side, known=detections)
-            faces = [f for f in (self._landmark(turned, d, back) for d in detections) if f]
+            faces = self._faces(turned, detections, back)
             if faces:
                 break
-        if not faces and self.detector.input_size:
-            faces = self._look_zoomed_out(bgr)
-        fallback = min(bgr.shape[:2]) // 2
-        if not faces and self.detector.input_size and 2 * fallback >= TILED_SEARCH_MIN_PX and fallback not in sides:
-            upright = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-            tiled = detect_in_tiles(self.detector, bgr, fallback)
-            faces = [f for f in (self._landmark(bgr, d, upright) for d in tiled) if f]
+        if not faces and shrinks:
+            faces = self._look_zoomed_out(bgr) or self._look_in_small_tiles(bgr, sides)
         faces.sort(key=lambda f: -f.area)
         return faces[:self.max_faces] if self.max_faces > 0 else faces
 
@@ -137,8 +134,19 @@ class FaceExtractor:
         landmarks may reach past the frame edge, as DeepFaceLab's do for a cut face."""
         pad = max(bgr.shape[:2]) // 2
         framed = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
-        back = np.array([[1.0, 0.0, -pad], [0.0, 1.0, -pad]])
-        return [f for f in (self._landmark(framed, d, back) for d in self.detector.detect(framed)) if f]
+        return self._faces(framed, self.detector.detect(framed), np.array([[1.0, 0.0, -pad], [0.0, 1.0, -pad]]))
+
+    def _look_in_small_tiles(self, bgr: np.ndarray, searched: list[int]) -> list[FoundFace]:
+        """A lone small face of a wide shot: frames of `TILED_SEARCH_MIN_PX` and more in tiles of half the shorter
+        side, unless the upright look already searched tiles of that size."""
+        side = min(bgr.shape[:2]) // 2
+        if 2 * side < TILED_SEARCH_MIN_PX or side in searched:
+            return []
+        return self._faces(bgr, detect_in_tiles(self.detector, bgr, side), UPRIGHT)
+
+    def _faces(self, image: np.ndarray, detections: list[Detection], back: np.ndarray) -> list[FoundFace]:
+        """The detections that get sane landmarks, mapped by `back` to the frame's pixels."""
+        return [f for f in (self._landmark(image, d, back) for d in detections) if f]
 
     def _landmark(self, turned: np.ndarray, detection: Detection, back: np.ndarray) -> FoundFace | None:
         l, t, r, b = detection.rect

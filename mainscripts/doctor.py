@@ -159,7 +159,7 @@ def check_dfm_export() -> Check:
     try:
         versions = [f"{dist} {importlib.metadata.version(dist)}" for dist in ("tf2onnx", "onnxruntime")]
     except importlib.metadata.PackageNotFoundError as err:
-        return Check("DeepFaceLive export", WARN, f"{err.name} not installed (optional, for exportdfm): "
+        return Check("DeepFaceLive export", WARN, f"{err.name} not installed (needed by exportdfm only): "
                                                   "pip install -r requirements.txt")
     return Check("DeepFaceLive export", OK, ", ".join(versions))
 

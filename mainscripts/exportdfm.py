@@ -3,14 +3,15 @@
 A `.dfm` is an ONNX graph that DeepFaceLive runs with onnxruntime, with DeepFaceLab's names: input `in_face:0`
 (N×R×R×3 BGR in [0, 1]), outputs `out_face_mask:0`, `out_celeb_face:0`, `out_celeb_face_mask:0`. The model's
 float32 swap graph (`dfm_function`) is frozen and converted with tf2onnx, written atomically beside the model
-(`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name), and, where onnxruntime is installed, run once and compared
-with TensorFlow's output. A SAEHDBW `.dfm` takes colour faces, reads their luma and gives its face back in colour,
+(`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name) once onnxruntime has run it and matched TensorFlow's
+output. A SAEHDBW `.dfm` takes colour faces, reads their luma and gives its face back in colour,
 as `merge --bw-output luma` does: the live face's colour with the model's brightness.
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import logging
 import os
 import sys
@@ -43,12 +44,16 @@ def use_pure_python_protobuf() -> None:
         os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
 
+def _require(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise UserError(f"exportdfm needs the {module} package: pip install -r requirements.txt") from err
+
+
 def to_onnx(graph_def, opset: int) -> bytes:
     """The serialized ONNX model of a frozen `dfm_function` graph; a conversion failure is a `UserError`."""
-    try:
-        import tf2onnx
-    except ImportError as err:
-        raise UserError("exportdfm needs the tf2onnx package: pip install -r requirements.txt") from err
+    tf2onnx = _require("tf2onnx")
     quiet = {name: logging.getLogger(name) for name in ("tf2onnx", "tensorflow")}  # TF1-API deprecation notes
     levels = {name: log.level for name, log in quiet.items()}
     try:
@@ -66,14 +71,9 @@ def to_onnx(graph_def, opset: int) -> bytes:
     return proto.SerializeToString()
 
 
-def check_with_onnxruntime(data: bytes, faces: np.ndarray, want: list[np.ndarray]) -> float | None:
-    """Largest difference between the `.dfm` run by onnxruntime on `faces` and TensorFlow's outputs `want`; None
-    when onnxruntime is not installed."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+def check_with_onnxruntime(data: bytes, faces: np.ndarray, want: list[np.ndarray]) -> float:
+    """Largest difference between the `.dfm` run by onnxruntime on `faces` and TensorFlow's outputs `want`."""
+    session = _require("onnxruntime").InferenceSession(data, providers=["CPUExecutionProvider"])
     got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: faces})
     return max(float(np.abs(g - w).max()) for g, w in zip(got, want))
 
@@ -95,15 +95,14 @@ def main(args: argparse.Namespace) -> int:
     interact.log_info(f"Converting {name} ({resolution} px) to ONNX (opset {args.opset}) ...")
     data = to_onnx(graph_def, args.opset)
     difference = check_with_onnxruntime(data, faces, want)
-    if difference is not None and difference > CHECK_TOLERANCE:
+    if difference > CHECK_TOLERANCE:
         raise UserError(f"{output}: not written: the ONNX graph differs from the model by {difference:.2g} "
                         f"(more than {CHECK_TOLERANCE}); try another --opset")
     output.parent.mkdir(parents=True, exist_ok=True)
     fsio.atomic_write_bytes(output, data)
-    checked = ("not checked: onnxruntime is not installed" if difference is None
-               else f"onnxruntime gives the model's output to within {difference:.1g}")
-    interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; {checked}). Put it in DeepFaceLive's "
-                      "dfm_models folder and choose it in the Face swapper.")
+    interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; onnxruntime gives the model's output to within "
+                      f"{difference:.1g}). Put it in DeepFaceLive's dfm_models folder and choose it in the Face "
+                      "swapper.")
     if gray:
         interact.log_info("This is a grayscale model: the .dfm colours its face with the live face's colour "
                           "(as merge --bw-output luma), so DeepFaceLive's colour transfer can stay off.")

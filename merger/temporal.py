@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from core.imagelib.color_transfer import BGR_LUMA
 from facelib.landmarks import get_transform_mat, transform_points
 from merger.masked import FacePrediction, Motion
 
@@ -91,7 +92,7 @@ def average_masks(masks: list[np.ndarray]) -> np.ndarray:
 def face_brightness(pred: FacePrediction) -> float:
     """Mean brightness of a predicted face inside its learned mask (the whole square if the mask is empty)."""
     face = pred.face.astype(np.float32)
-    luma = face[..., 0] if face.shape[-1] == 1 else face @ np.array([0.114, 0.587, 0.299], np.float32)
+    luma = face[..., 0] if face.shape[-1] == 1 else face @ np.array(BGR_LUMA, np.float32)
     inside = pred.learned_prd.reshape(luma.shape) >= 0.5
     values = luma[inside] if inside.sum() >= 16 else luma.ravel()
     return float(values.mean())

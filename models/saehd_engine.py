@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.errors import UserError
+from core.imagelib.color_transfer import BGR_LUMA
 from core.leras import ops
 from core.leras.archis.discriminators import CodeDiscriminator, UNetPatchDiscriminator
 from core.leras.archis.deepfake import ArchiSpec, Decoder, Encoder, Inter, lowest_dense_res, normalize_resolution
@@ -486,7 +487,7 @@ class SAEHDEngine(SavedNetworks):
         colour as the merger's `--bw-output luma` does: the live face's colour with the model's brightness (Y of
         YCrCb replaced). It computes in float32 whatever the training precision (layers follow their input)."""
         r, cfg = self.config.resolution, self.config
-        luma = tf.constant([0.114, 0.587, 0.299], tf.float32)
+        luma = tf.constant(BGR_LUMA, tf.float32)
 
         @tf.function(input_signature=[tf.TensorSpec([None, r, r, 3], tf.float32, name="in_face")])
         def dfm(in_face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

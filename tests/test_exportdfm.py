@@ -81,3 +81,17 @@ def test_the_export_runs_on_pure_python_protobuf_when_it_can_choose():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.strip() == "python"
+
+
+def test_an_export_that_does_not_match_the_model_is_not_written(trained, monkeypatch, tmp_path, log_messages):
+    import main
+    from mainscripts import exportdfm
+    if trained.CHANNELS == 1:
+        pytest.skip("one model is enough for the refusal")
+    earlier = tmp_path / "live.dfm"
+    earlier.write_bytes(b"an earlier export")
+    monkeypatch.setattr(exportdfm, "check_with_onnxruntime", lambda data, faces, want: 0.5)
+    assert main.main(["--non-interactive", "exportdfm", "--model-dir", str(trained.folder), "--model", "SAEHD",
+                      "--output-file", str(earlier)]) == 1
+    assert earlier.read_bytes() == b"an earlier export"
+    assert any(str(earlier) in m and "not written" in m for m in log_messages)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 MASK_CUTOFF = 0.5
+BGR_LUMA = (0.114, 0.587, 0.299)  # OpenCV's BGR -> gray weights (Y of YCrCb), as gray facesets are made
 _EPS = 1e-6
 
 
