@@ -85,6 +85,8 @@ rem set "TRAIN_CONFIG_FILE=%WORKSPACE%\train_config.json"
 rem set "MERGE_CONFIG_FILE=%WORKSPACE%\merge_config.json"
 rem Options of the XSeg mask model ("5.XSeg) train"), e.g. {"resolution": 128, "base_ch": 16} for a CPU.
 rem set "XSEG_CONFIG_FILE=%WORKSPACE%\xseg_config.json"
+rem Options of the Colorizer ("6) train Colorizer"), e.g. {"resolution": 128, "base_ch": 32} on a GPU.
+rem set "COLORIZER_CONFIG_FILE=%WORKSPACE%\colorizer_config.json"
 
 rem A folder (or faceset.pak) of many different faces for pretraining mode of SAEHD / SAEHDBW.
 rem set "PRETRAINING_DATA_DIR=%DFL_ROOT%\pretrain_faces"

@@ -28,7 +28,9 @@ HELP = {
     "bw_output": "One-channel (SAEHDBW) faces in colour frames: luma keeps the frame's colours and replaces the "
                  "face's brightness (default); gray makes the whole output gray (the fork's behaviour); "
                  "precomputed writes predicted faces to data_dst/predicted first (pass 1) so they can be edited "
-                 "or colorized, then merges those files (pass 2, run the same command again).",
+                 "or colorized, then merges those files (pass 2, run the same command again); colorize gives the "
+                 "face the src person's colour with the Colorizer trained in --model-dir (`train --model "
+                 "Colorizer`).",
 }
 
 
@@ -163,7 +165,16 @@ def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSour
 
     model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
                        cpu_only=args.cpu_only, force_gpu_idxs=args.force_gpu_idxs)
-    return sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
+    source = sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
+    if args.bw_output == "colorize":
+        if source.spec.channels != 1:
+            interact.log_warn(f"--bw-output colorize colours one-channel faces; {args.model} predicts colour, so it "
+                              "is merged as usual")
+        else:
+            from models.colorizer import load_colorizer
+            source.colorizer = load_colorizer(model_dir, source.spec.face_type, cpu_only=args.cpu_only,
+                                              force_gpu_idxs=args.force_gpu_idxs)
+    return source
 
 
 def _next_steps(paths: dict[str, Path | None], with_mask: bool) -> None:
@@ -228,12 +239,22 @@ def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -
     if name is None and model_dir.is_dir():
         names = list_models(model_dir, args.model)
         name = names[0] if names else None     # what a non-interactive model choice picks
-    data_file = model_dir / f"{name}_{args.model}_data.json"
+    state = _data_file_state(model_dir / f"{name}_{args.model}_data.json")
+    if not state:
+        return ""
+    identity = f"{args.model} {model_dir.resolve()} {name} {state}"
+    if args.bw_output == "colorize":  # more Colorizer training colours the frames anew
+        identity += f" colorizer {_data_file_state(model_dir / 'Colorizer_Colorizer_data.json')}"
+    return identity
+
+
+def _data_file_state(path: Path) -> str:
+    """'iter N generation G' of a model's data file, or '' when it cannot be read."""
     try:
-        data = json.loads(data_file.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
-    return f"{args.model} {model_dir.resolve()} {name} iter {data.get('iter')} generation {data.get('generation')}"
+    return f"iter {data.get('iter')} generation {data.get('generation')}"
 
 
 def _precomputed_pass_one(args: argparse.Namespace, paths: dict[str, Path], frames, todo) -> int:
@@ -286,6 +307,9 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"{paths['model']}: model folder not found")
     if session is None and not can_ask:
         session = MergeSession(ask_config(fixed_fields(args)))
+    if args.bw_output == "colorize" and not precomputed:
+        from models.colorizer import require_colorizer
+        require_colorizer(paths["model"])
     if session is not None:
         _check_mask_modes(session.resolve([f.name for f in frames]), paths["model"], source is not None)
     run = RunOptions(paths["output"], paths["mask"], bw_output=args.bw_output or "luma",

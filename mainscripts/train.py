@@ -33,7 +33,7 @@ OOM_ADVICE = ("lower batch_size (now {batch}), or use a smaller model (resolutio
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="Train a face-swap model (SAEHD, SAEHDBW, Quick96).",
+    p = subparsers.add_parser("train", help="Train a model: SAEHD, SAEHDBW, Quick96, XSeg (masks) or Colorizer.",
                               description="Train a model on aligned src and dst faces. Enter (or Ctrl-C) saves "
                                           "and stops; the model is also saved every autosave interval.")
     p.add_argument("--training-data-src-dir", type=Path, help="Aligned faces of the person to put in (src).")
@@ -94,7 +94,11 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(f"{folder}: {flag} not found")
     if args.model_dir is None:
         raise UserError("train needs --model-dir")
-    if args.pretraining_data_dir is None and (args.training_data_src_dir is None or args.training_data_dst_dir is None):
+    if not cls.NEEDS_DST:
+        if args.training_data_src_dir is None:
+            raise UserError(f"train --model {cls.MODEL_NAME} needs --training-data-src-dir")
+    elif args.pretraining_data_dir is None and (args.training_data_src_dir is None
+                                                or args.training_data_dst_dir is None):
         # (pretraining on a faceset of many faces needs neither: a model pretrained first is trained on them later)
         raise UserError("train needs --training-data-src-dir and --training-data-dst-dir, or --pretraining-data-dir "
                         "to pretrain")

@@ -5,6 +5,8 @@
         was trained on) of the face region is replaced; the chroma planes (Cr, Cb) are the frame's own.
 `precomputed` is a face *source* (see `merger.predicted`); its faces are merged like `luma` (gray faces) or
         directly (faces a colorizer turned into colour).
+`colorize` the model source colours each gray face with the Colorizer model (src's colour, `models.colorizer`);
+        the faces are then merged as colour faces.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from core.imagelib.filters import color_degrade
 from merger.config import MergerConfig
 from merger.masked import FacePrediction, FrameResult, Motion, PreparedFace, merge_faces, to_float, from_float
 
-BW_OUTPUTS = ("gray", "luma", "precomputed")
+BW_OUTPUTS = ("gray", "luma", "precomputed", "colorize")
 COLOR_MODES = ("color", "gray", "luma")   # how one frame is merged, see `color_mode`
 
 Faces = list[tuple[PreparedFace, FacePrediction, Motion | None]]

@@ -59,12 +59,14 @@ def _xseg_masks(xseg, faces: np.ndarray, size: int) -> np.ndarray:
 
 class ModelSource:
     """A loaded model (anything with `merge_spec()` and `predict(NHWC) -> (face, src_mask, dst_mask)`), and
-    optionally an XSeg model (`resolution`, `predict(N x r x r x C) -> masks`) for the XSeg mask modes."""
+    optionally an XSeg model (`resolution`, `predict(N x r x r x C) -> masks`) for the XSeg mask modes and a
+    Colorizer for one-channel faces."""
 
-    def __init__(self, model, batch_size: int = 8, name: str = "model", xseg=None):
+    def __init__(self, model, batch_size: int = 8, name: str = "model", xseg=None, colorizer=None):
         spec = model.merge_spec()
         self.model = model
         self.xseg = xseg
+        self.colorizer = colorizer   # colours one-channel faces (`colorize(N x R x R x 1) -> N x R x R x 3`)
         self.batch_size = max(1, batch_size)
         self.spec = SourceSpec(int(spec.resolution), _face_type_name(spec.face_type), int(spec.channels), name)
 
@@ -78,6 +80,8 @@ class ModelSource:
             c = self.spec.channels
             r = self.spec.resolution
             face = np.clip(face.reshape(len(batch), r, r, c), 0, 1)
+            if self.colorizer is not None and c == 1:
+                face = self.colorizer.colorize(face)
             xseg_prd = xseg_dst = [None] * len(batch)
             if self.xseg is not None:
                 xseg_prd, xseg_dst = _xseg_masks(self.xseg, face, r), _xseg_masks(self.xseg, xseg_batch, r)

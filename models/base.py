@@ -170,6 +170,7 @@ class ModelBase:
 
     MODEL_NAME = "Model"
     CHANNELS = 3
+    NEEDS_DST = True   # trains on src and dst faces (False: src only, as the Colorizer)
     LOSS_NAMES = ("src_loss", "dst_loss")
 
     def __init__(self, model_dir: str | os.PathLike, *, training: bool = False,
@@ -272,6 +273,12 @@ class ModelBase:
 
     def build_generators(self):
         raise NotImplementedError
+
+    @staticmethod
+    def sample_workers() -> int:
+        """Sample-generator processes per generator (DFL_SAMPLE_WORKERS; default half the CPUs, as DFL)."""
+        workers = config.settings().sample_workers
+        return max(1, (os.cpu_count() or 2) // 2) if workers < 0 else workers
 
     def get_previews(self, sample=None) -> list[tuple[str, np.ndarray]]:
         return []

@@ -25,6 +25,7 @@ class OptionEnv:
     min_gpu_mem_gb: float = 2.0
     has_pretraining_data: bool = False
     first_run: bool = True
+    folder_face_type: str | None = None   # the face type of the newest SAEHDBW model in the model folder, if any
 
 
 Values = dict[str, Any]
@@ -421,7 +422,7 @@ def saehd_options(channels: int = 3) -> list[OptionSpec]:
 def _multiple_of_64(value: int, values: Values, env: OptionEnv) -> int:
     rounded = max(64, value // 64 * 64)
     if rounded != value:
-        interact.log_info(f"XSeg resolution {value} rounded down to {rounded} (a multiple of 64).")
+        interact.log_info(f"Resolution {value} rounded down to {rounded} (a multiple of 64).")
     return rounded
 
 
@@ -445,4 +446,21 @@ def xseg_options() -> list[OptionSpec]:
              normalize=_multiple_of_64),
         _int("base_ch", "Base channels", 32, (4, 64),
              "Channels of the first stage (DFL: 32); the others are 2x, 4x and 8x.", lock=True, ask=False),
+    ]
+
+
+def colorizer_options() -> list[OptionSpec]:
+    """The Colorizer's options: the face type follows the SAEHDBW model of the same folder unless told."""
+    return [
+        _choice("face_type", "Face type", lambda values, env: env.folder_face_type or "f", FACE_TYPES,
+                "The face type of the SAEHDBW model whose faces it colours (the default is that of the newest "
+                "SAEHDBW model in the model folder): the merge needs the two to match.", lock=True,
+                aliases=_FACE_ALIASES),
+        _int("batch_size", "Batch_size", 8, (1, 64), "Faces per iteration."),
+        _int("resolution", "Resolution", 128, (64, 512),
+             "The Colorizer's input size, a multiple of 64; the SAEHDBW faces are resized to it and the colour "
+             "back (colour is smooth, so 128 serves models of any resolution).", lock=True, normalize=_multiple_of_64),
+        _int("base_ch", "Base channels", 16, (4, 64),
+             "Channels of the first stage of its U-Net; the others are 2x, 4x and 8x. 32 learns finer colour at 4x "
+             "the cost.", lock=True),
     ]

@@ -4,7 +4,6 @@ SAEHDBW (models/saehdbw.py) is this model with `CHANNELS = 1`; Quick96 (models/q
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -112,10 +111,6 @@ class SAEHDModel(ModelBase):
                 side.update(random_flip=True, uniform_yaw=True, random_warp=False, ct_mode="none",
                             random_hsv_power=0.0)
         return {"src": src, "dst": dst}
-
-    def sample_workers(self) -> int:
-        workers = config.settings().sample_workers
-        return max(1, (os.cpu_count() or 2) // 2) if workers < 0 else workers
 
     def build_generators(self):
         from samplelib.generator import SampleGeneratorFace

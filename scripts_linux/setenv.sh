@@ -83,6 +83,8 @@ export PYTHON_EXECUTABLE
 # export MERGE_CONFIG_FILE="$WORKSPACE/merge_config.json"
 # Options of the XSeg mask model (5.XSeg_train.sh), e.g. {"resolution": 128, "base_ch": 16} for a CPU.
 # export XSEG_CONFIG_FILE="$WORKSPACE/xseg_config.json"
+# Options of the Colorizer (6_train_Colorizer.sh), e.g. {"resolution": 128, "base_ch": 32} on a GPU.
+# export COLORIZER_CONFIG_FILE="$WORKSPACE/colorizer_config.json"
 
 # A folder (or faceset.pak) of many different faces for the pretraining mode of SAEHD / SAEHDBW.
 # export PRETRAINING_DATA_DIR="$DFL_ROOT/pretrain_faces"

@@ -1,0 +1,102 @@
+"""The Colorizer engine: a U-Net (XSeg's) that reads a face's luma and predicts its chroma (Cr, Cb).
+
+Trained on colour src faces: the input is their luma (the gray face SAEHDBW learns), the target their own Cr/Cb
+planes (OpenCV's float YCrCb: Cr = 0.713 (R - Y) + 0.5, Cb = 0.564 (B - Y) + 0.5). The loss is L1 on the
+chroma, weighted to the face mask (outside the mask counts a tenth: the merge pastes only the face), plus
+DSSIM of the chroma for the colour's layout. AdaBelief at 1e-4. Weights go to `<prefix>_Colorizer.h5`, the
+optimizer to `<prefix>_Colorizer_opt.h5`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from core.imagelib.color_transfer import BGR_LUMA
+from core.leras.archis.xseg import XSegNet
+from core.leras.losses import dssim
+from core.leras.optimizers import AdaBelief
+from core.leras.saveable import SavedNetworks
+
+NETWORK = "Colorizer"
+OUTSIDE_MASK_WEIGHT = 0.1   # loss weight of the pixels outside the face mask
+CHROMA_GAINS = (0.713, 0.564)   # OpenCV's float YCrCb: Cr = 0.713 (R - Y) + 0.5, Cb = 0.564 (B - Y) + 0.5
+
+
+@dataclass(frozen=True)
+class ColorizerEngineConfig:
+    resolution: int = 128
+    base_ch: int = 16
+    learning_rate: float = 1e-4
+    data_format: str = "auto"
+    seed: int | None = None
+
+
+def bgr_to_luma_chroma(bgr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """NHWC BGR in [0, 1] -> (Y N×R×R×1, CrCb N×R×R×2), OpenCV's float YCrCb."""
+    b, g, r = tf.unstack(bgr, axis=-1)
+    y = BGR_LUMA[0] * b + BGR_LUMA[1] * g + BGR_LUMA[2] * r
+    cr = CHROMA_GAINS[0] * (r - y) + 0.5
+    cb = CHROMA_GAINS[1] * (b - y) + 0.5
+    return y[..., None], tf.stack([cr, cb], axis=-1)
+
+
+class ColorizerEngine(SavedNetworks):
+    """U-Net + AdaBelief + the train and predict `tf.function`s. Faces NHWC float32 in [0, 1]."""
+
+    optimizer_file = f"{NETWORK}_opt"
+
+    def __init__(self, config_: ColorizerEngineConfig) -> None:
+        on_gpu = bool(tf.config.list_logical_devices("GPU"))
+        self.device = "/GPU:0" if on_gpu else "/CPU:0"
+        fmt = config_.data_format if config_.data_format != "auto" else ("NCHW" if on_gpu else "NHWC")
+        self.config, self.data_format = config_, fmt
+        r = config_.resolution
+        with tf.device(self.device):
+            self.nets = {NETWORK: XSegNet(1, config_.base_ch, 2, r, fmt, rng=np.random.default_rng(config_.seed))}
+            variables = {f"{NETWORK}/{k}": v for k, v in self.nets[NETWORK].variables().items()}
+            self.optimizer = AdaBelief(variables, lr=config_.learning_rate)
+        self._vars = list(variables.values())
+        faces = tf.TensorSpec([None, r, r, 3], tf.float32)
+        self._train_fn = tf.function(self._train_graph, input_signature=[faces, tf.TensorSpec([None, r, r, 1])])
+        self._predict_fn = tf.function(self._predict_graph, input_signature=[tf.TensorSpec([None, r, r, 1])])
+
+    def _chroma(self, luma: tf.Tensor) -> tf.Tensor:
+        x = luma if self.data_format == "NHWC" else tf.transpose(luma, (0, 3, 1, 2))
+        out = tf.sigmoid(self.nets[NETWORK](x))
+        return out if self.data_format == "NHWC" else tf.transpose(out, (0, 2, 3, 1))
+
+    def _train_graph(self, faces, masks):
+        with tf.device(self.device):
+            luma, target = bgr_to_luma_chroma(faces)
+            weight = OUTSIDE_MASK_WEIGHT + (1.0 - OUTSIDE_MASK_WEIGHT) * masks
+            with tf.GradientTape() as tape:
+                pred = self._chroma(luma)
+                l1 = tf.reduce_sum(tf.abs(pred - target) * weight, [1, 2, 3]) / (2 * tf.reduce_sum(weight, [1, 2, 3]))
+                window = max(3, int(self.config.resolution / 11.6))
+                vec = 10.0 * l1 + 2.0 * tf.reduce_mean(dssim(pred * masks, target * masks, window), 1)
+                total = tf.reduce_sum(vec)
+            grads = tape.gradient(total, self._vars)
+            tf.cond(tf.math.is_finite(total), lambda: self._apply(grads), lambda: tf.constant(False))
+            return tf.reduce_mean(vec)
+
+    def _apply(self, grads):
+        with tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._vars))]):
+            return tf.constant(True)
+
+    def _predict_graph(self, luma):
+        with tf.device(self.device):
+            return self._chroma(luma)
+
+    def train_step(self, faces: np.ndarray, masks: np.ndarray) -> float:
+        """One update on N×R×R×3 BGR faces and their N×R×R×1 face masks; the mean loss."""
+        return float(self._train_fn(np.asarray(faces, np.float32), np.asarray(masks, np.float32)))
+
+    def predict_chroma(self, luma: np.ndarray) -> np.ndarray:
+        """N×R×R×1 gray faces in [0, 1] -> N×R×R×2 (Cr, Cb) in [0, 1]."""
+        x = np.asarray(luma, np.float32)
+        r = self.config.resolution
+        if x.ndim != 4 or x.shape[1:] != (r, r, 1):
+            raise ValueError(f"the Colorizer predicts N×{r}×{r}×1 faces, got {x.shape}")
+        return self._predict_fn(x).numpy()
