@@ -50,10 +50,20 @@ def _is_gray_faceset(samples) -> bool:
     return True
 
 
+# OpenCV's float YCrCb -> BGR: each channel is Y plus this (Cr - 0.5, Cb - 0.5) combination
+CHROMA_TO_BGR = np.array([[0.0, 1.773], [-0.714, -0.344], [1.403, 0.0]], np.float32)
+
+
 def luma_chroma_to_bgr(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """R×R×1 luma and R×R×2 (Cr, Cb) in [0, 1] -> R×R×3 BGR float32 in [0, 1] (OpenCV's float YCrCb)."""
-    ycc = np.concatenate([luma, chroma], axis=2).astype(np.float32)
-    return np.clip(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), 0.0, 1.0)
+    """R×R×1 luma and R×R×2 (Cr, Cb) in [0, 1] -> R×R×3 BGR float32 in [0, 1] (OpenCV's float YCrCb). Where the
+    colour would leave [0, 1] (saturated colour in the darkest or brightest parts), it is desaturated just enough
+    to fit, so the brightness stays the model's (clipping would change it)."""
+    y = np.clip(luma.astype(np.float32), 0.0, 1.0)
+    delta = (chroma.astype(np.float32) - 0.5) @ CHROMA_TO_BGR.T          # R×R×3: each channel's offset from Y
+    room = np.where(delta > 0, 1.0 - y, y)                                # how far each channel may move
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = np.where(np.abs(delta) > 1e-6, room / np.abs(delta), np.inf).min(axis=2, keepdims=True)
+    return np.clip(y + delta * np.minimum(fit, 1.0), 0.0, 1.0)
 
 
 class ColorizerModel(ModelBase):
