@@ -33,6 +33,7 @@ import numpy as np
 
 from core import config, fsio, interact
 from core.errors import UserError
+from facelib.face_type import FaceType
 from models import dfl_import
 from models import options as opt
 from models.files import (STATE_FORMAT, ModelFiles, SaveFailed, copy_model, fsync_tree, list_models,  # noqa: F401
@@ -299,6 +300,15 @@ class ModelBase:
     def option_specs(cls) -> list[opt.OptionSpec]:
         """Asking order: DFL's generic questions first, then the model's own."""
         return cls.generic_option_specs() + cls.model_option_specs()
+
+    @property
+    def face_type(self) -> str:
+        """The DFL face type name of the model's faces (`whole_face`...)."""
+        return FaceType.from_string(self.options["face_type"]).to_string()
+
+    @property
+    def resolution(self) -> int:
+        return int(self.options["resolution"])
 
     def option_env(self) -> opt.OptionEnv:
         mems = [getattr(d, "total_mem", 0) / 1024 ** 3 for d in self.devices]

@@ -87,15 +87,6 @@ class ColorizerModel(ModelBase):
     def option_env(self) -> opt.OptionEnv:
         return dataclasses.replace(super().option_env(), folder_face_type=folder_face_type(self.folder))
 
-    @property
-    def face_type(self) -> str:
-        """The DFL face type name of the faces it colours (`full_face`...)."""
-        return FaceType.from_string(self.options["face_type"]).to_string()
-
-    @property
-    def resolution(self) -> int:
-        return int(self.options["resolution"])
-
     def build_engine(self):
         from models.colorizer_engine import ColorizerEngine, ColorizerEngineConfig
         o = self.options

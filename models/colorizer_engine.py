@@ -16,6 +16,7 @@ import tensorflow as tf
 from core.imagelib.color_transfer import BGR_LUMA
 from core.leras.archis.xseg import XSegNet
 from core.leras.losses import dssim
+from core.leras.ops import placement
 from core.leras.optimizers import AdaBelief
 from core.leras.saveable import SavedNetworks
 
@@ -48,9 +49,7 @@ class ColorizerEngine(SavedNetworks):
     optimizer_file = f"{NETWORK}_opt"
 
     def __init__(self, config_: ColorizerEngineConfig) -> None:
-        on_gpu = bool(tf.config.list_logical_devices("GPU"))
-        self.device = "/GPU:0" if on_gpu else "/CPU:0"
-        fmt = config_.data_format if config_.data_format != "auto" else ("NCHW" if on_gpu else "NHWC")
+        self.device, fmt = placement(config_.data_format)
         self.config, self.data_format = config_, fmt
         r = config_.resolution
         with tf.device(self.device):

@@ -14,7 +14,6 @@ import numpy as np
 
 from core import config, interact
 from core.errors import UserError
-from facelib.face_type import FaceType
 from models import options as opt
 from models import preview as pv
 from models.base import MergeSpec, ModelBase
@@ -60,15 +59,6 @@ class XSegModel(ModelBase):
     @property
     def pretraining(self) -> bool:
         return bool(self.training and self.options.get("pretrain"))
-
-    @property
-    def face_type(self) -> str:
-        """The DFL face type name the model segments (`whole_face`...)."""
-        return FaceType.from_string(self.options["face_type"]).to_string()
-
-    @property
-    def resolution(self) -> int:
-        return int(self.options["resolution"])
 
     def build_engine(self):
         from models.xseg_engine import XSegEngine, XSegEngineConfig

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from core.leras.archis.xseg import XSegNet
 from core.leras.losses import dssim
+from core.leras.ops import placement
 from core.leras.optimizers import RMSprop
 from core.leras.saveable import SavedNetworks
 
@@ -37,9 +38,7 @@ class XSegEngine(SavedNetworks):
     optimizer_file = f"{NETWORK}_opt"
 
     def __init__(self, config_: XSegEngineConfig) -> None:
-        on_gpu = bool(tf.config.list_logical_devices("GPU"))
-        self.device = "/GPU:0" if on_gpu else "/CPU:0"
-        fmt = config_.data_format if config_.data_format != "auto" else ("NCHW" if on_gpu else "NHWC")
+        self.device, fmt = placement(config_.data_format)
         self.config, self.data_format = config_, fmt
         r = config_.resolution
         with tf.device(self.device):

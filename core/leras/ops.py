@@ -13,6 +13,14 @@ def check_data_format(data_format: str) -> str:
     return data_format
 
 
+def placement(data_format: str = "auto") -> tuple[str, str]:
+    """(device, data format) for a one-device network: the first GPU with NCHW (DFL's GPU layout), else the CPU
+    with NHWC; a data format other than "auto" is kept."""
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    chosen = data_format if data_format != "auto" else ("NCHW" if on_gpu else "NHWC")
+    return ("/GPU:0" if on_gpu else "/CPU:0"), check_data_format(chosen)
+
+
 def channel_axis(data_format: str) -> int:
     return -1 if data_format == "NHWC" else 1
 
