@@ -13,7 +13,9 @@ Train rows: {"model", "config", "ms_per_iter", "peak_rss_mb", ...} where
   vs_saehd      SAEHDBW ms_per_iter / SAEHD's at the same config and precision (target <= 1.0);
   speedup_vs_saehd96   for the lean SAEHDBW row: SAEHD res-96 ms / lean ms (target >= 2.5);
   *_cpu         the same two ratios from step_cpu_ms (robust to other load on the machine).
-Sample rows: {"model": "SampleGeneratorFace", "sample_ms_per_batch", ...} from bench/samples.py.
+Sample rows: {"model": "SampleGeneratorFace", "sample_ms_per_batch", ...} from bench/samples.py; the 1-channel
+row's `ratio_to_3ch` compares the two generators, and each row's `vs_saehd_iter` is its share of SAEHD's fastest
+res-96 iteration (one src and one dst batch per iteration, made in background workers).
 Every config runs in its own process (clean peak RSS), in `--rounds` alternating rounds; each row is the
 config's least-disturbed round (`rounds_ms` lists all). `--quick` runs the res-96 trio once (< 3 min).
 Faces: a real aligned faceset built from the public-domain photos (dlib), else centred crops of them.
@@ -168,7 +170,16 @@ def add_ratios(rows: list[dict], configs: list[dict]) -> None:
                 ratio("speedup_vs_saehd96", row, ref, row)
 
 
-def sample_rows(faceset: Path | None, batches: int) -> list[dict]:
+def saehd96_ms(rows: list[dict], configs: list[dict]) -> float | None:
+    """SAEHD's fastest ms/iteration at the res-96 df-ud config (any precision or layout), None if not timed."""
+    times = [row["ms_per_iter"] for row, c in zip(rows, configs) if "ms_per_iter" in row
+             and (c["model"], c["resolution"], c["archi"], c["ae_dims"]) == ("SAEHD", 96, "df-ud", 128)]
+    return min(times, default=None)
+
+
+def sample_rows(faceset: Path | None, batches: int, saehd_ms_per_iter: float | None = None) -> list[dict]:
+    """The res-96 generator rows; with SAEHD's res-96 ms/iteration each also says what share of one training
+    iteration its two batches (src and dst, one worker each) cost: `vs_saehd_iter`."""
     if faceset is None:
         return []
     from bench.samples import measure_generator
@@ -181,6 +192,8 @@ def sample_rows(faceset: Path | None, batches: int) -> list[dict]:
                  sample_ms_per_batch=pair[c]["sample_ms_per_batch"])
         if "uncached_ms_per_batch" in pair[c]:
             r["uncached_ms_per_batch"] = pair[c]["uncached_ms_per_batch"]
+        if saehd_ms_per_iter:
+            r["vs_saehd_iter"] = round(2 * r["sample_ms_per_batch"] / saehd_ms_per_iter, 4)
         out.append(r)
     out[1]["ratio_to_3ch"] = round(out[1]["sample_ms_per_batch"] / out[0]["sample_ms_per_batch"], 3)
     return out
@@ -233,7 +246,7 @@ def main() -> int:
         rows = [best[i] for i in range(len(configs))]
         add_ratios(rows, configs)
         if not args.no_samples:
-            rows += sample_rows(faceset, 20 if args.quick else 60)
+            rows += sample_rows(faceset, 20 if args.quick else 60, saehd96_ms(rows, configs))
     print(json.dumps(rows, indent=1))
     return 0
 

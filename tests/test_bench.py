@@ -42,7 +42,7 @@ def test_train_bench_row(tiny_workspace):
 
 
 def test_train_bench_ratios():
-    from bench.train import _cfg, add_ratios, plan, DIMS, LEAN
+    from bench.train import _cfg, add_ratios, plan, saehd96_ms, DIMS, LEAN
     configs = [_cfg("SAEHD", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", LEAN),
                _cfg("SAEHD", 96, "df-ud", DIMS, data_format="NHWC")]   # (another layout: not the twin)
     rows = [dict(ms_per_iter=800.0, step_cpu_ms=1600.0), dict(ms_per_iter=700.0, step_cpu_ms=1400.0),
@@ -53,6 +53,7 @@ def test_train_bench_ratios():
     assert rows[0]["vs_dfl"] == round(800 / 1700, 3)
     assert rows[1]["vs_saehd"] == 0.875 and rows[1]["vs_saehd_cpu"] == 0.875
     assert rows[2]["speedup_vs_saehd96"] == 3.2 and rows[2]["speedup_vs_saehd96_cpu"] == 4.0
+    assert saehd96_ms(rows, configs) == 100.0 and saehd96_ms(rows[1:3], configs[1:3]) is None
 
 
 def test_sort_bench():
