@@ -3,8 +3,9 @@
 Astronaut Eileen Collins (scikit-image) becomes `data_src.mp4` and Grace Hopper (matplotlib) `data_dst.mp4`:
 short clips with camera motion and light changes, with sound. Then the real commands run in order, exactly as
 the numbered scripts run them: extract frames and faces, sort, resize to grayscale, train SAEHDBW for a few
-minutes, merge with the dst frames' own colours (`--bw-output luma`) and encode the result. Nothing is
-downloaded; the demo only ever deletes a workspace that an earlier demo made.
+minutes, merge with the dst frames' own colours (`--bw-output luma`) and encode the result. With
+`--colorize-minutes` it also trains the Colorizer on the colour src faces and merges in src's colour
+(`--bw-output colorize`). Nothing is downloaded; the demo only ever deletes a workspace that an earlier demo made.
 """
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ class DemoPlan:
     """What the demo does; every field maps to a flag of one of the commands it runs."""
 
     minutes: float = 5.0
+    colorize_minutes: float = 0.0   # > 0: train the Colorizer too and merge in src's colour
     face_type: str = "full_face"
     extract_size: int = 256
     gray_size: int = 128
@@ -75,6 +77,17 @@ class DemoPlan:
     # The landmark hull, pulled in a little and feathered, hides the seam that a hard mask edge leaves.
     merge_flags: tuple[str, ...] = ("--mask-mode", "dst", "--erode-mask-modifier", "10", "--blur-mask-modifier", "60",
                                     "--color-transfer-mode", "rct")
+
+    @property
+    def bw_output(self) -> str:
+        return "colorize" if self.colorize_minutes > 0 else "luma"
+
+    def merge_args(self) -> list[str]:
+        """The merge flags; colorized, the face keeps the Colorizer's src colour (no colour transfer toward dst)."""
+        flags = list(self.merge_flags)
+        if self.bw_output == "colorize":
+            flags[flags.index("--color-transfer-mode") + 1] = "none"
+        return ["--bw-output", self.bw_output, *flags]
 
 
 @dataclass
@@ -156,9 +169,11 @@ def write_train_config(ws: Workspace, plan: DemoPlan) -> Path:
     return path
 
 
-def train_for_minutes(ws: Workspace, plan: DemoPlan, config_file: Path, src_dir: Path, dst_dir: Path) -> dict:
-    """Train SAEHDBW with the trainer's own loop (autosave, NaN and out-of-memory guards, preview PNGs) and tell
-    it to save and stop after `plan.minutes` - the same as pressing Enter. Ctrl-C stops early; the demo goes on."""
+def train_for_minutes(ws: Workspace, model_name: str, minutes: float, src_dir: Path, dst_dir: Path | None = None,
+                      config_file: Path | None = None) -> dict:
+    """Train `model_name` (SAEHDBW or the Colorizer) with the trainer's own loop (autosave, NaN and out-of-memory
+    guards, preview PNGs) and tell it to save and stop after `minutes` - the same as pressing Enter. Ctrl-C stops
+    early; the demo goes on."""
     import threading
 
     from mainscripts.train import Trainer
@@ -166,16 +181,17 @@ def train_for_minutes(ws: Workspace, plan: DemoPlan, config_file: Path, src_dir:
     from models import options as opt
     from models.registry import load_model, model_class
 
-    specs = model_class("SAEHDBW").option_specs()
-    options = opt.read_config_file(config_file, specs)
-    interact.log_info(f"$ python main.py train --model SAEHDBW --training-data-src-dir {src_dir} "
-                      f"--training-data-dst-dir {dst_dir} --model-dir {ws.model} --config-file {config_file} "
-                      f"--force-model-name demo --silent-start --no-preview   (stopped after {plan.minutes:g} min)")
-    model = load_model("SAEHDBW", ws.model, training=True, src_dir=src_dir, dst_dir=dst_dir,
+    options = opt.read_config_file(config_file, model_class(model_name).option_specs()) if config_file else {}
+    dst = f"--training-data-dst-dir {dst_dir} " if dst_dir else ""
+    cfg = f"--config-file {config_file} " if config_file else ""
+    interact.log_info(f"$ python main.py train --model {model_name} --training-data-src-dir {src_dir} {dst}"
+                      f"--model-dir {ws.model} {cfg}--force-model-name demo --silent-start --no-preview   "
+                      f"(stopped after {minutes:g} min)")
+    model = load_model(model_name, ws.model, training=True, src_dir=src_dir, dst_dir=dst_dir,
                        force_model_name="demo", silent_start=True, config_options=options)
     start_iter = model.iter
     trainer = Trainer(model, show_window=False)
-    timer = threading.Timer(plan.minutes * 60.0, trainer.commands.put, (Action.EXIT,))
+    timer = threading.Timer(minutes * 60.0, trainer.commands.put, (Action.EXIT,))
     timer.daemon = True
     timer.start()
     try:
@@ -205,6 +221,7 @@ class DemoRun:
         self.dst_bw = ws.data_dst / "aligned_bw"
         self.results: list[StepResult] = []
         self.training: dict = {}
+        self.colorizer: dict = {}
         self.comparison: Path | None = None
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
@@ -220,7 +237,10 @@ class DemoRun:
             (f"Resize src faces to {plan.gray_size} px grayscale", lambda: self.gray(ws.src_aligned, self.src_bw)),
             (f"Resize dst faces to {plan.gray_size} px grayscale", lambda: self.gray(ws.dst_aligned, self.dst_bw)),
             (f"Train SAEHDBW for {plan.minutes:g} minutes", self.train),
-            ("Merge the trained face into the dst frames (colour kept: --bw-output luma)", self.merge),
+            *([(f"Train the Colorizer on the colour src faces for {plan.colorize_minutes:g} minutes",
+                self.train_colorizer)] if plan.bw_output == "colorize" else []),
+            ("Merge the trained face into the dst frames " + ("(src's colour: --bw-output colorize)"
+             if plan.bw_output == "colorize" else "(colour kept: --bw-output luma)"), self.merge),
             ("Encode result.mp4 with the sound of data_dst.mp4", self.encode),
         ]
 
@@ -269,14 +289,17 @@ class DemoRun:
 
     def train(self) -> None:
         config_file = write_train_config(self.ws, self.plan)
-        self.training = train_for_minutes(self.ws, self.plan, config_file, self.src_bw, self.dst_bw)
+        self.training = train_for_minutes(self.ws, "SAEHDBW", self.plan.minutes, self.src_bw, self.dst_bw, config_file)
+
+    def train_colorizer(self) -> None:
+        self.colorizer = train_for_minutes(self.ws, "Colorizer", self.plan.colorize_minutes, self.ws.src_aligned)
 
     def merge(self) -> None:
         ws = self.ws
         run_command(["merge", "--input-dir", str(ws.data_dst), "--output-dir", str(ws.merged),
                      "--output-mask-dir", str(ws.merged_mask), "--aligned-dir", str(ws.dst_aligned),
                      "--model-dir", str(ws.model), "--model", "SAEHDBW", "--no-interactive",
-                     "--bw-output", "luma", "--force", *self.plan.merge_flags])
+                     "--force", *self.plan.merge_args()])
 
     def encode(self) -> None:
         ws = self.ws
@@ -303,12 +326,17 @@ class DemoRun:
                       f"Training         {t['iterations']} iterations ({t['this_run']} in this run); "
                       f"src/dst loss {first} at the start -> {loss} now",
                       f"Training preview {t['preview']}"]
+        if self.colorizer:
+            c = self.colorizer
+            lines.append(f"Colorizer        {c['iterations']} iterations ({c['this_run']} in this run); loss "
+                         f"{c['first_loss'][0]:.4f} -> {c['loss'][0]:.4f}; preview {c['preview']}")
         lines += [f"Merged frames    {count_images(ws.merged)} in {ws.merged}",
                   f"Result           {ws.result}"]
         if self.comparison:
             lines.append(f"Before / after   {self.comparison}  (top: data_dst frames, bottom: result)")
         lines += ["", "Step times:"] + [f"  {_minutes(r.seconds):>8}  {r.title}" for r in self.results]
-        lines += ["", f"Train longer:   python main.py demo --workspace {ws.root} --keep --demo-minutes 10",
+        colorize = f" --colorize-minutes {self.plan.colorize_minutes:g}" if self.plan.bw_output == "colorize" else ""
+        lines += ["", f"Train longer:   python main.py demo --workspace {ws.root} --keep --demo-minutes 10{colorize}",
                   "Your own video: put data_src.mp4 / data_dst.mp4 in a new workspace and run the numbered "
                   "scripts (README)."]
         return "\n".join(lines)
@@ -339,6 +367,10 @@ def register(subparsers) -> None:
                         "new, or an earlier demo's workspace: the demo never deletes other work.")
     p.add_argument("--demo-minutes", type=float, default=DemoPlan.minutes,
                    help="Minutes of SAEHDBW training (default %(default)s). More minutes, a more convincing face.")
+    p.add_argument("--colorize-minutes", type=float, default=DemoPlan.colorize_minutes,
+                   help="Also train the Colorizer for this many minutes (2 is enough for the demo) and merge with "
+                        "--bw-output colorize: the face takes the src person's colour instead of dst's. "
+                        "Default 0: merge with --bw-output luma.")
     p.add_argument("--keep", action="store_true",
                    help="Reuse what an earlier demo left in the workspace (videos, faces, model) and train the "
                         "model further, instead of starting from scratch.")
@@ -349,13 +381,15 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.demo_minutes <= 0:
         raise UserError(f"--demo-minutes must be more than 0, got {args.demo_minutes:g}")
+    if args.colorize_minutes < 0:
+        raise UserError(f"--colorize-minutes must be 0 (off) or more, got {args.colorize_minutes:g}")
     config.override(non_interactive=True)  # every answer is given below; the demo never waits for a key
     if args.cpu_only:
         config.override(force_cpu=True)
     ws = prepare_workspace(args.workspace or config.settings().workspace, keep=args.keep)
     if not _logging_to(ws.logs):
         interact.add_log_file(ws.logs, "demo")
-    plan = DemoPlan(minutes=args.demo_minutes)
+    plan = DemoPlan(minutes=args.demo_minutes, colorize_minutes=args.colorize_minutes)
     demo = DemoRun(ws, plan, DemoClips(), keep=args.keep)
     started = time.monotonic()
     demo.run()

@@ -24,7 +24,7 @@ def test_demo_help_lists_its_flags():
     out = subprocess.run([sys.executable, "main.py", "demo", "--help"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    for flag in ("--workspace", "--demo-minutes", "--keep", "--cpu-only"):
+    for flag in ("--workspace", "--demo-minutes", "--colorize-minutes", "--keep", "--cpu-only"):
         assert flag in out.stdout
     assert "demo" in subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True,
                                     text=True, timeout=120).stdout
@@ -140,3 +140,34 @@ def test_synthetic_frames_show_a_blurred_backdrop_around_the_photo():
 def test_demo_merge_flags_exist_and_feather_the_mask():
     args = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *demo.DemoPlan().merge_flags])
     assert args.mask_mode == "dst" and args.blur_mask_modifier > 0     # no hard seam around the face
+
+
+def test_demo_colorize_merges_in_src_colour_without_pulling_it_back_to_dst():
+    luma = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *demo.DemoPlan().merge_args()])
+    assert (luma.bw_output, luma.color_transfer_mode) == ("luma", "rct")
+    colorize = demo.DemoPlan(colorize_minutes=2)
+    args = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *colorize.merge_args()])
+    assert (args.bw_output, args.color_transfer_mode) == ("colorize", "none")
+    assert args.mask_mode == "dst" and "rct" in demo.DemoPlan().merge_flags   # the plan's own flags are untouched
+
+
+def test_demo_trains_the_colorizer_only_when_asked(tmp_path: Path):
+    ws = Workspace(tmp_path / "ws")
+    def titles(plan):
+        return [title for title, _ in demo.DemoRun(ws, plan, SMALL, keep=False).steps()]
+    assert not any("Colorizer" in t for t in titles(demo.DemoPlan()))
+    steps = titles(demo.DemoPlan(colorize_minutes=1.5))
+    colorizer = next(i for i, t in enumerate(steps) if "Colorizer" in t)
+    assert "1.5 minutes" in steps[colorizer] and "SAEHDBW" in steps[colorizer - 1] and "colorize" in steps[colorizer + 1]
+    with pytest.raises(UserError, match="--colorize-minutes"):
+        demo.main(cli.build_parser().parse_args(["demo", "--workspace", str(tmp_path / "new"),
+                                                 "--colorize-minutes", "-1"]))
+    assert not (tmp_path / "new").exists()
+
+
+def test_demo_trains_the_colorizer_for_its_minutes(tiny_workspace, tmp_path: Path, cpu_float32_for_the_module):
+    ws = Workspace(tmp_path / "ws")
+    ws.model.mkdir(parents=True)
+    result = demo.train_for_minutes(ws, "Colorizer", 0.02, tiny_workspace.src_aligned)
+    assert result["iterations"] >= 1 and result["this_run"] == result["iterations"]
+    assert Path(result["preview"]).is_file() and result["loss"]
