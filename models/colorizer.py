@@ -50,22 +50,6 @@ def _is_gray_faceset(samples) -> bool:
     return True
 
 
-# OpenCV's float YCrCb -> BGR: each channel is Y plus this (Cr - 0.5, Cb - 0.5) combination
-CHROMA_TO_BGR = np.array([[0.0, 1.773], [-0.714, -0.344], [1.403, 0.0]], np.float32)
-
-
-def luma_chroma_to_bgr(luma: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """R×R×1 luma and R×R×2 (Cr, Cb) in [0, 1] -> R×R×3 BGR float32 in [0, 1] (OpenCV's float YCrCb). Where the
-    colour would leave [0, 1] (saturated colour in the darkest or brightest parts), it is desaturated just enough
-    to fit, so the brightness stays the model's (clipping would change it)."""
-    y = np.clip(luma.astype(np.float32), 0.0, 1.0)
-    delta = (chroma.astype(np.float32) - 0.5) @ CHROMA_TO_BGR.T          # R×R×3: each channel's offset from Y
-    room = np.where(delta > 0, 1.0 - y, y)                                # how far each channel may move
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fit = np.where(np.abs(delta) > 1e-6, room / np.abs(delta), np.inf).min(axis=2, keepdims=True)
-    return np.clip(y + delta * np.minimum(fit, 1.0), 0.0, 1.0)
-
-
 class ColorizerModel(ModelBase):
     MODEL_NAME = COLORIZER_NAME
     CHANNELS = 3
@@ -140,18 +124,8 @@ class ColorizerModel(ModelBase):
 
     def colorize(self, gray_faces: np.ndarray) -> np.ndarray:
         """N×S×S×1 gray faces in [0, 1] (any size S, this model's face type) -> N×S×S×3 BGR: each face's own
-        luma with the chroma the model predicts for it."""
-        gray = np.asarray(gray_faces, np.float32)
-        n, s = len(gray), gray.shape[1]
-        r = self.resolution
-        small = np.stack([cv2.resize(g, (r, r), interpolation=cv2.INTER_AREA if s > r else cv2.INTER_CUBIC)
-                          .reshape(r, r, 1) for g in gray]) if s != r else gray
-        chroma = self.engine.predict_chroma(np.clip(small, 0.0, 1.0))
-        out = np.empty((n, s, s, 3), np.float32)
-        for i in range(n):
-            c = chroma[i] if s == r else cv2.resize(chroma[i], (s, s), interpolation=cv2.INTER_CUBIC)
-            out[i] = luma_chroma_to_bgr(gray[i].reshape(s, s, 1), c)
-        return out
+        luma with the chroma the model predicts for it (`ColorizerEngine.colorize_graph`)."""
+        return self.engine.colorize(gray_faces)
 
 
 def require_colorizer(model_dir: str | Path) -> None:

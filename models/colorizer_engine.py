@@ -23,6 +23,8 @@ from core.leras.saveable import SavedNetworks
 NETWORK = "Colorizer"
 OUTSIDE_MASK_WEIGHT = 0.1   # loss weight of the pixels outside the face mask
 CHROMA_GAINS = (0.713, 0.564)   # OpenCV's float YCrCb: Cr = 0.713 (R - Y) + 0.5, Cb = 0.564 (B - Y) + 0.5
+# OpenCV's float YCrCb -> BGR: each channel is Y plus this (Cr - 0.5, Cb - 0.5) combination
+CHROMA_TO_BGR = np.array([[0.0, 1.773], [-0.714, -0.344], [1.403, 0.0]], np.float32)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,29 @@ def bgr_to_luma_chroma(bgr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return y[..., None], tf.stack([cr, cb], axis=-1)
 
 
+def luma_chroma_to_bgr(luma: tf.Tensor, chroma: tf.Tensor) -> tf.Tensor:
+    """NHWC luma (…×1) and (Cr, Cb) (…×2) in [0, 1] -> BGR (…×3) in [0, 1], OpenCV's float YCrCb. Where the colour
+    would leave [0, 1] (saturated colour in the darkest or brightest parts) it is desaturated just enough to fit,
+    so the brightness stays the model's (clipping would change it)."""
+    y = tf.clip_by_value(luma, 0.0, 1.0)
+    delta = tf.tensordot(chroma - 0.5, tf.constant(CHROMA_TO_BGR.T), 1)   # each channel's offset from Y
+    room = tf.where(delta > 0, 1.0 - y, y)                                  # how far each channel may move
+    size = tf.abs(delta)
+    fit = tf.reduce_min(tf.where(size > 1e-6, room / tf.maximum(size, 1e-6), 1.0), axis=-1, keepdims=True)
+    return tf.clip_by_value(y + delta * tf.minimum(fit, 1.0), 0.0, 1.0)
+
+
+def resize_faces(x: tf.Tensor, size: int) -> tf.Tensor:
+    """NHWC square faces to size x size: an exact box average for whole-number shrinks, else bilinear (ops that
+    ONNX runs the same way, so the .dfm matches)."""
+    have = x.shape[1]
+    if have == size:
+        return x
+    if have > size and have % size == 0:
+        return tf.nn.avg_pool2d(x, have // size, have // size, "VALID")
+    return tf.image.resize(x, (size, size), method="bilinear")
+
+
 class ColorizerEngine(SavedNetworks):
     """U-Net + AdaBelief + the train and predict `tf.function`s. Faces NHWC float32 in [0, 1]."""
 
@@ -59,7 +84,7 @@ class ColorizerEngine(SavedNetworks):
         self._vars = list(variables.values())
         faces = tf.TensorSpec([None, r, r, 3], tf.float32)
         self._train_fn = tf.function(self._train_graph, input_signature=[faces, tf.TensorSpec([None, r, r, 1])])
-        self._predict_fn = tf.function(self._predict_graph, input_signature=[tf.TensorSpec([None, r, r, 1])])
+        self._colorize_fns: dict = {}   # face size -> traced colorize_graph
 
     def _chroma(self, luma: tf.Tensor) -> tf.Tensor:
         x = luma if self.data_format == "NHWC" else tf.transpose(luma, (0, 3, 1, 2))
@@ -84,18 +109,27 @@ class ColorizerEngine(SavedNetworks):
         with tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._vars))]):
             return tf.constant(True)
 
-    def _predict_graph(self, luma):
+    def colorize_graph(self, gray: tf.Tensor) -> tf.Tensor:
+        """N×S×S×1 gray faces in [0, 1] (S known when traced) -> N×S×S×3 BGR: each face's own luma with the chroma
+        predicted at the Colorizer's resolution and scaled back to S. Also part of a colorizing `.dfm`."""
+        chroma = self._chroma(resize_faces(tf.clip_by_value(gray, 0.0, 1.0), self.config.resolution))
+        return luma_chroma_to_bgr(gray, resize_faces(chroma, gray.shape[1]))
+
+    def colorize(self, gray: np.ndarray) -> np.ndarray:
+        """`colorize_graph` on N×S×S×1 float32 numpy faces (one trace per face size S)."""
+        x = np.asarray(gray, np.float32)
+        if x.ndim != 4 or x.shape[3] != 1 or x.shape[1] != x.shape[2]:
+            raise ValueError(f"the Colorizer colours N×S×S×1 gray faces, got {x.shape}")
+        size = x.shape[1]
+        if size not in self._colorize_fns:
+            spec = tf.TensorSpec([None, size, size, 1], tf.float32)
+            self._colorize_fns[size] = tf.function(self._device_colorize, input_signature=[spec])
+        return self._colorize_fns[size](x).numpy()
+
+    def _device_colorize(self, gray):
         with tf.device(self.device):
-            return self._chroma(luma)
+            return self.colorize_graph(gray)
 
     def train_step(self, faces: np.ndarray, masks: np.ndarray) -> float:
         """One update on N×R×R×3 BGR faces and their N×R×R×1 face masks; the mean loss."""
         return float(self._train_fn(np.asarray(faces, np.float32), np.asarray(masks, np.float32)))
-
-    def predict_chroma(self, luma: np.ndarray) -> np.ndarray:
-        """N×R×R×1 gray faces in [0, 1] -> N×R×R×2 (Cr, Cb) in [0, 1]."""
-        x = np.asarray(luma, np.float32)
-        r = self.config.resolution
-        if x.ndim != 4 or x.shape[1:] != (r, r, 1):
-            raise ValueError(f"the Colorizer predicts N×{r}×{r}×1 faces, got {x.shape}")
-        return self._predict_fn(x).numpy()

@@ -93,10 +93,10 @@ def test_training_refuses_gray_faces_and_needs_the_src_dir(real_faceset, tmp_pat
 
 
 def test_colour_is_desaturated_only_where_it_would_leave_the_gamut():
-    from models.colorizer import luma_chroma_to_bgr
+    from models.colorizer_engine import luma_chroma_to_bgr
     luma = np.array([[[0.5], [0.02], [0.97]]], np.float32)
     chroma = np.array([[[0.6, 0.45], [0.7, 0.3], [0.6, 0.45]]], np.float32)   # a skin tone, a strong red
-    out = luma_chroma_to_bgr(luma, chroma)
+    out = luma_chroma_to_bgr(luma, chroma).numpy()
     expected = np.clip(cv2.cvtColor(np.concatenate([luma, chroma], 2), cv2.COLOR_YCrCb2BGR), 0, 1)
     np.testing.assert_allclose(out[0, 0], expected[0, 0], atol=1e-6)       # in gamut: OpenCV's conversion
     assert out.min() >= 0 and out.max() <= 1
