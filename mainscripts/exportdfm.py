@@ -5,7 +5,8 @@ A `.dfm` is an ONNX graph that DeepFaceLive runs with onnxruntime, with DeepFace
 float32 swap graph (`dfm_function`) is frozen and converted with tf2onnx, written atomically beside the model
 (`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name) once onnxruntime has run it and matched TensorFlow's
 output. A SAEHDBW `.dfm` takes colour faces, reads their luma and gives its face back in colour,
-as `merge --bw-output luma` does: the live face's colour with the model's brightness.
+as `merge --bw-output luma` does: the live face's colour with the model's brightness; with `--colorize` the
+folder's Colorizer is built into the graph and the face takes the src person's colour (`--bw-output colorize`).
 """
 from __future__ import annotations
 
@@ -86,11 +87,12 @@ def main(args: argparse.Namespace) -> int:
                        cpu_only=True)
     output = Path(args.output_file) if args.output_file else model.files.file("model.dfm")
     resolution, name, gray = int(model.options["resolution"]), model.files.full_name, model.CHANNELS == 1
-    function = model.dfm_function()
+    colorizer = _colorizer(args, model_dir, model)
+    function = model.dfm_function(colorizer.engine.colorize_graph if colorizer else None)
     faces = np.random.default_rng(0).random((2, resolution, resolution, 3), dtype=np.float32)
     want = [t.numpy() for t in function(faces)]
     graph_def = _frozen_graph_def(function)
-    del model, function  # the weights now live in graph_def: free the model's copy before converting
+    del model, function, colorizer  # the weights now live in graph_def: free the models' copy before converting
     gc.collect()
     interact.log_info(f"Converting {name} ({resolution} px) to ONNX (opset {args.opset}) ...")
     data = to_onnx(graph_def, args.opset)
@@ -103,10 +105,25 @@ def main(args: argparse.Namespace) -> int:
     interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; onnxruntime gives the model's output to within "
                       f"{difference:.1g}). Put it in DeepFaceLive's dfm_models folder and choose it in the Face "
                       "swapper.")
-    if gray:
+    if gray and args.colorize:
+        interact.log_info("This is a grayscale model with its Colorizer: the .dfm gives its face the src person's "
+                          "colour (as merge --bw-output colorize); DeepFaceLive's colour transfer pulls it toward "
+                          "the live face's.")
+    elif gray:
         interact.log_info("This is a grayscale model: the .dfm colours its face with the live face's colour "
                           "(as merge --bw-output luma), so DeepFaceLive's colour transfer can stay off.")
     return 0
+
+
+def _colorizer(args: argparse.Namespace, model_dir: Path, model):
+    """The folder's Colorizer (for the model's face type) when `--colorize` asks for it, else None."""
+    if not args.colorize:
+        return None
+    if model.CHANNELS != 1:
+        raise UserError(f"--colorize builds the Colorizer into a grayscale model's .dfm; {args.model} predicts colour "
+                        f"(export SAEHDBW, or leave --colorize out)")
+    from models.colorizer import load_colorizer
+    return load_colorizer(model_dir, model.face_type, cpu_only=True)
 
 
 def register(subparsers) -> None:
@@ -118,6 +135,9 @@ def register(subparsers) -> None:
     p.add_argument("--force-model-name", help="Export the saved model with this name without asking.")
     p.add_argument("--output-file", help="Where the .dfm goes (default: <name>_<MODEL>_model.dfm in the model "
                                          "folder).")
+    p.add_argument("--colorize", action="store_true",
+                   help="SAEHDBW: build the model folder's Colorizer (train --model Colorizer) into the .dfm, so the "
+                        "live face takes the src person's colour instead of the live face's own.")
     p.add_argument("--opset", type=int, default=13, choices=range(11, 19), metavar="11..18",
                    help="ONNX opset (default 13, which older onnxruntime builds such as DeepFaceLive's read too).")
     p.set_defaults(func=main)

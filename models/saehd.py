@@ -181,6 +181,7 @@ class SAEHDModel(ModelBase):
         """Dst faces N x R x R x C float [0,1] -> (swapped face, src-decoder mask, dst-decoder mask)."""
         return self.engine.predict(faces)
 
-    def dfm_function(self):
-        """The float32 `tf.function` that `exportdfm` turns into a DeepFaceLive `.dfm` (`SAEHDEngine.dfm_function`)."""
-        return self.engine.dfm_function()
+    def dfm_function(self, colorize=None):
+        """The float32 `tf.function` that `exportdfm` turns into a DeepFaceLive `.dfm` (`SAEHDEngine.dfm_function`;
+        `colorize`: a Colorizer's `colorize_graph` for a gray model's face)."""
+        return self.engine.dfm_function(colorize)

@@ -479,13 +479,15 @@ class SAEHDEngine(SavedNetworks):
     def _predict_graph(self, dst_faces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         return self._swap(self._input(dst_faces))
 
-    def dfm_function(self) -> Callable:
+    def dfm_function(self, colorize: Callable[[tf.Tensor], tf.Tensor] | None = None) -> Callable:
         """DeepFaceLive's model interface as one float32 `tf.function` (what `exportdfm` turns into a `.dfm`):
         `in_face` N×R×R×3 BGR in [0, 1] → (`out_face_mask` the dst decoder's mask, `out_celeb_face` N×R×R×3 the
         swapped face, `out_celeb_face_mask` the src decoder's mask), DeepFaceLab's names and order. A gray model
         reads the face's luma (the weights of OpenCV's BGR→gray, as its facesets were made) and gives its face in
         colour as the merger's `--bw-output luma` does: the live face's colour with the model's brightness (Y of
-        YCrCb replaced). It computes in float32 whatever the training precision (layers follow their input)."""
+        YCrCb replaced) - or, given `colorize` (the Colorizer's `colorize_graph`: N×R×R×1 gray -> N×R×R×3 BGR), in
+        the colour that function gives it (src's). It computes in float32 whatever the training precision (layers
+        follow their input)."""
         r, cfg = self.config.resolution, self.config
         luma = tf.constant(BGR_LUMA, tf.float32)
 
@@ -494,7 +496,9 @@ class SAEHDEngine(SavedNetworks):
             y = tf.reduce_sum(in_face * luma, axis=-1, keepdims=True)
             face, src_mask, dst_mask = self._swap(ops.to_format(in_face if cfg.input_channels == 3 else y,
                                                                 cfg.data_format))
-            if cfg.channels == 1:  # same Cr and Cb, new Y: every channel moves by the change of Y
+            if cfg.channels == 1 and colorize is not None:
+                face = colorize(face)
+            elif cfg.channels == 1:  # same Cr and Cb, new Y: every channel moves by the change of Y
                 face = tf.clip_by_value(in_face + (face - y), 0.0, 1.0)
             return (tf.identity(dst_mask, name="out_face_mask"), tf.identity(face, name="out_celeb_face"),
                     tf.identity(src_mask, name="out_celeb_face_mask"))

@@ -95,3 +95,32 @@ def test_an_export_that_does_not_match_the_model_is_not_written(trained, monkeyp
                       "--output-file", str(earlier)]) == 1
     assert earlier.read_bytes() == b"an earlier export"
     assert any(str(earlier) in m and "not written" in m for m in log_messages)
+
+
+def test_a_colorized_dfm_gives_the_gray_face_the_colorizers_colour(trained, faces, tmp_path, log_messages):
+    import main
+    from models.colorizer import ColorizerModel
+    if trained.CHANNELS == 3:
+        assert main.main(["--non-interactive", "exportdfm", "--model-dir", str(trained.folder), "--model", "SAEHD",
+                          "--colorize", "--output-file", str(tmp_path / "x.dfm")]) == 1
+        assert any("--colorize" in m and "grayscale" in m for m in log_messages)
+        return
+    colorizer = ColorizerModel(trained.folder, training=True, src_dir=faces[0], silent_start=True, cpu_only=True,
+                               config_options={"resolution": 128, "base_ch": 4, "batch_size": 2})
+    try:  # 128 px beside the 64 px model: the .dfm resizes the face in and the colour back out
+        colorizer.train_one_iter()
+        colorizer.save()
+        dfm = tmp_path / "colour.dfm"
+        assert main.main(["--non-interactive", "exportdfm", "--model-dir", str(trained.folder), "--model", "SAEHDBW",
+                          "--colorize", "--output-file", str(dfm)]) == 0
+        assert any("src person's colour" in m for m in log_messages)
+        bgr = _colour_faces(faces[1], 64)
+        session = onnxruntime.InferenceSession(str(dfm), providers=["CPUExecutionProvider"])
+        _, face, _ = session.run(None, {"in_face:0": bgr})
+        gray = cv2.cvtColor(bgr.reshape(-1, 64, 3), cv2.COLOR_BGR2GRAY).reshape(-1, 64, 64, 1)
+        want = colorizer.colorize(trained.predict(gray)[0])
+    finally:
+        colorizer.close()
+    np.testing.assert_allclose(face, want, atol=1e-4)
+    live_colour = np.clip(bgr + (trained.predict(gray)[0] - gray), 0, 1)      # what the plain SAEHDBW .dfm gives
+    assert np.abs(face - live_colour).mean() > 0.01
