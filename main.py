@@ -25,8 +25,6 @@ MISSING_DFL_FEATURES = {
                                    "sharpen the face with --sharpen-mode gaussian --blursharpen-amount N instead",
     ("facesettool", "enhance"): "facesettool enhance: it runs DeepFaceLab's pretrained FaceEnhancer, whose weights "
                                 "ship with no package; it is not available",
-    ("--model", "AMP"): "--model AMP: DeepFaceLab's AMP model is not in this toolkit (nor in the SAEHDBW fork); "
-                        "train SAEHD or SAEHDBW",
 }
 
 

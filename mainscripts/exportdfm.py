@@ -1,7 +1,8 @@
-"""`main.py exportdfm`: a trained SAEHD, SAEHDBW or Quick96 model as a DeepFaceLive `.dfm` file.
+"""`main.py exportdfm`: a trained SAEHD, SAEHDBW, Quick96 or AMP model as a DeepFaceLive `.dfm` file.
 
 A `.dfm` is an ONNX graph that DeepFaceLive runs with onnxruntime, with DeepFaceLab's names: input `in_face:0`
-(N×R×R×3 BGR in [0, 1]), outputs `out_face_mask:0`, `out_celeb_face:0`, `out_celeb_face_mask:0`. The model's
+(N×R×R×3 BGR in [0, 1]; AMP also `morph_value:0`, a 1-element morph factor that DeepFaceLive sets with its
+slider), outputs `out_face_mask:0`, `out_celeb_face:0`, `out_celeb_face_mask:0`. The model's
 float32 swap graph (`dfm_function`) is frozen and converted with tf2onnx, written atomically beside the model
 (`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name) once onnxruntime has run it and matched TensorFlow's
 output. A SAEHDBW `.dfm` takes colour faces, reads their luma and gives its face back in colour,
@@ -24,8 +25,8 @@ import numpy as np
 from core import fsio, interact
 from core.errors import UserError
 
-DFM_MODELS = ("SAEHD", "SAEHDBW", "Quick96")
-INPUT_NAME = "in_face:0"
+DFM_MODELS = ("SAEHD", "SAEHDBW", "Quick96", "AMP")
+CHECK_MORPH = 0.5   # the morph value an AMP export is checked at (it mixes both inters' channels)
 OUTPUT_NAMES = ("out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0")
 CHECK_TOLERANCE = 1e-3
 
@@ -52,8 +53,19 @@ def _require(module: str):
         raise UserError(f"exportdfm needs the {module} package: pip install -r requirements.txt") from err
 
 
-def to_onnx(graph_def, opset: int) -> bytes:
-    """The serialized ONNX model of a frozen `dfm_function` graph; a conversion failure is a `UserError`."""
+def input_names(function) -> list[str]:
+    """The `.dfm` input names of a `dfm_function`: `in_face:0` (and AMP's `morph_value:0`)."""
+    return [f"{spec.name}:0" for spec in function.input_signature]
+
+
+def check_inputs(function, faces: np.ndarray) -> list[np.ndarray]:
+    """What the export is checked with: the faces, and CHECK_MORPH for every further (morph) input."""
+    return [faces] + [np.full(spec.shape, CHECK_MORPH, np.float32) for spec in function.input_signature[1:]]
+
+
+def to_onnx(graph_def, opset: int, inputs: list[str]) -> bytes:
+    """The serialized ONNX model of a frozen `dfm_function` graph with these input names; a conversion failure is
+    a `UserError`."""
     tf2onnx = _require("tf2onnx")
     quiet = {name: logging.getLogger(name) for name in ("tf2onnx", "tensorflow")}  # TF1-API deprecation notes
     levels = {name: log.level for name, log in quiet.items()}
@@ -62,7 +74,7 @@ def to_onnx(graph_def, opset: int) -> bytes:
             log.setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=[INPUT_NAME],
+            proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=inputs,
                                                       output_names=list(OUTPUT_NAMES), opset=opset)
     except Exception as err:  # tf2onnx raises plain exceptions for ops or opsets it cannot convert
         raise UserError(f"tf2onnx could not convert the model at opset {opset}: {err}; try another --opset") from err
@@ -72,10 +84,11 @@ def to_onnx(graph_def, opset: int) -> bytes:
     return proto.SerializeToString()
 
 
-def check_with_onnxruntime(data: bytes, faces: np.ndarray, want: list[np.ndarray]) -> float:
-    """Largest difference between the `.dfm` run by onnxruntime on `faces` and TensorFlow's outputs `want`."""
+def check_with_onnxruntime(data: bytes, feed: dict[str, np.ndarray], want: list[np.ndarray]) -> float:
+    """Largest difference between the `.dfm` run by onnxruntime on `feed` (input name -> array) and TensorFlow's
+    outputs `want`."""
     session = _require("onnxruntime").InferenceSession(data, providers=["CPUExecutionProvider"])
-    got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: faces})
+    got = session.run(list(OUTPUT_NAMES), feed)
     return max(float(np.abs(g - w).max()) for g, w in zip(got, want))
 
 
@@ -89,14 +102,15 @@ def main(args: argparse.Namespace) -> int:
     resolution, name, gray = int(model.options["resolution"]), model.files.full_name, model.CHANNELS == 1
     colorizer = _colorizer(args, model_dir, model)
     function = model.dfm_function(colorizer.engine.colorize_graph if colorizer else None)
-    faces = np.random.default_rng(0).random((2, resolution, resolution, 3), dtype=np.float32)
-    want = [t.numpy() for t in function(faces)]
+    inputs = check_inputs(function, np.random.default_rng(0).random((2, resolution, resolution, 3), dtype=np.float32))
+    names = input_names(function)
+    want = [t.numpy() for t in function(*inputs)]
     graph_def = _frozen_graph_def(function)
     del model, function, colorizer  # the weights now live in graph_def: free the models' copy before converting
     gc.collect()
     interact.log_info(f"Converting {name} ({resolution} px) to ONNX (opset {args.opset}) ...")
-    data = to_onnx(graph_def, args.opset)
-    difference = check_with_onnxruntime(data, faces, want)
+    data = to_onnx(graph_def, args.opset, names)
+    difference = check_with_onnxruntime(data, dict(zip(names, inputs)), want)
     if difference > CHECK_TOLERANCE:
         raise UserError(f"{output}: not written: the ONNX graph differs from the model by {difference:.2g} "
                         f"(more than {CHECK_TOLERANCE}); try another --opset")
@@ -105,6 +119,9 @@ def main(args: argparse.Namespace) -> int:
     interact.log_info(f"Wrote {output} ({len(data) / 2**20:.1f} MB; onnxruntime gives the model's output to within "
                       f"{difference:.1g}). Put it in DeepFaceLive's dfm_models folder and choose it in the Face "
                       "swapper.")
+    if len(names) > 1:
+        interact.log_info("This is an AMP model: the .dfm takes the morph factor as a second input (morph_value, "
+                          "DeepFaceLive's morph slider; 1.0 is the full src face).")
     if gray and args.colorize:
         interact.log_info("This is a grayscale model with its Colorizer: the .dfm gives its face the src person's "
                           "colour (as merge --bw-output colorize); DeepFaceLive's colour transfer pulls it toward "

@@ -21,7 +21,7 @@ from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 
-MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96")
+MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96", "AMP")
 HELP = {
     "interactive": ("Tune settings per frame in an OpenCV window (needs a display). Without either flag it "
                     "is asked (default yes) when there is a display and a keyboard."),
@@ -160,11 +160,32 @@ def _paths(args: argparse.Namespace) -> dict[str, Path | None]:
     }
 
 
+def model_merge_options(args: argparse.Namespace, ask: bool) -> dict:
+    """The model class's own merge questions (AMP: its morph factor): the flag's value, else asked (when `ask`;
+    a run without a keyboard takes the default)."""
+    from models.registry import model_class
+
+    values = {}
+    for spec in model_class(args.model).merge_option_specs():
+        given = getattr(args, spec.name, None)
+        if given is None:
+            values[spec.name] = spec.prompt_value(spec.default) if ask else spec.default
+            continue
+        try:
+            values[spec.name] = spec.coerce(given)
+        except ValueError as err:
+            raise UserError(f"--{spec.name.replace('_', '-')}: {err}") from None
+    return values
+
+
 def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSource:
     from models.registry import load_model
 
     model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
                        cpu_only=args.cpu_only, force_gpu_idxs=args.force_gpu_idxs)
+    model.set_merge_options(model_merge_options(args, ask=True))
+    if args.morph_factor is not None and "morph_factor" not in model.merge_values:
+        interact.log_warn(f"--morph-factor is for AMP models; {args.model} does not use it")
     source = sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
     if args.bw_output == "colorize":
         if source.spec.channels != 1:
@@ -243,6 +264,9 @@ def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -
     if not state:
         return ""
     identity = f"{args.model} {model_dir.resolve()} {name} {state}"
+    model = getattr(source, "model", None)
+    for key, value in sorted((model.merge_values if model else model_merge_options(args, ask=False)).items()):
+        identity += f" {key} {value}"   # (AMP: another morph factor merges the frames anew)
     if args.bw_output == "colorize":  # more Colorizer training colours the frames anew
         identity += f" colorizer {_data_file_state(model_dir / 'Colorizer_Colorizer_data.json')}"
     return identity
@@ -305,6 +329,7 @@ def main(args: argparse.Namespace) -> int:
         session = _with_flags(MergeSession.load(session_path), args)
     if source is None and not paths["model"].is_dir():
         raise UserError(f"{paths['model']}: model folder not found")
+    model_merge_options(args, ask=False)  # a bad --morph-factor stops here
     if session is None and not can_ask:
         session = MergeSession(ask_config(fixed_fields(args)))
     if args.bw_output == "colorize" and not precomputed:
@@ -413,6 +438,9 @@ def register(subparsers) -> None:
                    "model beside INPUT_DIR).")
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="Model class to merge with.")
     p.add_argument("--force-model-name", help="Use the saved model with this name without asking.")
+    p.add_argument("--morph-factor", default=None, metavar="0.0..1.0",
+                   help="AMP: how much of src the face takes (1.0 = the full src face, DFL's default; lower keeps "
+                        "more of dst). Asked when not given.")
     p.add_argument("--workspace", help="Workspace folder for the default paths.")
     p.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None, help=HELP["interactive"])
     p.add_argument("--config-file", help="Merge settings JSON (base config + per-frame configs, as the "

@@ -33,7 +33,7 @@ OOM_ADVICE = ("lower batch_size (now {batch}), or use a smaller model (resolutio
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="Train a model: SAEHD, SAEHDBW, Quick96, XSeg (masks) or Colorizer.",
+    p = subparsers.add_parser("train", help="Train a model: SAEHD, SAEHDBW, Quick96, AMP, XSeg (masks) or Colorizer.",
                               description="Train a model on aligned src and dst faces. Enter (or Ctrl-C) saves "
                                           "and stops; the model is also saved every autosave interval.")
     p.add_argument("--training-data-src-dir", type=Path, help="Aligned faces of the person to put in (src).")
@@ -82,8 +82,8 @@ def main(args: argparse.Namespace) -> int:
     specs = cls.option_specs()
     config_options = opt.read_config_file(args.config_file, specs) if args.config_file else None
     preset = None
-    if args.preset and not cls.model_option_specs():
-        raise UserError(f"{cls.MODEL_NAME} has a fixed configuration; --preset applies to SAEHD and SAEHDBW")
+    if args.preset and not cls.TAKES_PRESETS:
+        raise UserError(f"--preset makes SAEHD and SAEHDBW models; {cls.MODEL_NAME} does not take it")
     if args.preset:
         preset = opt.validate_config(specs, presets.get_preset(args.preset), f"preset {args.preset}")
     for flag, folder in (("--training-data-src-dir", args.training_data_src_dir),

@@ -404,7 +404,7 @@ def import_dfl_model(args: argparse.Namespace) -> int:
     output = Path(args.output_dir).expanduser().absolute() if args.output_dir else folder
     found = [(name, cls) for cls in MODELS for name in dfl_import.list_dfl_models(folder, cls)]
     if not found:
-        raise UserError(f"{folder}: no DeepFaceLab model (<name>_SAEHD_data.dat, _SAEHDBW_, _Quick96_, or XSeg_256.npy) "
+        raise UserError(f"{folder}: no DeepFaceLab model (<name>_SAEHD_data.dat, _SAEHDBW_, _Quick96_, _AMP_, or XSeg_256.npy) "
                         "found")
     output.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -593,7 +593,7 @@ UTIL_COMMANDS: dict[str, UtilCommand] = {
         "Convert legacy DeepFaceLab faces (pickled metadata, read safely) to this toolkit's format.",
         import_dfl_faceset, _import_args),
     "import-dfl-model": UtilCommand(
-        "Import DeepFaceLab's own SAEHD/SAEHDBW/Quick96 models (pickled .dat/.npy, read safely); train and merge "
+        "Import DeepFaceLab's own SAEHD/SAEHDBW/Quick96/AMP models (pickled .dat/.npy, read safely); train and merge "
         "also do this by themselves for the models in their --model-dir.", import_dfl_model, _import_model_args),
     "faceset-resize": UtilCommand("Resize faces keeping their metadata and colour (DFL's faceset resize); "
                                   "--grayscale makes it the same as resize-to-grayscale.", faceset_resize,

@@ -172,6 +172,7 @@ class ModelBase:
     MODEL_NAME = "Model"
     CHANNELS = 3
     NEEDS_DST = True   # trains on src and dst faces (False: src only, as the Colorizer)
+    TAKES_PRESETS = False   # `train --preset` (the SAEHD configurations of models.presets)
     LOSS_NAMES = ("src_loss", "dst_loss")
 
     def __init__(self, model_dir: str | os.PathLike, *, training: bool = False,
@@ -183,6 +184,7 @@ class ModelBase:
                  pretrained_dir: str | os.PathLike | None = None):
         self.folder = Path(model_dir)
         self.training = training
+        self.merge_values: dict = {}
         self.src_dir = Path(src_dir) if src_dir else None
         self.dst_dir = Path(dst_dir) if dst_dir else None
         self.pretraining_dir = Path(pretraining_dir) if pretraining_dir else None
@@ -289,6 +291,15 @@ class ModelBase:
 
     def predict(self, faces: np.ndarray):
         raise NotImplementedError
+
+    @classmethod
+    def merge_option_specs(cls) -> list[opt.OptionSpec]:
+        """What merging asks of this model before the frames (DFL's model merger questions; AMP: morph factor)."""
+        return []
+
+    def set_merge_options(self, values: dict) -> None:
+        """Take the answers to `merge_option_specs` for the following `predict` calls (as `merge_values`)."""
+        self.merge_values = dict(values)
 
     def networks_to_reinit(self) -> tuple[str, ...]:
         """Networks that start fresh instead of being loaded (SAEHD: the inters once pretraining ends)."""

@@ -28,7 +28,9 @@ OPTIMIZER = "src_dst_opt"
 XSEG = "XSeg"  # DFL's XSeg model has fixed file names: XSeg_data.dat, XSeg_256.npy, XSeg_256_opt.npy
 XSEG_WEIGHTS, XSEG_OPTIMIZER, XSEG_OPTIONS = "XSeg_256.npy", "XSeg_256_opt.npy", ("face_type", "batch_size", "pretrain")
 NETWORKS = {"df": ("encoder", "inter", "decoder_src", "decoder_dst"),
-            "liae": ("encoder", "inter_AB", "inter_B", "decoder")}
+            "liae": ("encoder", "inter_AB", "inter_B", "decoder"),
+            "AMP": ("encoder", "inter_src", "inter_dst", "decoder")}
+OPTIMIZED = {"AMP": ("encoder", "decoder")}  # DFL's final AMP trains (and keeps optimizer state for) these only
 RENAMED_OPTIONS = {"eyes_prio": "eyes_mouth_prio"}  # DFL 2.0 builds before 2021
 # power -> (file and network name here and in DFL, DFL's variable scope inside the file, optimizer file)
 DISCRIMINATORS = {"gan_power": ("GAN", "D_src", "GAN_opt"), "true_face_power": ("code_discriminator", "dis",
@@ -174,18 +176,23 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise UserError(f"{data_path}: not a DeepFaceLab model data file")
     options = _options(data.get("options", {}))
-    archi = str(options.get("archi", "df")).lower().split("-")[0]
-    if archi not in NETWORKS:
-        raise UserError(f"{data_path}: archi {archi!r} (an early DeepFaceLab 2.0 design) cannot be imported; "
-                        f"only df and liae models can")
+    if model_class == "AMP":
+        layout = "AMP"
+        options.setdefault("inter_dims", options.get("ae_dims", 256))  # AMP before inter_dims: inters of ae_dims
+    else:
+        layout = str(options.get("archi", "df")).lower().split("-")[0]
+        if layout not in ("df", "liae"):
+            raise UserError(f"{data_path}: archi {layout!r} (an early DeepFaceLab 2.0 design) cannot be imported; "
+                            f"only df and liae models can")
     prefix = f"{name}_{model_class}_"
     weights = {}
-    for net in NETWORKS[archi]:
+    for net in NETWORKS[layout]:
         path = Path(folder) / f"{prefix}{net}.npy"
         if not path.exists():
             raise UserError(f"{path}: missing; the DeepFaceLab model {name!r} needs it")
         weights[net] = _weights(path)
-    optimizer = _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", weights)
+    optimized = {net: weights[net] for net in OPTIMIZED.get(layout, weights)}
+    optimizer = _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", optimized)
     extra_weights, extra_optimizers = _discriminators(Path(folder), prefix, options)
     return DflModel(name, model_class, int(data.get("iter", 0)), options, _loss_history(data, 2, data_path),
                     {**weights, **extra_weights}, optimizer, extra_optimizers)

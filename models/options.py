@@ -6,7 +6,7 @@ asked only when the model is created; the others again whenever the user opens t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -464,3 +464,42 @@ def colorizer_options() -> list[OptionSpec]:
              "Channels of the first stage of its U-Net; the others are 2x, 4x and 8x. 32 learns finer colour at 4x "
              "the cost.", lock=True),
     ]
+
+
+def _floor32(value: int, values: Values, env: OptionEnv) -> int:
+    return floor_resolution(value, 32, "a multiple of 32")
+
+
+AMP_FACE_TYPES = ("f", "wf", "head")
+
+
+def amp_options(channels: int = 3) -> list[OptionSpec]:
+    """AMP's own options in DFL's order: SAEHD's where they mean the same, plus inter_dims and morph_factor."""
+    saehd = {spec.name: spec for spec in saehd_options(channels)}
+    return [
+        replace(saehd["resolution"], default=224, normalize=_floor32,
+                help="Size of the faces the model learns, 64..640, rounded down to a multiple of 32. Higher is "
+                     "sharper but slower and needs more memory."),
+        replace(saehd["face_type"], default="wf", choices=AMP_FACE_TYPES,
+                help="How much of the head the model covers: f full face, wf whole face with the forehead, head "
+                     "the whole head (needs XSeg masks). Match the type you extracted."),
+        saehd["ae_dims"],
+        _int("inter_dims", "Inter dimensions", 1024, (32, 2048),
+             "Channels of the two intermediate codes the swap mixes; should be at least the AutoEncoder "
+             "dimensions. More are better but need more memory.", lock=True),
+        saehd["e_dims"], saehd["d_dims"], saehd["d_mask_dims"],
+        _float("morph_factor", "Morph factor.", 0.5, (0.1, 0.5),
+               "The share of the src-specific code in src's training faces. The smaller, the more of src's "
+               "expressions; the larger, the less room for a big dst faceset. Typical fine value is 0.5.",
+               lock=True),
+        saehd["uniform_yaw"], saehd["blur_out_mask"], saehd["lr_dropout"], saehd["models_opt_on_gpu"],
+        saehd["random_warp"], saehd["gan_power"], saehd["gan_patch_size"], saehd["gan_dims"],
+        saehd["ct_mode"], saehd["clipgrad"],
+    ]
+
+
+def amp_merge_options() -> list[OptionSpec]:
+    """What AMP asks when merging (DFL's get_MergerConfig)."""
+    return [_float("morph_factor", "Morph factor", 1.0, (0.0, 1.0),
+                   "How much of src the swapped face takes: 1.0 the full src face, lower values keep more of dst "
+                   "(0.0 is the dst face itself).")]

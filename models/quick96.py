@@ -21,6 +21,7 @@ FIXED_OPTIONS = {
 class Quick96Model(SAEHDModel):
     MODEL_NAME = "Quick96"
     CHANNELS = 3
+    TAKES_PRESETS = False
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:

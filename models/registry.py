@@ -18,6 +18,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "SAEHD": ("models.saehd", "SAEHDModel"),
     "SAEHDBW": ("models.saehdbw", "SAEHDBWModel"),
     "Quick96": ("models.quick96", "Quick96Model"),
+    "AMP": ("models.amp", "AMPModel"),
     "XSeg": ("models.xseg", "XSegModel"),
     "Colorizer": ("models.colorizer", "ColorizerModel"),
 }

@@ -35,6 +35,7 @@ def missing_xseg_hint(samples, face_type: str, where) -> str | None:
 class SAEHDModel(ModelBase):
     MODEL_NAME = "SAEHD"
     CHANNELS = 3
+    TAKES_PRESETS = True
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:
@@ -58,34 +59,44 @@ class SAEHDModel(ModelBase):
     def pretraining(self) -> bool:
         return bool(self.training and self.options.get("pretrain"))
 
+    def shared_engine_options(self) -> dict:
+        """The engine settings whose options SAEHD and AMP share."""
+        o = self.options
+        if self.training and len(self.devices) > o["batch_size"]:
+            raise UserError(f"batch_size {o['batch_size']} is smaller than the {len(self.devices)} GPUs chosen, "
+                            "which split each batch: raise batch_size or choose fewer GPUs")
+        return dict(
+            resolution=o["resolution"], channels=self.CHANNELS, ae_dims=o["ae_dims"], e_dims=o["e_dims"],
+            d_dims=o["d_dims"], d_mask_dims=o["d_mask_dims"], blur_out_mask=o["blur_out_mask"],
+            clipgrad=o["clipgrad"], batch_size=o["batch_size"], precision=config.settings().train_precision,
+            # Weights off the GPU only save memory while training; merging keeps them where it computes.
+            models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training,
+            # GAN shapes training only: off while pretraining (as DFL), and merging builds no discriminator.
+            gan_power=float(o.get("gan_power", 0.0)) if self.training and not self.pretraining else 0.0,
+            gan_patch_size=int(o.get("gan_patch_size", 0) or 0), gan_dims=int(o.get("gan_dims", 16)))
+
     def engine_config(self):
         from models.saehd_engine import EngineConfig
         o = self.options
         # The powers shape training only: off while pretraining (as DFL), and merging builds no discriminators.
         powers = self.training and not self.pretraining
-        if self.training and len(self.devices) > o["batch_size"]:
-            raise UserError(f"batch_size {o['batch_size']} is smaller than the {len(self.devices)} GPUs chosen, "
-                            "which split each batch: raise batch_size or choose fewer GPUs")
         return EngineConfig(
-            resolution=o["resolution"], channels=self.CHANNELS, archi=o["archi"], ae_dims=o["ae_dims"],
-            e_dims=o["e_dims"], d_dims=o["d_dims"], d_mask_dims=o["d_mask_dims"],
-            masked_training=o["masked_training"], eyes_mouth_prio=o["eyes_mouth_prio"],
-            blur_out_mask=o["blur_out_mask"], adabelief=o["adabelief"],
-            lr_dropout="n" if self.pretraining else o["lr_dropout"], clipgrad=o["clipgrad"],
-            batch_size=o["batch_size"], precision=config.settings().train_precision,
+            **self.shared_engine_options(), archi=o["archi"], masked_training=o["masked_training"],
+            eyes_mouth_prio=o["eyes_mouth_prio"], adabelief=o["adabelief"],
+            lr_dropout="n" if self.pretraining else o["lr_dropout"],
             # LIAE freezes inter_AB when random warp is off; pretraining (warp off) still trains every net.
             random_warp=o["random_warp"] or self.pretraining,
-            # Weights off the GPU only save memory while training; merging keeps them where it computes.
-            models_opt_on_gpu=bool(o.get("models_opt_on_gpu", True)) or not self.training,
             face_style_power=float(o.get("face_style_power", 0.0)) if powers else 0.0,
             bg_style_power=float(o.get("bg_style_power", 0.0)) if powers else 0.0,
-            true_face_power=float(o.get("true_face_power", 0.0)) if powers else 0.0,
-            gan_power=float(o.get("gan_power", 0.0)) if powers else 0.0,
-            gan_patch_size=int(o.get("gan_patch_size", 0) or 0), gan_dims=int(o.get("gan_dims", 16)))
+            true_face_power=float(o.get("true_face_power", 0.0)) if powers else 0.0)
 
     def build_engine(self):
         from models.saehd_engine import SAEHDEngine
         return SAEHDEngine(self.engine_config())
+
+    @property
+    def trains_masked(self) -> bool:
+        return bool(self.options["masked_training"])
 
     def inter_names(self) -> tuple[str, ...]:
         return ("inter",) if self.options["archi"].startswith("df") else ("inter_AB", "inter_B")
@@ -129,7 +140,7 @@ class SAEHDModel(ModelBase):
             if not samples:
                 raise UserError(f"{where[side]}: no aligned faces found for {side}")
             once = side == "src" or where["dst"] != where["src"]
-            hint = once and self.options["masked_training"] and missing_xseg_hint(samples, self.options["face_type"],
+            hint = once and self.trains_masked and missing_xseg_hint(samples, self.options["face_type"],
                                                                          where[side])
             if hint:
                 interact.log_warn(hint)

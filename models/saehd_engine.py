@@ -194,9 +194,11 @@ class SAEHDEngine(SavedNetworks):
         random_device = CPU_DEVICE if cfg.lr_dropout_on_cpu and cfg.device != CPU_DEVICE else None
         with tf.device(cfg.models_opt_device):
             self.nets: dict[str, Module] = self._build_networks(np.random.default_rng(cfg.seed))
+            frozen = self._frozen_nets()
+            self.trainable_nets = [n for n in self.nets if n not in frozen]
             opt_cls = AdaBelief if cfg.adabelief else RMSprop
             self.optimizer: Optimizer = opt_cls(
-                self._named_variables(), lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos,
+                self._named_variables(self._optimizer_nets()), lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos,
                 clipnorm=1.0 if cfg.clipgrad else 0.0, xla=cfg.xla_optimizer and not cfg.jit and not random_device,
                 random_device=random_device)
         self.optional_nets, self.optional_optimizers = {}, {}
@@ -215,8 +217,6 @@ class SAEHDEngine(SavedNetworks):
                     {f"{name}/{k}": v for k, v in dis.variables().items()}, lr=cfg.learning_rate,
                     lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos, clipnorm=1.0 if cfg.clipgrad else 0.0,
                     xla=False, random_device=random_device)
-        frozen = ("inter_AB",) if self.spec.type == "liae" and not cfg.random_warp else ()
-        self.trainable_nets = [n for n in self.nets if n not in frozen]
         self._train_vars = [v for n in self.trainable_nets for v in self.nets[n].variables().values()]
         self.generator_terms: list[GeneratorTerm] = []
         self.uses_swap = False
@@ -246,8 +246,17 @@ class SAEHDEngine(SavedNetworks):
             "decoder": Decoder(cfg.ae_dims * 4, cfg.d_dims, cfg.d_mask_dims, spec, cfg.channels, **kw),
         }
 
-    def _named_variables(self) -> dict[str, tf.Variable]:
-        return {f"{net}/{name}": v for net, m in self.nets.items() for name, v in m.variables().items()}
+    def _frozen_nets(self) -> tuple[str, ...]:
+        """Networks the step does not train: LIAE's inter_AB while random warp is off, as DFL does."""
+        return ("inter_AB",) if self.spec.type == "liae" and not self.config.random_warp else ()
+
+    def _optimizer_nets(self) -> list[str]:
+        """Networks whose optimizer state is kept: all (a frozen inter_AB keeps its state for when it thaws)."""
+        return list(self.nets)
+
+    def _named_variables(self, nets: Sequence[str] | None = None) -> dict[str, tf.Variable]:
+        return {f"{net}/{name}": v for net in (self.nets if nets is None else nets)
+                for name, v in self.nets[net].variables().items()}
 
     def param_counts(self) -> dict[str, int]:
         counts = {name: net.param_count() for name, net in self.nets.items()}
@@ -316,19 +325,26 @@ class SAEHDEngine(SavedNetworks):
         """SAEHD's per-sample reconstruction loss for one side (src or dst)."""
         cfg = self.config
         res = cfg.resolution
-        if cfg.blur_out_mask:
-            target = blur_out_mask(target, mask, res / 128)
-        mask_blur = tf.clip_by_value(ops.gaussian_blur(mask, max(1, res // 32)), 0.0, 0.5) * 2.0
+        target = self._loss_target(target, mask)
+        blurred = mask_blur(mask, res)
         if cfg.masked_training:
-            t_opt, p_opt = target * mask_blur, pred * mask_blur
+            t_opt, p_opt = target * blurred, pred * blurred
         else:
             t_opt, p_opt = target, pred
-        loss = tf.add_n([w * tf.reduce_mean(dssim(t_opt, p_opt, k), axis=1) for w, k in dssim_filter_sizes(res)])
+        loss = tf.add_n([w * tf.reduce_mean(dssim(t_opt, p_opt, k), axis=1) for w, k in self._dssim_terms()])
         loss += 10.0 * mse(t_opt, p_opt)
         if cfg.eyes_mouth_prio:
             loss += 300.0 * mae(target * em_mask, pred * em_mask)
         loss += 10.0 * mse(mask, pred_mask)
         return loss
+
+    def _loss_target(self, target: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        """The target the losses compare with: with `blur_out_mask`, its background smeared outside the mask."""
+        return blur_out_mask(target, mask, self.config.resolution / 128) if self.config.blur_out_mask else target
+
+    def _dssim_terms(self) -> list[tuple[float, int]]:
+        """(weight, window) of each DSSIM term of the face loss."""
+        return dssim_filter_sizes(self.config.resolution)
 
     def _code_logits(self, code: tf.Tensor) -> tf.Tensor:
         return self.optional_nets[CODE_DISCRIMINATOR](code)
@@ -348,19 +364,19 @@ class SAEHDEngine(SavedNetworks):
         if self.true_face:  # the src code should look like a dst code to the discriminator
             extra += self.config.true_face_power * bce(1.0, self._code_logits(out["code_src"]))
         if self.config.gan_power > 0:  # the src reconstruction should look real to the patch discriminator
-            fake, mask_blur = self._gan_inputs(out["src_src"], src[2])
+            fake, blurred = self._gan_inputs(out["src_src"], src[2])
             center, full = self.optional_nets[GAN](self._input(fake))
             extra += self.config.gan_power * (bce(1.0, center) + bce(1.0, full))
             if self.config.masked_training:  # DFL: against GAN speckles, and a weak hold on the background
-                pred, anti = out["src_src"], 1.0 - mask_blur
+                pred, anti = out["src_src"], 1.0 - blurred
                 extra += 1e-6 * total_variation_mse(pred) + 0.02 * mse(pred * anti, src[1] * anti)
         return src_vec, dst_vec, extra
 
     def _gan_inputs(self, image: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """What the patch discriminator sees of an src image (masked when training is masked), and the blurred
         src mask."""
-        mask_blur = tf.clip_by_value(ops.gaussian_blur(mask, max(1, self.config.resolution // 32)), 0.0, 0.5) * 2.0
-        return (image * mask_blur if self.config.masked_training else image), mask_blur
+        blurred = mask_blur(mask, self.config.resolution)
+        return (image * blurred if self.config.masked_training else image), blurred
 
     def add_generator_term(self, term: GeneratorTerm, needs_swap: bool = False) -> None:
         """Add `term(ctx) -> (src_vec, dst_vec)` to the generator loss; ctx holds the batch tensors
@@ -383,13 +399,13 @@ class SAEHDEngine(SavedNetworks):
         self._train_fn = tf.function(self._on_device(self._train_graph), input_signature=side + side,
                                      jit_compile=cfg.jit)
         self._eval_fn = tf.function(self._on_device(self._eval_graph), input_signature=side + side)
-        self._predict_fn = tf.function(self._on_device(self._predict_graph), input_signature=faces)
+        self._predict_fn = tf.function(self._on_device(self._predict_graph),
+                                       input_signature=faces + list(self.swap_inputs()))
         self._view_fn = tf.function(self._on_device(self._view_graph), input_signature=faces * 2)
         if self.true_face:
             self._code_d_fn = tf.function(self._on_device(self._code_d_graph), input_signature=faces * 2)
         if cfg.gan_power > 0:
-            gan_sig = faces + self._batch_signature(cfg.channels) + self._batch_signature(1) + faces
-            self._gan_d_fn = tf.function(self._on_device(self._gan_d_graph), input_signature=gan_sig)
+            self._gan_d_fn = tf.function(self._on_device(self._gan_d_graph), input_signature=side + side)
 
     def _on_device(self, graph: Callable) -> Callable:
         """`graph` with its ops placed on the compute device (the weights stay where they were made)."""
@@ -446,27 +462,36 @@ class SAEHDEngine(SavedNetworks):
             self.optional_optimizers[CODE_OPTIMIZER].apply_gradients(zip(grads, variables))
         return tf.reduce_mean(vec)
 
-    def _gan_d_graph(self, warped_src: tf.Tensor, target_src: tf.Tensor, target_srcm: tf.Tensor,
-                     warped_dst: tf.Tensor) -> tf.Tensor:
-        """One update of the patch discriminator (after the generator's, on its new src reconstruction)."""
-        codes = self._codes(self._input(tf.concat([warped_src, warped_dst], 0)), tf.shape(warped_src)[0])
-        pred = tf.stop_gradient(self._out(self._decoders()[0](codes["src"])[0]))
+    def _gan_d_graph(self, *tensors: tf.Tensor) -> tf.Tensor:
+        """One update of the patch discriminator (after the generator's, on its new reconstructions)."""
+        pairs, weight = self._gan_pairs(tensors[:4], tensors[4:])
         dis = self.optional_nets[GAN]
-        real, _ = self._gan_inputs(target_src, target_srcm)
-        fake, _ = self._gan_inputs(pred, target_srcm)
         variables = list(dis.variables().values())
         with tf.GradientTape() as tape:
-            (real_c, real_f), (fake_c, fake_f) = dis(self._input(real)), dis(self._input(fake))
-            vec = (0.5 * (bce(1.0, real_c) + bce(0.0, fake_c)) + 0.5 * (bce(1.0, real_f) + bce(0.0, fake_f)))
+            vec = tf.zeros_like(tensors[0][:, 0, 0, 0])
+            for real, fake in pairs:
+                (real_c, real_f), (fake_c, fake_f) = dis(self._input(real)), dis(self._input(fake))
+                vec += weight * (bce(1.0, real_c) + bce(0.0, fake_c) + bce(1.0, real_f) + bce(0.0, fake_f))
             total = tf.reduce_sum(vec)
         grads = tape.gradient(total, variables)
         with tf.device(self.config.models_opt_device):
             self.optional_optimizers[GAN_OPTIMIZER].apply_gradients(zip(grads, variables))
         return tf.reduce_mean(vec)
 
+    def _gan_pairs(self, src: Sequence[tf.Tensor], dst: Sequence[tf.Tensor]) -> tuple[list, float]:
+        """The (real, fake) images the patch discriminator learns to tell apart, and the weight of each of their
+        four terms: SAEHD's src target and src reconstruction, 1/2 (DFL)."""
+        codes = self._codes(self._input(tf.concat([src[0], dst[0]], 0)), tf.shape(src[0])[0])
+        pred = tf.stop_gradient(self._out(self._decoders()[0](codes["src"])[0]))
+        return [(self._gan_inputs(src[1], src[2])[0], self._gan_inputs(pred, src[2])[0])], 0.5
+
     def _eval_graph(self, *tensors: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         src_vec, dst_vec, _ = self._losses(tensors[:4], tensors[4:])
         return tf.reduce_mean(src_vec), tf.reduce_mean(dst_vec)
+
+    def swap_inputs(self) -> tuple[tf.TensorSpec, ...]:
+        """Inputs of the swap besides the faces (AMP: its morph value); the `.dfm` takes them under these names."""
+        return ()
 
     def _swap(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(src face from the dst code, src-decoder mask, dst-decoder mask), NHWC, of faces in the model's layout."""
@@ -476,12 +501,12 @@ class SAEHDEngine(SavedNetworks):
         dst_mask = dec_dst.mask(codes["dst"])
         return self._out(face), self._out(src_mask), self._out(dst_mask)
 
-    def _predict_graph(self, dst_faces: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        return self._swap(self._input(dst_faces))
+    def _predict_graph(self, dst_faces: tf.Tensor, *extra: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        return self._swap(self._input(dst_faces), *extra)
 
     def dfm_function(self, colorize: Callable[[tf.Tensor], tf.Tensor] | None = None) -> Callable:
         """DeepFaceLive's model interface as one float32 `tf.function` (what `exportdfm` turns into a `.dfm`):
-        `in_face` N×R×R×3 BGR in [0, 1] → (`out_face_mask` the dst decoder's mask, `out_celeb_face` N×R×R×3 the
+        `in_face` N×R×R×3 BGR in [0, 1] (and the `swap_inputs()`: AMP's `morph_value`) → (`out_face_mask` the dst decoder's mask, `out_celeb_face` N×R×R×3 the
         swapped face, `out_celeb_face_mask` the src decoder's mask), DeepFaceLab's names and order. A gray model
         reads the face's luma (the weights of OpenCV's BGR→gray, as its facesets were made) and gives its face in
         colour as the merger's `--bw-output luma` does: the live face's colour with the model's brightness (Y of
@@ -491,11 +516,12 @@ class SAEHDEngine(SavedNetworks):
         r, cfg = self.config.resolution, self.config
         luma = tf.constant(BGR_LUMA, tf.float32)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, r, r, 3], tf.float32, name="in_face")])
-        def dfm(in_face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        @tf.function(input_signature=[tf.TensorSpec([None, r, r, 3], tf.float32, name="in_face"),
+                                      *self.swap_inputs()])
+        def dfm(in_face: tf.Tensor, *extra: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             y = tf.reduce_sum(in_face * luma, axis=-1, keepdims=True)
             face, src_mask, dst_mask = self._swap(ops.to_format(in_face if cfg.input_channels == 3 else y,
-                                                                cfg.data_format))
+                                                                cfg.data_format), *extra)
             if cfg.channels == 1 and colorize is not None:
                 face = colorize(face)
             elif cfg.channels == 1:  # same Cr and Cb, new Y: every channel moves by the change of Y
@@ -538,7 +564,7 @@ class SAEHDEngine(SavedNetworks):
             if self.true_face:
                 self._code_d_fn(src[0], dst[0])
             if self.config.gan_power > 0:
-                self._gan_d_fn(src[0], src[1], src[2], dst[0])
+                self._gan_d_fn(*src, *dst)
         return losses
 
     def evaluate(self, src_batch, dst_batch) -> StepLosses:
@@ -546,8 +572,9 @@ class SAEHDEngine(SavedNetworks):
         s, d = self._eval_fn(*self._tensors(src_batch, "src"), *self._tensors(dst_batch, "dst"))
         return StepLosses(float(s), float(d))
 
-    def predict(self, dst_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Swap: (src face from dst code N×R×R×C, src-decoder mask N×R×R×1, dst-decoder mask N×R×R×1)."""
+    def predict(self, dst_faces: np.ndarray, *extra) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Swap: (src face from dst code N×R×R×C, src-decoder mask N×R×R×1, dst-decoder mask N×R×R×1); `extra`:
+        the values of `swap_inputs()`."""
         x = np.asarray(dst_faces, np.float32)
         r, c = self.config.resolution, self.config.input_channels
         if x.ndim == 2 or (x.ndim == 3 and x.shape == (r, r, c)):  # one face
@@ -556,7 +583,8 @@ class SAEHDEngine(SavedNetworks):
             x = x[..., None]
         if x.ndim != 4 or x.shape[1:] != (r, r, c):
             raise ValueError(f"predict expects N×{r}×{r}×{c} faces, got {x.shape}")
-        return tuple(t.numpy() for t in self._predict_fn(x))  # type: ignore[return-value]
+        extra = [np.asarray(v, np.float32).reshape(spec.shape) for v, spec in zip(extra, self.swap_inputs())]
+        return tuple(t.numpy() for t in self._predict_fn(x, *extra))  # type: ignore[return-value]
 
     def view(self, src_faces: np.ndarray, dst_faces: np.ndarray) -> dict[str, np.ndarray]:
         """Preview outputs: src_src, src_srcm, dst_dst, dst_dstm, src_dst, src_dstm (NHWC float32 in [0, 1])."""
@@ -608,13 +636,18 @@ def style_term(cfg: EngineConfig) -> GeneratorTerm:
             add += style_loss(swap, dst, r // 8, 10000.0 * cfg.face_style_power / 100.0)
         if cfg.bg_style_power > 0:
             # DFL means a blurred swap-mask here but uses the src target mask's blur; so do we
-            mask_blur = tf.clip_by_value(ops.gaussian_blur(ctx["target_srcm"], max(1, r // 32)), 0.0, 0.5) * 2.0
-            anti = 1.0 - tf.clip_by_value(mask_blur, 0.0, 1.0)
+            anti = 1.0 - mask_blur(ctx["target_srcm"], r)
             swap, dst = ctx["src_dst"] * anti, ctx["target_dst"] * anti
             w = 10.0 * cfg.bg_style_power / 100.0
             add += w * tf.reduce_mean(dssim(swap, dst, int(r / 11.6)), axis=1) + w * mse(swap, dst)
         return add, tf.zeros_like(add)
     return term
+
+
+def mask_blur(mask: tf.Tensor, resolution: int) -> tf.Tensor:
+    """DFL's loss mask: the face mask blurred (sigma resolution/32), doubled and capped at 1, so the loss fades in
+    across the mask's edge."""
+    return tf.clip_by_value(ops.gaussian_blur(mask, max(1, resolution // 32)), 0.0, 0.5) * 2.0
 
 
 def blur_out_mask(target: tf.Tensor, mask: tf.Tensor, sigma: float) -> tf.Tensor:

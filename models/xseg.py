@@ -119,7 +119,7 @@ class XSegModel(ModelBase):
                            f"bs {o['batch_size']}", "pretrain" if self.pretraining else "masks"])
 
     def merge_spec(self) -> MergeSpec:
-        raise UserError("XSeg is a mask model: merge with the face model (SAEHD, SAEHDBW, Quick96) and choose an "
+        raise UserError("XSeg is a mask model: merge with the face model (SAEHD, SAEHDBW, Quick96, AMP) and choose an "
                         "XSeg mask mode; the merger finds the XSeg model in the same --model-dir")
 
     def predict(self, faces: np.ndarray) -> np.ndarray:

@@ -85,6 +85,10 @@ export PYTHON_EXECUTABLE
 # export XSEG_CONFIG_FILE="$WORKSPACE/xseg_config.json"
 # Options of the Colorizer (6_train_Colorizer.sh), e.g. {"resolution": 128, "base_ch": 32} on a GPU.
 # export COLORIZER_CONFIG_FILE="$WORKSPACE/colorizer_config.json"
+# Options of the AMP model (6_train_AMP.sh; AMP's options differ from SAEHD's), e.g. {"resolution": 128, "face_type": "f"}.
+# export AMP_CONFIG_FILE="$WORKSPACE/amp_config.json"
+# AMP's morph factor for 7_merge_AMP.sh (0.0 .. 1.0; 1.0 = the full src face) instead of the question.
+# export AMP_MORPH_FACTOR=1.0
 
 # A folder (or faceset.pak) of many different faces for the pretraining mode of SAEHD / SAEHDBW.
 # export PRETRAINING_DATA_DIR="$DFL_ROOT/pretrain_faces"

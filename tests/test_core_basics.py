@@ -30,7 +30,6 @@ def test_the_forks_switches_are_explained_not_silently_ignored(monkeypatch, tmp_
 @pytest.mark.parametrize("argv, says", [
     (["merge", "--input-dir", "d", "--super-resolution-power=20"], "FaceEnhancer"),
     (["facesettool", "enhance", "--input-dir", "d"], "FaceEnhancer"),
-    (["train", "--model", "AMP"], "AMP model is not in this toolkit"),
 ])
 def test_dfl_features_that_are_not_here_say_why_in_one_line(argv, says, capsys):
     import main

@@ -437,6 +437,18 @@ def test_readme_training_options_match_the_option_specs():
                 assert rows[spec.name][0].split()[0] == shown(spec.default), f"default of {spec.name}"
 
 
+def test_readme_amp_options_match_the_option_specs():
+    from models.registry import model_class
+    section = readme_section("### AMP")
+    specs = [s for s in model_class("AMP").option_specs() if s.available]
+    for spec in specs:
+        assert f"`{spec.name}`" in section, f"README's AMP section lacks {spec.name}"
+    for name, cells in table_rows(section).items():
+        spec = next(s for s in specs if s.name == name)
+        if not callable(spec.default):
+            assert cells[0].split()[0] == shown(spec.default), f"default of AMP's {name}"
+
+
 def test_readme_merge_settings_match_merger_config():
     from merger.config import FIELDS, MergerConfig
     rows = table_rows(readme_section("### Merge options"))

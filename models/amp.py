@@ -1,0 +1,98 @@
+"""AMP: DeepFaceLab's "amplifier" model, whose swap can be dialled between the dst and the src face.
+
+One encoder and one decoder learn both faces; two intermediate codes (`inter_src`, `inter_dst`) feed the decoder.
+Merging asks for a morph factor (DFL's default 1.0 = the full src face); the `.dfm` export takes it as a second
+input (`morph_value`), DeepFaceLive's morph slider. Options follow DFL's final AMP: resolution 224, whole face,
+ae 256, inter 1024, e/d 64, morph factor 0.5, always masked with eyes/mouth priority; no pretraining mode. The
+networks and losses are in `models.amp_engine`; sample generators, saving and merging are SAEHD's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core import interact
+from models import options as opt
+from models import preview as pv
+from models.saehd import SAEHDModel
+
+
+class AMPModel(SAEHDModel):
+    MODEL_NAME = "AMP"
+    CHANNELS = 3
+    TAKES_PRESETS = False
+
+    @classmethod
+    def model_option_specs(cls) -> list[opt.OptionSpec]:
+        return opt.amp_options(cls.CHANNELS)
+
+    def finalize_options(self, values: dict) -> dict:
+        if self.training and self.pretraining_dir is not None:
+            interact.log_warn("AMP has no pretraining mode (as DFL's final AMP): --pretraining-data-dir is ignored")
+        return values
+
+    @property
+    def pretraining(self) -> bool:
+        return False   # DFL's final AMP has no pretraining mode
+
+    @property
+    def trains_masked(self) -> bool:
+        return True
+
+    def engine_config(self):
+        from models.amp_engine import AMPConfig
+        o = self.options
+        return AMPConfig(**self.shared_engine_options(), inter_dims=o["inter_dims"], morph_factor=o["morph_factor"],
+                         lr_dropout=o["lr_dropout"], random_warp=o["random_warp"])
+
+    def build_engine(self):
+        from models.amp_engine import AMPEngine
+        return AMPEngine(self.engine_config())
+
+    def networks_to_reinit(self) -> tuple[str, ...]:
+        return ()
+
+    def sample_settings(self) -> dict:
+        o = self.options
+        common = dict(batch_size=o["batch_size"], resolution=o["resolution"], channels=self.CHANNELS,
+                      face_type=o["face_type"], uniform_yaw=o["uniform_yaw"], eyes_mouth_prio=True, masked=True,
+                      random_warp=o["random_warp"], scale_range=(-0.125, 0.125))
+        return {"src": dict(common, random_flip=o["random_src_flip"], ct_mode=o["ct_mode"]),
+                "dst": dict(common, random_flip=o["random_dst_flip"], ct_mode="none")}
+
+    # ------------------------------------------------------------------ previews
+
+    def get_previews(self, sample=None) -> list[tuple[str, np.ndarray]]:
+        """DFL's AMP previews: the reconstructions and the full swap, then the swap at morph 0.25 .. 1.0 (plain and
+        masked) beside the dst reconstruction."""
+        from models.amp_engine import PREVIEW_MORPHS
+        sample = sample or self.last_sample or self.sample_for_preview
+        if sample is None:
+            return []
+        src_batch, dst_batch = sample
+        rows = max(1, min(4, len(src_batch[1]), len(dst_batch[1]), 800 // self.options["resolution"]))
+        s, d = np.asarray(src_batch[1][:rows]), np.asarray(dst_batch[1][:rows])
+        views = {m: self.engine.view(s, d, m) for m in PREVIEW_MORPHS}
+        full = views[1.0]
+        dd, ddm = full["dst_dst"], full["dst_dstm"]
+        swaps = [views[m]["src_dst"] for m in PREVIEW_MORPHS]
+        masked = [views[m]["src_dst"] * ddm * views[m]["src_dstm"] for m in PREVIEW_MORPHS]
+        return [("AMP morph 1.0", pv.preview_grid([s, full["src_src"], d, dd, full["src_dst"]], rows)),
+                ("AMP morph list", pv.preview_grid([dd, *swaps], rows)),
+                ("AMP morph list masked", pv.preview_grid([dd, *masked], rows))]
+
+    # ------------------------------------------------------------------ merging
+
+    @classmethod
+    def merge_option_specs(cls) -> list[opt.OptionSpec]:
+        return opt.amp_merge_options()
+
+    def predict(self, faces: np.ndarray):
+        """Dst faces -> (the swap at the merge's morph factor, src-decoder mask, dst-decoder mask)."""
+        return self.engine.predict(faces, float(self.merge_values.get("morph_factor", 1.0)))
+
+    def info_line(self) -> str:
+        o = self.options
+        return " | ".join([self.files.full_name, f"iter {self.iter}",
+                           f"AMP {o['resolution']}px {o['face_type']} ae{o['ae_dims']} inter{o['inter_dims']} "
+                           f"e{o['e_dims']} d{o['d_dims']} m{o['d_mask_dims']} morph {o['morph_factor']}",
+                           f"bs {o['batch_size']}", "gray" if self.CHANNELS == 1 else "color"])
