@@ -87,9 +87,9 @@ rem Options of the XSeg mask model ("5.XSeg) train"), e.g. {"resolution": 128, "
 rem set "XSEG_CONFIG_FILE=%WORKSPACE%\xseg_config.json"
 rem Options of the Colorizer ("6) train Colorizer"), e.g. {"resolution": 128, "base_ch": 32} on a GPU.
 rem set "COLORIZER_CONFIG_FILE=%WORKSPACE%\colorizer_config.json"
-rem Options of the AMP model ("6) train AMP"; AMP's options differ from SAEHD's), e.g. {"resolution": 128, "face_type": "f"}.
+rem Options of the AMP and AMPBW models ("6) train AMP" / "AMPBW"; they differ from SAEHD's), e.g. {"resolution": 128, "face_type": "f"}.
 rem set "AMP_CONFIG_FILE=%WORKSPACE%\amp_config.json"
-rem AMP's morph factor for "7) merge AMP" (0.0 .. 1.0; 1.0 = the full src face) instead of the question.
+rem AMP's morph factor for "7) merge AMP" / "AMPBW" (0.0 .. 1.0; 1.0 = the full src face) instead of the question.
 rem set AMP_MORPH_FACTOR=1.0
 
 rem A folder (or faceset.pak) of many different faces for pretraining mode of SAEHD / SAEHDBW.

@@ -1,11 +1,11 @@
-"""`main.py exportdfm`: a trained SAEHD, SAEHDBW, Quick96 or AMP model as a DeepFaceLive `.dfm` file.
+"""`main.py exportdfm`: a trained SAEHD, SAEHDBW, Quick96, AMP or AMPBW model as a DeepFaceLive `.dfm` file.
 
 A `.dfm` is an ONNX graph that DeepFaceLive runs with onnxruntime, with DeepFaceLab's names: input `in_face:0`
 (N×R×R×3 BGR in [0, 1]; AMP also `morph_value:0`, a 1-element morph factor that DeepFaceLive sets with its
 slider), outputs `out_face_mask:0`, `out_celeb_face:0`, `out_celeb_face_mask:0`. The model's
 float32 swap graph (`dfm_function`) is frozen and converted with tf2onnx, written atomically beside the model
 (`<name>_<MODEL>_model.dfm`, DeepFaceLab's file name) once onnxruntime has run it and matched TensorFlow's
-output. A SAEHDBW `.dfm` takes colour faces, reads their luma and gives its face back in colour,
+output. A SAEHDBW (or AMPBW) `.dfm` takes colour faces, reads their luma and gives its face back in colour,
 as `merge --bw-output luma` does: the live face's colour with the model's brightness; with `--colorize` the
 folder's Colorizer is built into the graph and the face takes the src person's colour (`--bw-output colorize`).
 """
@@ -25,7 +25,7 @@ import numpy as np
 from core import fsio, interact
 from core.errors import UserError
 
-DFM_MODELS = ("SAEHD", "SAEHDBW", "Quick96", "AMP")
+DFM_MODELS = ("SAEHD", "SAEHDBW", "Quick96", "AMP", "AMPBW")
 CHECK_MORPH = 0.5   # the morph value an AMP export is checked at (it mixes both inters' channels)
 OUTPUT_NAMES = ("out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0")
 CHECK_TOLERANCE = 1e-3
@@ -138,7 +138,7 @@ def _colorizer(args: argparse.Namespace, model_dir: Path, model):
         return None
     if model.CHANNELS != 1:
         raise UserError(f"--colorize builds the Colorizer into a grayscale model's .dfm; {args.model} predicts colour "
-                        f"(export SAEHDBW, or leave --colorize out)")
+                        f"(export SAEHDBW or AMPBW, or leave --colorize out)")
     from models.colorizer import load_colorizer
     return load_colorizer(model_dir, model.face_type, cpu_only=True)
 
@@ -153,7 +153,7 @@ def register(subparsers) -> None:
     p.add_argument("--output-file", help="Where the .dfm goes (default: <name>_<MODEL>_model.dfm in the model "
                                          "folder).")
     p.add_argument("--colorize", action="store_true",
-                   help="SAEHDBW: build the model folder's Colorizer (train --model Colorizer) into the .dfm, so the "
+                   help="SAEHDBW, AMPBW: build the model folder's Colorizer (train --model Colorizer) into the .dfm, so the "
                         "live face takes the src person's colour instead of the live face's own.")
     p.add_argument("--opset", type=int, default=13, choices=range(11, 19), metavar="11..18",
                    help="ONNX opset (default 13, which older onnxruntime builds such as DeepFaceLive's read too).")

@@ -21,7 +21,7 @@ from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 
-MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96", "AMP")
+MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96", "AMP", "AMPBW")
 HELP = {
     "interactive": ("Tune settings per frame in an OpenCV window (needs a display). Without either flag it "
                     "is asked (default yes) when there is a display and a keyboard."),

@@ -1,4 +1,5 @@
-"""AMP: DeepFaceLab's "amplifier" model, whose swap can be dialled between the dst and the src face.
+"""AMP: DeepFaceLab's "amplifier" model, whose swap can be dialled between the dst and the src face; and AMPBW,
+AMP with one grayscale channel end to end (as SAEHDBW is to SAEHD).
 
 One encoder and one decoder learn both faces; two intermediate codes (`inter_src`, `inter_dst`) feed the decoder.
 Merging asks for a morph factor (DFL's default 1.0 = the full src face); the `.dfm` export takes it as a second
@@ -76,9 +77,10 @@ class AMPModel(SAEHDModel):
         dd, ddm = full["dst_dst"], full["dst_dstm"]
         swaps = [views[m]["src_dst"] for m in PREVIEW_MORPHS]
         masked = [views[m]["src_dst"] * ddm * views[m]["src_dstm"] for m in PREVIEW_MORPHS]
-        return [("AMP morph 1.0", pv.preview_grid([s, full["src_src"], d, dd, full["src_dst"]], rows)),
-                ("AMP morph list", pv.preview_grid([dd, *swaps], rows)),
-                ("AMP morph list masked", pv.preview_grid([dd, *masked], rows))]
+        name = self.MODEL_NAME
+        return [(f"{name} morph 1.0", pv.preview_grid([s, full["src_src"], d, dd, full["src_dst"]], rows)),
+                (f"{name} morph list", pv.preview_grid([dd, *swaps], rows)),
+                (f"{name} morph list masked", pv.preview_grid([dd, *masked], rows))]
 
     # ------------------------------------------------------------------ merging
 
@@ -93,6 +95,14 @@ class AMPModel(SAEHDModel):
     def info_line(self) -> str:
         o = self.options
         return " | ".join([self.files.full_name, f"iter {self.iter}",
-                           f"AMP {o['resolution']}px {o['face_type']} ae{o['ae_dims']} inter{o['inter_dims']} "
+                           f"{self.MODEL_NAME} {o['resolution']}px {o['face_type']} ae{o['ae_dims']} inter{o['inter_dims']} "
                            f"e{o['e_dims']} d{o['d_dims']} m{o['d_mask_dims']} morph {o['morph_factor']}",
                            f"bs {o['batch_size']}", "gray" if self.CHANNELS == 1 else "color"])
+
+
+class AMPBWModel(AMPModel):
+    """AMP on one grayscale channel: faces loaded or converted to gray once, gray previews, and colour back at merge
+    time like SAEHDBW's (`--bw-output luma` or `colorize`); colour transfer limited to lct and sot."""
+
+    MODEL_NAME = "AMPBW"
+    CHANNELS = 1

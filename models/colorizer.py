@@ -5,7 +5,7 @@ the colour itself must come from src (skin tone, make-up, lips), train this mode
 `main.py train --model Colorizer --training-data-src-dir data_src/aligned --model-dir workspace/model` (the
 fork's pix2pix colorizing idea, here a U-Net that predicts Cr and Cb from the luma). At merge time the predicted
 gray face keeps its brightness and takes the colour the Colorizer gives it. One Colorizer per model folder
-(fixed name), whose face type follows the folder's SAEHDBW model.
+(fixed name), whose face type follows the folder's SAEHDBW (or AMPBW) model.
 """
 from __future__ import annotations
 
@@ -24,19 +24,26 @@ from models.base import MergeSpec, ModelBase
 from models.files import ModelFiles, list_models, read_model_data
 
 COLORIZER_NAME = "Colorizer"
+GRAY_MODELS = ("SAEHDBW", "AMPBW")   # the models whose gray faces it colours
 GRAY_CHECKED = 16          # faces looked at to tell a gray faceset from a colour one
 GRAY_TOLERANCE = 3         # a face whose channels differ by at most this (of 255) everywhere is gray
 
 
 def folder_face_type(folder: Path) -> str | None:
-    """The face type (short name) of the newest SAEHDBW model in `folder`, or None."""
-    names = list_models(folder, "SAEHDBW") if folder.is_dir() else []
-    if not names:
+    """The face type (short name) of the newest gray model (SAEHDBW or AMPBW) in `folder`, or None."""
+    if not folder.is_dir():
+        return None
+    newest = []
+    for cls in GRAY_MODELS:
+        names = list_models(folder, cls)
+        if names:
+            newest.append(ModelFiles(folder, names[0], cls).data)
+    if not newest:
         return None
     try:
-        face_type = read_model_data(ModelFiles(folder, names[0], "SAEHDBW").data)["options"]["face_type"]
-        return FaceType.from_string(face_type).short
-    except (UserError, KeyError, TypeError, ValueError):
+        data = max(newest, key=lambda path: path.stat().st_mtime)
+        return FaceType.from_string(read_model_data(data)["options"]["face_type"]).short
+    except (OSError, UserError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -119,7 +126,7 @@ class ColorizerModel(ModelBase):
                            f"base {o['base_ch']}", f"bs {o['batch_size']}"])
 
     def merge_spec(self) -> MergeSpec:
-        raise UserError("the Colorizer colours a SAEHDBW model's faces: merge with --model SAEHDBW and "
+        raise UserError("the Colorizer colours a gray model's faces: merge with --model SAEHDBW (or AMPBW) and "
                         "--bw-output colorize (it is found in the same --model-dir)")
 
     def colorize(self, gray_faces: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "SAEHDBW": ("models.saehdbw", "SAEHDBWModel"),
     "Quick96": ("models.quick96", "Quick96Model"),
     "AMP": ("models.amp", "AMPModel"),
+    "AMPBW": ("models.amp", "AMPBWModel"),
     "XSeg": ("models.xseg", "XSegModel"),
     "Colorizer": ("models.colorizer", "ColorizerModel"),
 }

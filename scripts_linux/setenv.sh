@@ -85,9 +85,9 @@ export PYTHON_EXECUTABLE
 # export XSEG_CONFIG_FILE="$WORKSPACE/xseg_config.json"
 # Options of the Colorizer (6_train_Colorizer.sh), e.g. {"resolution": 128, "base_ch": 32} on a GPU.
 # export COLORIZER_CONFIG_FILE="$WORKSPACE/colorizer_config.json"
-# Options of the AMP model (6_train_AMP.sh; AMP's options differ from SAEHD's), e.g. {"resolution": 128, "face_type": "f"}.
+# Options of the AMP and AMPBW models (6_train_AMP.sh, 6_train_AMPBW.sh; they differ from SAEHD's), e.g. {"resolution": 128, "face_type": "f"}.
 # export AMP_CONFIG_FILE="$WORKSPACE/amp_config.json"
-# AMP's morph factor for 7_merge_AMP.sh (0.0 .. 1.0; 1.0 = the full src face) instead of the question.
+# AMP's morph factor for 7_merge_AMP.sh and 7_merge_AMPBW.sh (0.0 .. 1.0; 1.0 = the full src face) instead of the question.
 # export AMP_MORPH_FACTOR=1.0
 
 # A folder (or faceset.pak) of many different faces for the pretraining mode of SAEHD / SAEHDBW.

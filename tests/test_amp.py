@@ -12,7 +12,7 @@ from core.errors import UserError
 from core.leras.archis.amp import morph_code, random_channel_mask
 from models import options as opt
 from models.amp_engine import AMPConfig, AMPEngine
-from models.registry import load_model
+from models.registry import load_model, model_class
 
 pytestmark = pytest.mark.usefixtures("cpu_float32_for_the_module")
 
@@ -194,3 +194,38 @@ def test_a_dfl_amp_model_without_inter_dims_is_imported(trained, tmp_path):
         assert model.engine.optimizer.variables()["iters"].numpy() == trained.iter
     finally:
         model.close()
+
+
+def test_ampbw_learns_in_gray_and_merges_and_exports_in_colour(faces, tiny_workspace, tmp_path):
+    import cv2
+    import onnxruntime
+    from models.colorizer import folder_face_type
+    with pytest.raises(UserError, match="expected one of none/lct/sot"):
+        opt.validate_config(model_class("AMPBW").option_specs(), {"ct_mode": "rct"}, "amp.json")
+    folder = tmp_path / "model"
+    model = load_model("AMPBW", folder, training=True, src_dir=faces[0], dst_dir=faces[1], force_model_name="bw",
+                       cpu_only=True, config_options={**TINY_AMP, "ct_mode": "sot"})
+    try:
+        for _ in range(2):
+            model.train_one_iter()
+        model.save()
+        src_batch, dst_batch = model.last_sample
+        assert src_batch[0].shape[-1] == dst_batch[1].shape[-1] == 1
+        assert [p.shape[-1] for p in model.engine.predict(dst_batch[1][:2], 0.5)] == [1, 1, 1]
+        assert [name for name, _ in model.get_previews()][0] == "AMPBW morph 1.0"
+    finally:
+        model.close()
+    assert folder_face_type(folder) == "f"   # the Colorizer follows a gray AMP's face type too
+
+    out = tmp_path / "merged"
+    assert cli.main(["--non-interactive", "merge", "--model", "AMPBW", "--model-dir", str(folder), "--input-dir",
+                     str(tiny_workspace.data_dst), "--aligned-dir", str(tiny_workspace.dst_aligned), "--output-dir",
+                     str(out), "--bw-output", "luma", "--morph-factor", "0.5", "--workers", "1"]) == 0
+    frame = cv2.imread(str(sorted(out.glob("*.png"))[0]))
+    assert np.abs(frame[..., 0].astype(int) - frame[..., 2]).max() > 20   # colour frames, not gray ones
+
+    assert cli.main(["--non-interactive", "exportdfm", "--model-dir", str(folder), "--model", "AMPBW"]) == 0
+    session = onnxruntime.InferenceSession(str(folder / "bw_AMPBW_model.dfm"), providers=["CPUExecutionProvider"])
+    bgr = np.random.default_rng(1).random((1, 64, 64, 3), dtype=np.float32)
+    _, swap, _ = session.run(None, {"in_face:0": bgr, "morph_value:0": np.float32([0.5])})
+    assert swap.shape == (1, 64, 64, 3)
