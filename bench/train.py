@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark: SAEHD vs SAEHDBW training speed and memory on this machine; prints a JSON list of rows.
+"""Benchmark: SAEHD vs SAEHDBW (and AMP vs AMPBW) training speed and memory on this machine; prints a JSON list of
+rows.
 
 Train rows: {"model", "config", "ms_per_iter", "peak_rss_mb", ...} where
   ms_per_iter   median wall ms of one full training iteration in steady state: the src and dst batches from
@@ -12,6 +13,8 @@ Train rows: {"model", "config", "ms_per_iter", "peak_rss_mb", ...} where
                 3,300 ms res-128 liae-ud; target <= 0.6);
   vs_saehd      SAEHDBW ms_per_iter / SAEHD's at the same config and precision (target <= 1.0);
   speedup_vs_saehd96   for the lean SAEHDBW row: SAEHD res-96 ms / lean ms (target >= 2.5);
+  vs_amp        AMPBW ms_per_iter / AMP's at the same config (the full plan times both at res 96, inter 512, and at
+                DFL's AMP defaults, res 224);
   *_cpu         the same two ratios from step_cpu_ms (robust to other load on the machine).
 Sample rows: {"model": "SampleGeneratorFace", "sample_ms_per_batch", ...} from bench/samples.py; the 1-channel
 row's `ratio_to_3ch` compares the two generators, and each row's `vs_saehd_iter` is its share of SAEHD's fastest
@@ -38,11 +41,13 @@ sys.path.insert(0, str(ROOT))
 DFL_MS = {("df-ud", 96): 1700.0, ("liae-ud", 128): 3300.0}
 DIMS = dict(ae_dims=128, e_dims=64, d_dims=64, d_mask_dims=16)
 LEAN = dict(ae_dims=96, e_dims=32, d_dims=32, d_mask_dims=16)
+AMP_DIMS = dict(DIMS, inter_dims=512)   # (DFL's AMP default has inter_dims 4x ae_dims)
+AMP_DFL = dict(ae_dims=256, inter_dims=1024, e_dims=64, d_dims=64, d_mask_dims=22)   # DFL's AMP defaults (res 224)
 
 
 def _cfg(model: str, res: int, archi: str, dims: dict, precision: str = "auto", jit: bool = False,
          data_format: str = "auto") -> dict:
-    return dict(model=model, resolution=res, archi=archi, channels=1 if model == "SAEHDBW" else 3,
+    return dict(model=model, resolution=res, archi=archi, channels=1 if model.endswith("BW") else 3,
                 precision=precision, jit=jit, data_format=data_format, batch_size=4, **dims)
 
 
@@ -58,12 +63,15 @@ def plan(quick: bool, gpu: bool = False) -> list[dict]:
         rows += [_cfg("SAEHD", 96, "df-ud", DIMS, "float32", jit, "NHWC") for jit in (False, True)]
     rows += [_cfg(m, 128, "liae-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
     rows += [_cfg("SAEHDBW", 96, "df-ud", LEAN, p) for p in ("float32", "bfloat16")]
+    rows += [_cfg(m, res, "df-udt", dims) for res, dims in ((96, AMP_DIMS), (224, AMP_DFL)) for m in ("AMP", "AMPBW")]
     return rows
 
 
 def label(c: dict) -> str:
-    """`res96 df-ud ae128 e64 d64 mask16 b4 bfloat16 NHWC` (+ ` jit`), from a resolved engine config."""
-    return (f"res{c['resolution']} {c['archi']} ae{c['ae_dims']} e{c['e_dims']} d{c['d_dims']} "
+    """`res96 df-ud ae128 e64 d64 mask16 b4 bfloat16 NHWC` (+ ` jit`; AMP: `amp` and ` inter512` for the archi),
+    from a resolved engine config."""
+    archi = f"amp ae{c['ae_dims']} inter{c['inter_dims']}" if "inter_dims" in c else f"{c['archi']} ae{c['ae_dims']}"
+    return (f"res{c['resolution']} {archi} e{c['e_dims']} d{c['d_dims']} "
             f"mask{c['d_mask_dims']} b{c['batch_size']} {c['precision']} {c['data_format']}"
             f"{' jit' if c['jit'] else ''}")
 
@@ -96,11 +104,13 @@ def crop_batch(res: int, channels: int, n: int) -> list:
 # ------------------------------------------------------------------------------------------ child
 def run_child(cfg: dict, faceset: str | None, warmup: int, iters: int) -> dict:
     import numpy as np
+    from models.amp_engine import AMPConfig, AMPEngine
     from models.saehd_engine import EngineConfig, SAEHDEngine
 
-    engine_cfg = EngineConfig(**{k: v for k, v in cfg.items() if k != "model"}, seed=0)
+    config_cls, engine_cls = (AMPConfig, AMPEngine) if cfg["model"].startswith("AMP") else (EngineConfig, SAEHDEngine)
+    engine_cfg = config_cls(**{k: v for k, v in cfg.items() if k != "model"}, seed=0)
     t0 = time.perf_counter()
-    engine = SAEHDEngine(engine_cfg)
+    engine = engine_cls(engine_cfg)
     res, ch, bs = cfg["resolution"], cfg["channels"], cfg["batch_size"]
     gens = []
     if faceset:
@@ -158,12 +168,13 @@ def add_ratios(rows: list[dict], configs: list[dict]) -> None:
         row[name + "_cpu"] = round(num["step_cpu_ms"] / den["step_cpu_ms"], 3)
 
     for row, c in zip(rows, configs):
-        if c["model"] != "SAEHDBW" or "ms_per_iter" not in row:
+        if c["model"] not in ("SAEHDBW", "AMPBW") or "ms_per_iter" not in row:
             continue
-        twin = by_key.get(("SAEHD", c["resolution"], c["archi"], c["ae_dims"], c["precision"], c["jit"],
+        colour = c["model"][:-2]
+        twin = by_key.get((colour, c["resolution"], c["archi"], c["ae_dims"], c["precision"], c["jit"],
                            c["data_format"]))
         if twin:
-            ratio("vs_saehd", row, row, twin)
+            ratio(f"vs_{colour.lower()}", row, row, twin)
         if c["ae_dims"] == 96:
             ref = by_key.get(("SAEHD", 96, "df-ud", 128, c["precision"], False, c["data_format"]))
             if ref:

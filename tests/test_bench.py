@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,14 +32,16 @@ def test_sample_generator_bench(tiny_workspace):
     assert set(rows[0]["ratio_to_3ch"]) == {"sample_ms_per_batch", "uncached_ms_per_batch"}
 
 
-def test_train_bench_row(tiny_workspace):
+@pytest.mark.parametrize("model, archi, extra, label", [
+    ("SAEHDBW", "df-ud", {}, "res64 df-ud ae32 e16 d16 mask8 b2"),
+    ("AMPBW", "df-udt", {"inter_dims": 24}, "res64 amp ae32 inter24 e16 d16 mask8 b2")])
+def test_train_bench_row(tiny_workspace, model, archi, extra, label):
     """One config of bench/train.py (the child that each of its rows comes from), at tiny dims."""
-    model = "SAEHDBW"
-    cfg = dict(model=model, resolution=64, archi="df-ud", channels=1,
-               precision="float32", jit=False, batch_size=2, ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=8)
+    cfg = dict(model=model, resolution=64, archi=archi, channels=1, precision="float32", jit=False, batch_size=2,
+               ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=8, **extra)
     row = _bench("train.py", "--child", json.dumps(cfg), "--iters", "2", "--warmup", "0",
                  "--faceset", str(tiny_workspace.src_aligned))
-    assert row["model"] == model and row["config"].startswith("res64 df-ud ae32 e16 d16 mask8 b2")
+    assert row["model"] == model and row["config"].startswith(label)
     assert row["ms_per_iter"] > 0 and row["peak_rss_mb"] > 100 and row["faces"] == "faceset"
 
 
@@ -54,6 +58,12 @@ def test_train_bench_ratios():
     assert rows[1]["vs_saehd"] == 0.875 and rows[1]["vs_saehd_cpu"] == 0.875
     assert rows[2]["speedup_vs_saehd96"] == 3.2 and rows[2]["speedup_vs_saehd96_cpu"] == 4.0
     assert saehd96_ms(rows, configs) == 100.0 and saehd96_ms(rows[1:3], configs[1:3]) is None
+    amp = [c for c in plan(False) if c["model"].startswith("AMP")]
+    amp_rows = [dict(ms_per_iter=900.0, step_cpu_ms=1800.0), dict(ms_per_iter=600.0, step_cpu_ms=1500.0),
+                dict(ms_per_iter=3000.0, step_cpu_ms=6000.0), dict(ms_per_iter=2900.0, step_cpu_ms=5900.0)]
+    add_ratios(amp_rows, amp)
+    assert [(c["channels"], c["resolution"]) for c in amp] == [(3, 96), (1, 96), (3, 224), (1, 224)]
+    assert amp_rows[1]["vs_amp"] == round(600 / 900, 3) and amp_rows[3]["vs_amp"] == round(2900 / 3000, 3)
 
 
 def test_sort_bench():
