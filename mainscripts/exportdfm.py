@@ -153,8 +153,8 @@ def register(subparsers) -> None:
     p.add_argument("--output-file", help="Where the .dfm goes (default: <name>_<MODEL>_model.dfm in the model "
                                          "folder).")
     p.add_argument("--colorize", action="store_true",
-                   help="SAEHDBW, AMPBW: build the model folder's Colorizer (train --model Colorizer) into the .dfm, so the "
-                        "live face takes the src person's colour instead of the live face's own.")
+                   help="SAEHDBW, AMPBW: build the model folder's Colorizer (train --model Colorizer) into the .dfm, "
+                        "so the live face takes the src person's colour instead of the live face's own.")
     p.add_argument("--opset", type=int, default=13, choices=range(11, 19), metavar="11..18",
                    help="ONNX opset (default 13, which older onnxruntime builds such as DeepFaceLive's read too).")
     p.set_defaults(func=main)

@@ -404,8 +404,8 @@ def import_dfl_model(args: argparse.Namespace) -> int:
     output = Path(args.output_dir).expanduser().absolute() if args.output_dir else folder
     found = [(name, cls) for cls in MODELS for name in dfl_import.list_dfl_models(folder, cls)]
     if not found:
-        raise UserError(f"{folder}: no DeepFaceLab model (<name>_SAEHD_data.dat, _SAEHDBW_, _Quick96_, _AMP_, or XSeg_256.npy) "
-                        "found")
+        raise UserError(f"{folder}: no DeepFaceLab model (<name>_SAEHD_data.dat, _SAEHDBW_, _Quick96_, _AMP_, or "
+                        "XSeg_256.npy) found")
     output.mkdir(parents=True, exist_ok=True)
     failed = 0
     for name, cls in found:

@@ -95,8 +95,9 @@ class AMPModel(SAEHDModel):
     def info_line(self) -> str:
         o = self.options
         return " | ".join([self.files.full_name, f"iter {self.iter}",
-                           f"{self.MODEL_NAME} {o['resolution']}px {o['face_type']} ae{o['ae_dims']} inter{o['inter_dims']} "
-                           f"e{o['e_dims']} d{o['d_dims']} m{o['d_mask_dims']} morph {o['morph_factor']}",
+                           f"{self.MODEL_NAME} {o['resolution']}px {o['face_type']} ae{o['ae_dims']} "
+                           f"inter{o['inter_dims']} e{o['e_dims']} d{o['d_dims']} m{o['d_mask_dims']} "
+                           f"morph {o['morph_factor']}",
                            f"bs {o['batch_size']}", "gray" if self.CHANNELS == 1 else "color"])
 
 

@@ -148,7 +148,8 @@ class AMPEngine(SAEHDEngine):
     def _view_graph(self, src_faces: tf.Tensor, dst_faces: tf.Tensor, morph: tf.Tensor) -> dict[str, tf.Tensor]:
         n_src = tf.shape(src_faces)[0]
         by_src, by_dst = self._inter_codes(self._input(tf.concat([src_faces, dst_faces], 0)))
-        (src_by_src, dst_by_src), (src_by_dst, dst_by_dst) = tf.split(by_src, [n_src, -1]), tf.split(by_dst, [n_src, -1])
+        src_by_src, dst_by_src = tf.split(by_src, [n_src, -1])
+        src_by_dst, dst_by_dst = tf.split(by_dst, [n_src, -1])
         swap = morph_code(dst_by_src, dst_by_dst, morph[0], self.config.data_format)
         decoded = self._decode([self._training_src_code(src_by_src, src_by_dst), dst_by_dst, swap])
         return {key: t for name, (img, msk) in zip(("src_src", "dst_dst", "src_dst"), decoded)

@@ -198,8 +198,9 @@ class SAEHDEngine(SavedNetworks):
             self.trainable_nets = [n for n in self.nets if n not in frozen]
             opt_cls = AdaBelief if cfg.adabelief else RMSprop
             self.optimizer: Optimizer = opt_cls(
-                self._named_variables(self._optimizer_nets()), lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep, lr_cos=cfg.lr_cos,
-                clipnorm=1.0 if cfg.clipgrad else 0.0, xla=cfg.xla_optimizer and not cfg.jit and not random_device,
+                self._named_variables(self._optimizer_nets()), lr=cfg.learning_rate, lr_dropout=cfg.lr_dropout_keep,
+                lr_cos=cfg.lr_cos, clipnorm=1.0 if cfg.clipgrad else 0.0,
+                xla=cfg.xla_optimizer and not cfg.jit and not random_device,
                 random_device=random_device)
         self.optional_nets, self.optional_optimizers = {}, {}
         d_rng = np.random.default_rng(None if cfg.seed is None else cfg.seed + 1)
@@ -506,8 +507,9 @@ class SAEHDEngine(SavedNetworks):
 
     def dfm_function(self, colorize: Callable[[tf.Tensor], tf.Tensor] | None = None) -> Callable:
         """DeepFaceLive's model interface as one float32 `tf.function` (what `exportdfm` turns into a `.dfm`):
-        `in_face` N×R×R×3 BGR in [0, 1] (and the `swap_inputs()`: AMP's `morph_value`) → (`out_face_mask` the dst decoder's mask, `out_celeb_face` N×R×R×3 the
-        swapped face, `out_celeb_face_mask` the src decoder's mask), DeepFaceLab's names and order. A gray model
+        `in_face` N×R×R×3 BGR in [0, 1] (and the `swap_inputs()`: AMP's `morph_value`) → (`out_face_mask` the dst
+        decoder's mask, `out_celeb_face` N×R×R×3 the swapped face, `out_celeb_face_mask` the src decoder's mask),
+        DeepFaceLab's names and order. A gray model
         reads the face's luma (the weights of OpenCV's BGR→gray, as its facesets were made) and gives its face in
         colour as the merger's `--bw-output luma` does: the live face's colour with the model's brightness (Y of
         YCrCb replaced) - or, given `colorize` (the Colorizer's `colorize_graph`: N×R×R×1 gray -> N×R×R×3 BGR), in

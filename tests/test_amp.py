@@ -32,7 +32,8 @@ def amp_param_counts(res: int, ch: int, e: int, ae: int, inter: int, d: int, dm:
     (8dm, 8dm, 4dm, 2dm, dm) with a 1x1 conv."""
     low = res // 32
     encoder = (_conv(5, ch, e) + 2 * _conv(3, e, e) + _conv(5, e, 2 * e) + _conv(5, 2 * e, 4 * e)
-               + _conv(5, 4 * e, 8 * e) + _conv(5, 8 * e, 8 * e) + 2 * _conv(3, 8 * e, 8 * e) + low * low * 8 * e * ae + ae)
+               + _conv(5, 4 * e, 8 * e) + _conv(5, 8 * e, 8 * e) + 2 * _conv(3, 8 * e, 8 * e)
+               + low * low * 8 * e * ae + ae)
     image = 0
     for i, o in ((inter, 8 * d), (8 * d, 8 * d), (8 * d, 4 * d), (4 * d, 2 * d)):
         image += _conv(3, i, 4 * o) + 2 * _conv(3, o, o)
@@ -93,7 +94,8 @@ def test_only_encoder_decoder_and_gan_learn_and_morph_zero_is_the_dst_reconstruc
     for net in engine.nets:
         changed = any(not np.array_equal(before[k], v.numpy()) for k, v in after.items() if k.startswith(net + "/"))
         assert changed == (net in ("encoder", "decoder")), net
-    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(gan_before, engine.optional_nets["GAN"].variables().values()))
+    gan_after = engine.optional_nets["GAN"].variables().values()
+    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(gan_before, gan_after))
 
     faces = dst[1]
     swap0, _, dst_mask = engine.predict(faces, 0.0)
