@@ -70,17 +70,26 @@ class AMPModel(SAEHDModel):
         if sample is None:
             return []
         src_batch, dst_batch = sample
-        rows = max(1, min(4, len(src_batch[1]), len(dst_batch[1]), 800 // self.options["resolution"]))
+        wide = self.options["resolution"] > 256   # then one face in DFL's 2 x 3 layout, not a row per face
+        rows = 1 if wide else max(1, min(4, len(src_batch[1]), len(dst_batch[1]), 800 // self.options["resolution"]))
         s, d = np.asarray(src_batch[1][:rows]), np.asarray(dst_batch[1][:rows])
         views = {m: self.engine.view(s, d, m) for m in PREVIEW_MORPHS}
         full = views[1.0]
         dd, ddm = full["dst_dst"], full["dst_dstm"]
         swaps = [views[m]["src_dst"] for m in PREVIEW_MORPHS]
         masked = [views[m]["src_dst"] * ddm * views[m]["src_dstm"] for m in PREVIEW_MORPHS]
+
+        def panel(columns: list[np.ndarray]) -> np.ndarray:
+            if not wide:
+                return pv.preview_grid(columns, rows)
+            half = len(columns) // 2
+            return np.concatenate([pv.preview_grid(columns[:half], 1), pv.preview_grid(columns[half:], 1)], axis=0)
+
+        overview = [s, d, dd * ddm, full["src_src"], dd, full["src_dst"]] if wide else \
+            [s, full["src_src"], d, dd, full["src_dst"]]
         name = self.MODEL_NAME
-        return [(f"{name} morph 1.0", pv.preview_grid([s, full["src_src"], d, dd, full["src_dst"]], rows)),
-                (f"{name} morph list", pv.preview_grid([dd, *swaps], rows)),
-                (f"{name} morph list masked", pv.preview_grid([dd, *masked], rows))]
+        return [(f"{name} morph 1.0", panel(overview)), (f"{name} morph list", panel([dd, *swaps])),
+                (f"{name} morph list masked", panel([dd, *masked]))]
 
     # ------------------------------------------------------------------ merging
 

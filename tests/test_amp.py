@@ -231,3 +231,16 @@ def test_ampbw_learns_in_gray_and_merges_and_exports_in_colour(faces, tiny_works
     bgr = np.random.default_rng(1).random((1, 64, 64, 3), dtype=np.float32)
     _, swap, _ = session.run(None, {"in_face:0": bgr, "morph_value:0": np.float32([0.5])})
     assert swap.shape == (1, 64, 64, 3)
+
+
+def test_big_amp_previews_show_one_face_in_dfls_two_by_three_layout(faces, tmp_path):
+    options = dict(TINY_AMP, resolution=288, e_dims=8, ae_dims=16, inter_dims=16, d_dims=8, batch_size=2)
+    model = load_model("AMP", tmp_path, training=True, src_dir=faces[0], dst_dir=faces[1], cpu_only=True,
+                       config_options=options)
+    try:
+        model.train_one_iter()
+        previews = dict(model.get_previews())
+        assert {name: image.shape[:2] for name, image in previews.items()} == {
+            "AMP morph 1.0": (576, 864), "AMP morph list": (576, 864), "AMP morph list masked": (576, 864)}
+    finally:
+        model.close()
