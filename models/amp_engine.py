@@ -38,6 +38,7 @@ class AMPConfig(EngineConfig):
     morph_factor: float = 0.5       # the share of inter_src channels in the src face's training code
     masked_training: bool = True    # AMP always trains masked ...
     eyes_mouth_prio: bool = True    # ... and with eyes/mouth priority
+    lr_cos: int | None = 0          # no cosine LR cycle in DFL's AMP (SAEHD has one with LR dropout)
 
 
 class AMPEngine(SAEHDEngine):

@@ -52,6 +52,8 @@ def test_parameter_counts_follow_amps_layer_plan(res, ch, e, ae, inter, d, dm):
     want = amp_param_counts(res, ch, e, ae, inter, d, dm)
     assert {k: counts[k] for k in want} == want
     assert engine.trainable_nets == ["encoder", "decoder"]
+    assert AMPEngine(AMPConfig(resolution=64, e_dims=8, ae_dims=16, inter_dims=16, d_dims=8, d_mask_dims=8,
+                               lr_dropout="y")).config.lr_cos == 0   # DFL's AMP: LR dropout without the cosine cycle
     assert {k.split("/")[1] for k in engine.optimizer.variables() if "/" in k} == {"encoder", "decoder"}
 
 
