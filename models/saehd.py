@@ -19,9 +19,10 @@ def _archi_flags(archi: str) -> str:
     return archi.partition("-")[2]
 
 
-def missing_xseg_hint(samples, face_type: str, where) -> str | None:
+def missing_xseg_hint(samples, face_type: str, where, can_unmask: bool = True) -> str | None:
     """A warning when a whole-face or head model trains masked on faces without XSeg masks: their mask is the
-    landmark hull, which ends at the eyebrows (no forehead, no hair)."""
+    landmark hull, which ends at the eyebrows (no forehead, no hair). `can_unmask`: the model has the
+    masked_training option (AMP always trains masked)."""
     if face_type not in ("wf", "head"):
         return None
     missing = sum(1 for s in samples if s.xseg_png is None)
@@ -29,7 +30,7 @@ def missing_xseg_hint(samples, face_type: str, where) -> str | None:
         return None
     return (f"{where}: {missing} of {len(samples)} faces have no XSeg mask, so face type {face_type} trains them "
             f"with the landmark hull (no forehead{', no hair' if face_type == 'head' else ''}). Draw masks, train "
-            "XSeg and apply it (the 5.XSeg steps), or turn masked_training off.")
+            f"XSeg and apply it (the 5.XSeg steps){', or turn masked_training off' if can_unmask else ''}.")
 
 
 class SAEHDModel(ModelBase):
@@ -139,16 +140,21 @@ class SAEHDModel(ModelBase):
         for side, samples in (("src", src_samples), ("dst", dst_samples)):
             if not samples:
                 raise UserError(f"{where[side]}: no aligned faces found for {side}")
-            once = side == "src" or where["dst"] != where["src"]
-            hint = once and self.trains_masked and missing_xseg_hint(samples, self.options["face_type"],
-                                                                         where[side])
-            if hint:
-                interact.log_warn(hint)
         settings = self.sample_settings()
         process = dict(workers=self.sample_workers(), cache_mb=config.settings().sample_cache_mb)
         ct_samples = dst_samples if settings["src"]["ct_mode"] != "none" else None
         src_gen = SampleGeneratorFace(src_samples, ct_samples=ct_samples, **process, **settings["src"])
-        dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, **process, **settings["dst"])
+        try:
+            dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, **process, **settings["dst"])
+        except BaseException:
+            src_gen.close()
+            raise
+        for side, samples in (("src", src_samples), ("dst", dst_samples)):  # (faces of the wrong type stop above)
+            once = side == "src" or where["dst"] != where["src"]
+            hint = once and self.trains_masked and missing_xseg_hint(samples, self.options["face_type"], where[side],
+                                                                     can_unmask="masked_training" in self.options)
+            if hint:
+                interact.log_warn(hint)
         return src_gen, dst_gen
 
     # ------------------------------------------------------------------ previews

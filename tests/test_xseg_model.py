@@ -213,6 +213,8 @@ def test_whole_face_and_head_models_warn_about_faces_without_xseg_masks(workspac
     assert missing_xseg_hint(samples, "f", folder) is None                     # the hull is a full face's mask
     hint = missing_xseg_hint(samples, "head", folder)
     assert hint.startswith(f"{folder}: {len(samples)} of {len(samples)} faces have no XSeg mask") and "hair" in hint
+    assert "turn masked_training off" in hint
+    assert "masked_training" not in missing_xseg_hint(samples, "wf", folder, can_unmask=False)  # AMP has no such option
     for path in folder.iterdir():
         meta = read_meta(path)
         meta.xseg_mask = np.ones((256, 256), np.float32)
