@@ -96,9 +96,9 @@ class AMPEngine(SAEHDEngine):
 
     def _forward_train(self, warped_src: tf.Tensor, warped_dst: tf.Tensor) -> dict[str, tf.Tensor]:
         n_src = tf.shape(warped_src)[0]
-        by_src, by_dst = self._inter_codes(self._input(tf.concat([warped_src, warped_dst], 0)))
-        src_by_src = by_src[:n_src]
-        src_by_dst, dst_by_dst = tf.split(by_dst, [n_src, -1])
+        feats = self.nets["encoder"](self._input(tf.concat([warped_src, warped_dst], 0)))
+        src_by_src = self.nets["inter_src"](feats[:n_src])   # (dst faces need no inter_src code here)
+        src_by_dst, dst_by_dst = tf.split(self.nets["inter_dst"](feats), [n_src, -1])
         (src, srcm), (dst, dstm) = self._decode([self._training_src_code(src_by_src, src_by_dst), dst_by_dst])
         return {"src_src": src, "src_srcm": srcm, "dst_dst": dst, "dst_dstm": dstm}
 

@@ -144,11 +144,7 @@ class SAEHDModel(ModelBase):
         process = dict(workers=self.sample_workers(), cache_mb=config.settings().sample_cache_mb)
         ct_samples = dst_samples if settings["src"]["ct_mode"] != "none" else None
         src_gen = SampleGeneratorFace(src_samples, ct_samples=ct_samples, **process, **settings["src"])
-        try:
-            dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, **process, **settings["dst"])
-        except BaseException:
-            src_gen.close()
-            raise
+        dst_gen = SampleGeneratorFace(dst_samples, ct_samples=None, **process, **settings["dst"])
         for side, samples in (("src", src_samples), ("dst", dst_samples)):  # (faces of the wrong type stop above)
             once = side == "src" or where["dst"] != where["src"]
             hint = once and self.trains_masked and missing_xseg_hint(samples, self.options["face_type"], where[side],

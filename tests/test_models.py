@@ -260,3 +260,12 @@ def test_a_new_model_starts_from_a_pretrained_model_dir(tmp_path, faces, log_mes
     assert json.loads(ModelFiles(tmp_path / "pretrained", "many faces", "SAEHD").data.read_text())["iter"] == 1
     with pytest.raises(UserError, match="holds no saved SAEHDBW model .it holds many faces .SAEHD.."):
         _model("SAEHDBW", tmp_path / "other", faces, name="gray", pretrained_dir=tmp_path / "pretrained")
+
+
+
+
+def test_faces_of_the_wrong_type_are_the_one_error(tmp_path, faces, log_messages):
+    with pytest.raises(UserError, match="is a full_face face but the model trains whole_face"):
+        load_model("SAEHD", tmp_path, training=True, src_dir=faces[0], dst_dir=faces[1], cpu_only=True,
+                   config_options=dict(TINY_OPTIONS, face_type="wf"))
+    assert not any("no XSeg mask" in m for m in log_messages)   # (the hint on wf faces would only confuse)
