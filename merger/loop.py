@@ -19,10 +19,11 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core import interact
 from core.errors import DISK_ERRNOS, UserError
+from core.imagelib.io import read_image
 from merger import bw_color, sources, temporal
 from merger.config import MergerConfig
 from merger.frames import Frame, MergeState, RunOptions, frame_signature, output_paths
-from merger.masked import MASK_FIELDS, FacePrediction, FrameResult, PreparedFace, prepare_face, xseg_crop
+from merger.masked import MASK_FIELDS, FacePrediction, FrameResult, Motion, PreparedFace, prepare_face, xseg_crop
 from merger.shared_frames import FrameRing
 from merger.worker import FrameJob, finish_frame, image_size, read_frame, render_job, worker_init
 
@@ -56,11 +57,54 @@ class Merger:
             raise ValueError("one config per frame is needed")
         self.frames, self.configs, self.source, self.run = frames, configs, source, run
         self.spec = source.spec
-        landmarks = [[fa.landmarks for fa in f.faces] for f in frames]
-        self.motions = temporal.motion_vectors(landmarks)
-        self.tracks = temporal.assign_tracks(landmarks)
+        self.landmarks = [[fa.landmarks for fa in f.faces] for f in frames]
+        self._tracks: list[list[int]] | None = None
+        self._motions: list[list[Motion | None]] | None = None
         self.gammas: dict[tuple[int, int], float] = {}
         self._cache: dict[int, tuple[np.ndarray, list[FacePrediction | None]]] = {}
+
+    # -- tracks ----------------------------------------------------------------------------------------------
+    @property
+    def tracks(self) -> list[list[int]]:
+        """Track id of every face (`temporal.assign_tracks`), with new tracks after hard cuts; found when first
+        needed (motion blur, mask smoothing, gamma stabilization)."""
+        if self._tracks is None:
+            self._tracks = self._find_tracks()
+        return self._tracks
+
+    @property
+    def motions(self) -> list[list[Motion | None]]:
+        """Motion of every face along its own track (motion blur)."""
+        if self._motions is None:
+            self._motions = temporal.motion_vectors(self.landmarks, self.tracks)
+        return self._motions
+
+    def _thumbnail(self, index: int) -> np.ndarray | None:
+        image = read_image(self.frames[index].path, cv2.IMREAD_REDUCED_COLOR_4)
+        return None if image is None else temporal.thumbnail(image)
+
+    def _find_tracks(self) -> list[list[int]]:
+        """Tracks from the landmarks; then every pair of consecutive frames a track spans is checked for a hard
+        cut (small thumbnails of both frames), and the tracks are made again with the cuts (twice more at most,
+        should the new tracks span other frames)."""
+        tracks = temporal.assign_tracks(self.landmarks)
+        cuts: set[int] = set()
+        checked: set[tuple[int, int]] = set()
+        thumbs: dict[int, np.ndarray | None] = {}
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            for _ in range(3):
+                pairs = temporal.linked_pairs(tracks) - checked
+                if not pairs:
+                    break
+                need = sorted({i for pair in pairs for i in pair} - thumbs.keys())
+                for i, thumb in zip(need, tqdm(pool.map(self._thumbnail, need), total=len(need), unit="frame",
+                                               desc="Finding scene cuts", leave=False, disable=len(need) < 50)):
+                    thumbs[i] = thumb
+                cuts.update(b for a, b in pairs if thumbs[a] is not None and thumbs[b] is not None
+                            and temporal.is_cut(thumbs[a], thumbs[b]))
+                checked |= pairs
+                tracks = temporal.assign_tracks(self.landmarks, cuts)
+        return tracks
 
     # -- per frame -----------------------------------------------------------------------------------------
     def color_mode(self) -> str:
@@ -122,12 +166,16 @@ class Merger:
                 self._predict(items)
                 yield from items
 
-    def _job(self, item: _Loaded) -> FrameJob:
+    def _job(self, item: _Loaded, cfg: MergerConfig | None = None) -> FrameJob:
+        """The worker's job for a loaded frame: each face with its prediction (and its track's motion when the
+        config blurs motion)."""
         frame = item.frame
-        faces = [(face, pred, self.motions[frame.index])
-                 for face, pred in zip(item.faces, item.preds) if face is not None and pred is not None]
+        cfg = cfg or self.configs[frame.index]
+        motions = self.motions[frame.index] if cfg.motion_blur_power > 0 else [None] * len(item.faces)
+        faces = [(face, pred, motion) for face, pred, motion in zip(item.faces, item.preds, motions)
+                 if face is not None and pred is not None]
         out, mask = output_paths(frame, self.run)
-        return FrameJob(frame.path, item.image, faces, self.configs[frame.index], self.color_mode(), out, mask,
+        return FrameJob(frame.path, item.image, faces, cfg, self.color_mode(), out, mask,
                         self.run.export_mask_alpha, self.spec.resolution)
 
     def render(self, index: int, cfg: MergerConfig | None = None) -> FrameResult:
@@ -146,9 +194,7 @@ class Merger:
             item.faces = [prepare_face(view, fa.landmarks, self.spec.resolution, self.spec.face_type,
                                        cfg.output_face_scale, fa.eyebrows_expand_mod) for fa in frame.faces]
         item.preds = preds
-        job = self._job(item)
-        job.cfg = cfg
-        return render_job(job)
+        return render_job(self._job(item, cfg))
 
     def export_predictions(self, frames: list[Frame], folder: Path) -> int:
         """Precomputed pass 1: write every predicted face of `frames` to `folder`; returns the face count."""
