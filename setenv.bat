@@ -98,3 +98,7 @@ rem set "PRETRAINING_DATA_DIR=%DFL_ROOT%\pretrain_faces"
 rem A model folder with a model pretrained on many faces (made with PRETRAINING_DATA_DIR): a NEW model in
 rem workspace\model starts as a copy of it, with pretraining switched off (same model type only).
 rem set "PRETRAINED_MODEL_DIR=%DFL_ROOT%\pretrained_models\SAEHDBW_192"
+
+rem A photo of the one person to keep (or one of their aligned faces, or a folder of such pictures) for
+rem "5) data_dst faceset extract (only the person in ref)": the faces of everyone else are left out.
+rem set "IDENTITY_REF=%WORKSPACE%\ref.jpg"

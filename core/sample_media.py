@@ -79,3 +79,24 @@ def synth_frames(photo: np.ndarray, count: int, size: tuple[int, int] = (640, 48
         frame = (frame * inside + backdrop * (1.0 - inside)).astype(np.uint8)
         gain = 1 + motion.light * np.sin(t + phases[4])
         yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def two_shot(left: np.ndarray, right: np.ndarray, count: int, size: tuple[int, int] = (640, 360),
+             seed: int = 0) -> Iterator[np.ndarray]:
+    """Yield `count` BGR frames of two people side by side: each photo scaled to the frame height, drifting,
+    zooming and turning on its own, with changing light, in front of a dark backdrop."""
+    rng = np.random.default_rng(seed)
+    phases = rng.uniform(0, 2 * np.pi, (2, 5))
+    fw, fh = size
+    for i in range(count):
+        t = 2 * np.pi * i / max(count, 1)
+        frame = np.full((fh, fw, 3), 40, np.float32)
+        for k, photo in enumerate((left, right)):
+            p = phases[k]
+            # centred a quarter of the width from either side
+            shift = ((0.46 * k - 0.23 + 0.04 * np.sin(t + p[0])) * fw, 0.04 * fh * np.sin(t + p[1]))
+            mat = similarity(photo.shape[:2], size, 0.85 + 0.1 * np.sin(t + p[2]), 8 * np.sin(t + p[3]), shift)
+            inside = cv2.warpAffine(np.ones(photo.shape[:2], np.float32), mat, size)[..., None]
+            frame = cv2.warpAffine(photo, mat, size).astype(np.float32) * inside + frame * (1.0 - inside)
+        gain = 1 + 0.2 * np.sin(t + phases[0, 4])
+        yield np.clip(frame * gain, 0, 255).astype(np.uint8)

@@ -27,6 +27,7 @@ from core.errors import UserError
 from core.fsio import atomic_write_bytes, input_folder, list_images
 from facelib.extractor import FaceExtractor, FoundFace, align_face, draw_debug, read_frame
 from facelib.face_type import FaceType
+from facelib.identity import DEFAULT_THRESHOLD, IDENTITY_KEY, IdentityFilter, Reference
 from facelib.meta import save_face
 
 JOURNAL_NAME = ".extract_journal.jsonl"
@@ -48,6 +49,8 @@ class ExtractOptions:
     smooth_landmarks: int = 0            # window in frames; < 2 = off
     workers: int = 2
     accurate: bool = True
+    identity: Reference | None = None    # keep only the faces of this person (--filter-identity)
+    identity_threshold: float = DEFAULT_THRESHOLD
 
     @property
     def debug_dir(self) -> Path:
@@ -56,8 +59,11 @@ class ExtractOptions:
 
     def signature(self) -> dict:
         """The settings that change what is written; a journal with other settings is not continued."""
-        return {"face_type": self.face_type.to_string(), "image_size": self.image_size,
-                "jpeg_quality": self.jpeg_quality, "max_faces": self.max_faces}
+        signature = {"face_type": self.face_type.to_string(), "image_size": self.image_size,
+                     "jpeg_quality": self.jpeg_quality, "max_faces": self.max_faces}
+        if self.identity is not None:
+            signature["identity"] = {"reference": self.identity.signature(), "threshold": self.identity_threshold}
+        return signature
 
 
 # ------------------------------------------------------------------------------------------------ journal ---
@@ -114,12 +120,22 @@ def glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
-def write_frame(image, frame_path: Path, faces: list[FoundFace], opts: ExtractOptions) -> int:
-    """Write the aligned faces (and debug frame) of one frame; stale `<stem>_<k>` files beyond them are removed."""
+def faces_json(faces: list[FoundFace], distances: list[float | None] | None = None) -> list[dict]:
+    """Faces as JSON, each with its identity distance (`IDENTITY_KEY`) when the identity filter measured one."""
+    distances = distances if distances is not None and len(distances) == len(faces) else [None] * len(faces)
+    return [{**f.to_json(), **({} if d is None else {IDENTITY_KEY: d})} for f, d in zip(faces, distances)]
+
+
+def write_frame(image, frame_path: Path, faces: list[FoundFace], opts: ExtractOptions,
+                distances: list[float | None] | None = None) -> int:
+    """Write the aligned faces (and debug frame) of one frame; stale `<stem>_<k>` files beyond them are removed.
+    A face's identity distance, when given, goes into its metadata."""
     stem = frame_path.stem
     names = set()
     for k, face in enumerate(faces):
         aligned, meta = align_face(image, face, opts.face_type, opts.image_size, frame_path.name)
+        if distances is not None and distances[k] is not None:
+            meta.extra[IDENTITY_KEY] = distances[k]
         target = opts.output_dir / f"{stem}_{k}.jpg"
         save_face(target, aligned, meta, opts.jpeg_quality)
         names.add(target.name)
@@ -134,16 +150,21 @@ def write_frame(image, frame_path: Path, faces: list[FoundFace], opts: ExtractOp
     return len(faces)
 
 
-# Worker-process state: one extractor per process.
+# Worker-process state: one extractor (and identity filter) per process.
 _extractor: FaceExtractor | None = None
+_identity: IdentityFilter | None = None
 _options: ExtractOptions | None = None
 
 
 def _init_worker(opts: ExtractOptions) -> None:
-    global _extractor, _options
+    global _extractor, _identity, _options
     cv2.setNumThreads(1)
     _options = opts
-    _extractor = FaceExtractor(opts.detector, accurate=opts.accurate, max_faces=opts.max_faces)
+    _identity = None
+    if opts.identity is not None:  # the N largest faces are taken after the filter, not before
+        _identity = IdentityFilter(opts.identity.descriptors, opts.identity_threshold)
+    _extractor = FaceExtractor(opts.detector, accurate=opts.accurate,
+                               max_faces=0 if _identity else opts.max_faces)
 
 
 # What a per-frame task returns: (frame name, faces as JSON) or (frame name, None) for an unreadable image,
@@ -158,12 +179,16 @@ def _detect(path: Path, write: bool) -> FrameResult:
     if image is None:
         return path.name, None
     try:
-        faces = _extractor.find_faces(image)
+        faces, distances = _extractor.find_faces(image), None
+        if _identity is not None:
+            faces, distances = _identity.keep(image, faces)
+            if _options.max_faces > 0:
+                faces, distances = faces[:_options.max_faces], distances[:_options.max_faces]
         if write:
-            write_frame(image, path, faces, _options)
+            write_frame(image, path, faces, _options, distances)
     except FRAME_ERRORS as err:
         return path.name, f"{type(err).__name__}: {err}"
-    return path.name, [f.to_json() for f in faces]
+    return path.name, faces_json(faces, distances)
 
 
 def _write(item: tuple[Path, list[dict]]) -> FrameResult:
@@ -172,7 +197,8 @@ def _write(item: tuple[Path, list[dict]]) -> FrameResult:
     if image is None:
         return path.name, None
     try:
-        write_frame(image, path, [FoundFace.from_json(f) for f in faces], _options)
+        write_frame(image, path, [FoundFace.from_json(f) for f in faces], _options,
+                    [f.get(IDENTITY_KEY) for f in faces])
     except FRAME_ERRORS as err:
         return path.name, f"{type(err).__name__}: {err}"
     return path.name, faces
@@ -296,6 +322,7 @@ def run_extraction(opts: ExtractOptions, manual_pass: Callable | None = None,
 
     one_pass = manual_pass is None and opts.smooth_landmarks < 2 and opts.detector != "manual"
     results: dict[str, list[FoundFace]] = {}
+    distances: dict[str, list[float | None]] = {}  # identity filter: the distance of each face found
     if opts.detector == "manual":
         results = {f.name: [] for f in pending}
     else:
@@ -305,6 +332,7 @@ def run_extraction(opts: ExtractOptions, manual_pass: Callable | None = None,
                 _skip(report, opts.input_dir / name, faces)
                 continue
             results[name] = [FoundFace.from_json(f) for f in faces]
+            distances[name] = [f.get(IDENTITY_KEY) for f in faces]
             if one_pass:
                 journal.record(name, results[name])
     if not one_pass:
@@ -312,7 +340,7 @@ def run_extraction(opts: ExtractOptions, manual_pass: Callable | None = None,
             results = _smooth(frames, done, results, opts.smooth_landmarks)
         if manual_pass is not None:
             results = manual_pass([f for f in pending if f.name in results], results)
-        items = [(f, [face.to_json() for face in results[f.name]]) for f in pending if f.name in results]
+        items = [(f, faces_json(results[f.name], distances.get(f.name))) for f in pending if f.name in results]
         for name, faces in _run_tasks(_write, items, opts, "Writing faces", needs_detector=False):
             if not isinstance(faces, list):
                 _skip(report, opts.input_dir / name, faces)

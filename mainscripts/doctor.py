@@ -141,10 +141,11 @@ def check_facemesh() -> Check:
 
 def check_dlib() -> Check:
     if importlib.util.find_spec("dlib") is None:
-        return Check("dlib", WARN, "not installed (optional detector): pip install dlib-bin")
+        return Check("dlib", WARN, "not installed (optional detector, identity filter): pip install dlib-bin")
     return weights_check("dlib weights", package_dir("face_recognition_models", "models"),
-                         ("shape_predictor_68_face_landmarks.dat", "mmod_human_face_detector.dat"), WARN,
-                         "pip install face_recognition_models (optional detector)")
+                         ("shape_predictor_68_face_landmarks.dat", "mmod_human_face_detector.dat",
+                          "dlib_face_recognition_resnet_model_v1.dat"), WARN,
+                         "pip install face_recognition_models (optional detector, identity filter)")
 
 
 def check_fast_png() -> Check:

@@ -8,6 +8,7 @@ from core import config, interact
 from core.errors import UserError
 from core.fsio import input_folder
 from facelib.face_type import EXTRACT_CHOICES, FaceType
+from facelib.identity import DEFAULT_THRESHOLD
 
 DETECTOR_CHOICES = ("blazeface", "dlib", "dlib-cnn", "manual")
 DETECTOR_ALIASES = {"s3fd": "blazeface", "default": "blazeface", "dlib-hog": "dlib", "hog": "dlib", "cnn": "dlib-cnn"}
@@ -33,6 +34,12 @@ def register(subparsers) -> None:
     p.add_argument("--image-size", type=int, help="Side of the aligned faces in pixels (default 512; 768 for head).")
     p.add_argument("--jpeg-quality", type=int, help="JPEG quality of the aligned faces, 1-100 (default 90).")
     p.add_argument("--max-faces-from-image", type=int, help="Keep only the N largest faces per frame (0 = all).")
+    p.add_argument("--filter-identity", nargs="*", type=Path, metavar="REF",
+                   help="Keep only the faces of the person in these reference pictures (a photo, an aligned face, "
+                        "or a folder of them); everyone else is left out. Asked when omitted or given without REF.")
+    p.add_argument("--identity-threshold", type=float,
+                   help="With --filter-identity: the largest face-descriptor distance to the reference that still "
+                        f"counts as that person (default {DEFAULT_THRESHOLD}, dlib's).")
     debug = p.add_mutually_exclusive_group()
     debug.add_argument("--output-debug", dest="output_debug", action="store_true", default=None,
                        help="Also write <output>_debug/ frames showing landmarks, boxes and the face square.")
@@ -78,6 +85,29 @@ def _checked(flag: str, value: int, low: int, high: int) -> int:
     return value
 
 
+def resolve_identity(refs: list[Path] | None, threshold: float | None, detector: str):
+    """(identity.Reference or None, threshold) from the flags, asking for what was left out; the reference
+    pictures are read here, so a missing or faceless one stops the run before any frame is processed."""
+    from facelib.identity import ask_reference, ask_threshold, load_reference
+    if detector == "manual":
+        if refs:
+            raise UserError("--filter-identity: with the manual detector you choose every face yourself")
+        return None, DEFAULT_THRESHOLD
+    if not refs:
+        answer = ask_reference("Keep only the person in a reference photo (its path, Enter = everyone)")
+        if answer is None and refs is not None:
+            raise UserError("--filter-identity: no reference photo given (add its path after the flag, or set "
+                            "IDENTITY_REF for the numbered script)")
+        refs = [answer] if answer else []
+    if not refs:
+        return None, DEFAULT_THRESHOLD
+    threshold = ask_threshold(threshold)
+    reference = load_reference(refs, detector)
+    interact.log_info(f"Identity filter: only faces within {threshold} of the person in "
+                      f"{', '.join(reference.sources[:3])}{' ...' if len(reference.sources) > 3 else ''}")
+    return reference, threshold
+
+
 def build_options(args: argparse.Namespace):
     """ExtractOptions from the flags, asking (or taking DFL's defaults) for what was left out."""
     from facelib.extract_job import ExtractOptions
@@ -91,6 +121,7 @@ def build_options(args: argparse.Namespace):
         "Jpeg quality", 90, (1, 100), help_message="Higher quality, larger files.")
     max_faces = args.max_faces_from_image if args.max_faces_from_image is not None else interact.input_int(
         "Max number of faces from image", 0, (0, None), help_message="Keep only the N largest faces; 0 = all.")
+    identity, identity_threshold = resolve_identity(args.filter_identity, args.identity_threshold, detector)
     output_debug = args.output_debug
     if output_debug is None:
         output_debug = interact.input_bool(f"Write debug images to {args.output_dir.name}_debug?", False)
@@ -101,7 +132,7 @@ def build_options(args: argparse.Namespace):
         jpeg_quality=_checked("--jpeg-quality", jpeg_quality, 1, 100),
         max_faces=_checked("--max-faces-from-image", max_faces, 0, 1000), output_debug=bool(output_debug),
         smooth_landmarks=_checked("--smooth-landmarks", args.smooth_landmarks, 0, 100),
-        workers=_checked("--workers", workers, 1, 64))
+        workers=_checked("--workers", workers, 1, 64), identity=identity, identity_threshold=identity_threshold)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 Kept faces are renamed `00000.jpg, 00001.jpg, ...` in sorted order (two passes, so no file is ever
 overwritten; the metadata inside each file is untouched). Rejected faces and images without face data are
-moved to `<DIR>_trash`, never deleted. A packed faceset (`faceset.pak`) is unpacked, sorted and packed again.
+moved to `<DIR>_trash`, never deleted. `identity-groups` moves each person's faces, names kept, into a sub-folder
+person_1, person_2, ... instead. A packed faceset (`faceset.pak`) is unpacked, sorted and packed again (split into
+person folders, it stays unpacked).
 """
 from __future__ import annotations
 
@@ -35,8 +37,24 @@ def free_name(folder: Path, name: str) -> Path:
     return target
 
 
+def group_dirs(folder: Path, count: int) -> list[Path]:
+    """`count` new sub-folders person_1, person_2, ... of `folder` (numbers already taken are skipped)."""
+    dirs, n = [], 1
+    while len(dirs) < count:
+        if not (folder / f"person_{n}").exists():
+            dirs.append(folder / f"person_{n}")
+        n += 1
+    return dirs
+
+
 def apply_result(folder: Path, result: SortResult) -> None:
-    """Move `result.trash` to `<folder>_trash` and rename `result.kept` to 00000.ext, 00001.ext, ... in order."""
+    """Move `result.trash` to `<folder>_trash`, each of `result.groups` into its own person_N sub-folder (names
+    kept), and rename `result.kept` to 00000.ext, 00001.ext, ... in order."""
+    for group, target in zip(result.groups, group_dirs(folder, len(result.groups))):
+        target.mkdir()
+        for path in tqdm(group, desc=f"Moving to {target.name}", ascii=True):
+            shutil.move(str(path), target / path.name)
+        interact.log_info(f"Moved {len(group)} faces to {target}")
     if result.trash:
         trash = trash_dir(folder)
         trash.mkdir(exist_ok=True)
@@ -83,7 +101,9 @@ def sort_folder(folder: Path, method: str, opts: SortOptions | None = None) -> S
     result = SORT_METHODS[method].func(paths, opts) if paths else SortResult([])
     result.trash = others + result.trash
     apply_result(folder, result)
-    interact.log_info(f"Kept {len(result.kept)}, trashed {len(result.trash)}.")
+    kept = f"{sum(map(len, result.groups))} in {len(result.groups)} person folders" if result.groups \
+        else len(result.kept)
+    interact.log_info(f"Kept {kept}, trashed {len(result.trash)}.")
     return result
 
 
@@ -96,7 +116,11 @@ def _sort_packed(folder: Path, method: str, opts: SortOptions) -> SortResult:
     interact.log_info(f"{packed.path}: unpacking to sort; it is packed again afterwards.")
     pak.unpack_faceset(folder)
     result = sort_folder(folder, method, opts)
-    pak.pack_faceset(folder, persons=False, delete_originals=True)
+    if result.groups:
+        interact.log_info(f"The faces stay unpacked in the person folders of {folder}: keep the person you want "
+                          "and pack that folder with util pack-faceset.")
+    else:
+        pak.pack_faceset(folder, persons=False, delete_originals=True)
     return result
 
 
@@ -118,7 +142,8 @@ def main(args: argparse.Namespace) -> int:
     if args.target_count is not None and args.target_count < 1:
         raise UserError(f"--target-count {args.target_count}: must be 1 or more (the number of faces to keep)")
     method = DFL_ALIASES.get(args.by, args.by) or choose_method()
-    opts = SortOptions(target_count=args.target_count, workers=args.workers)
+    opts = SortOptions(target_count=args.target_count, workers=args.workers, reference=args.ref,
+                       identity_threshold=args.identity_threshold)
     if pak.has_pak(folder):
         _sort_packed(folder, method, opts)
     else:
@@ -141,6 +166,12 @@ def register(subparsers) -> None:
                         f"DFL's final-by-blur / final-by-size are final / final-fast.")
     p.add_argument("--target-count", type=int, default=None,
                    help="final / final-fast: how many faces to keep (asked when missing, default 2000).")
+    p.add_argument("--ref", nargs="+", type=Path, metavar="REF",
+                   help="identity: the person to keep, in a photo, an aligned face or a folder of them (asked when "
+                        "missing).")
+    p.add_argument("--identity-threshold", type=float, default=None,
+                   help="identity / identity-groups: the largest face-descriptor distance between faces of one "
+                        "person (asked when missing, default 0.6, dlib's).")
     p.add_argument("--workers", type=int, default=0,
                    help="Worker processes for the per-image measures (0 = automatic, 1 = none).")
     p.set_defaults(func=main)

@@ -20,8 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from core import interact
+from core.errors import UserError
 from core.fsio import natural_key
 from core.imagelib.sharpness import estimate_sharpness, laplacian_variance, to_gray
+from facelib import identity
 from facelib.landmarks import estimate_pitch_yaw_roll, get_image_hull_mask
 from facelib.meta import FaceFileError, FaceMeta, load_face
 
@@ -34,12 +36,15 @@ class SortOptions:
     target_count: int | None = None  # final / final-fast; None asks (default 2000)
     similar: bool | None = None  # absdiff; None asks (default similar)
     workers: int = 0  # 0 = automatic (all CPU cores for large facesets), 1 = in this process
+    reference: list[Path] | None = None  # identity: pictures of the person to keep; None asks
+    identity_threshold: float | None = None  # identity, identity-groups; None asks (default 0.6)
 
 
 @dataclass
 class SortResult:
     kept: list[Path]
     trash: list[Path] = field(default_factory=list)
+    groups: list[list[Path]] = field(default_factory=list)  # moved into sub-folders person_1, person_2, ...
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,12 @@ def measure_black(path: str) -> int | None:
 def measure_source_filename(path: str) -> str | None:
     _, meta = _load(path)
     return None if meta is None else meta.source_filename
+
+
+def measure_descriptor(path: str) -> np.ndarray | None:
+    """dlib's face descriptor of the aligned face (None without landmarks)."""
+    image, meta = _load_face_with_landmarks(path)
+    return None if image is None else identity.aligned_descriptor(image, meta)
 
 
 def measure_best(path: str, fast: bool = False) -> tuple | None:
@@ -532,6 +543,47 @@ def sort_final(paths: list[Path], opts: SortOptions) -> SortResult:
          "as final, with the face size in the frame instead of sharpness")
 def sort_final_fast(paths: list[Path], opts: SortOptions) -> SortResult:
     return _sort_best(paths, opts, fast=True)
+
+
+# ------------------------------------------------------------------------------------------------ identity ---
+
+def _descriptors(paths: list[Path], opts: SortOptions) -> list[np.ndarray | None]:
+    return parallel_map(measure_descriptor, [str(p) for p in paths], "Measuring identities", opts.workers)
+
+
+@_method("identity", "identity (distance to a reference person)",
+         "nearest to the person in --ref first; faces farther than --identity-threshold go to trash")
+def sort_identity(paths: list[Path], opts: SortOptions) -> SortResult:
+    refs = opts.reference
+    if not refs:
+        asked = identity.ask_reference("Reference photo of the person to keep (its path)")
+        if asked is None:
+            raise UserError("sort --by identity: give the person to keep with --ref REF (a photo or an aligned face)")
+        refs = [asked]
+    reference = identity.load_reference(refs)
+    threshold = identity.ask_threshold(opts.identity_threshold)
+    descriptors = _descriptors(paths, opts)
+    values = [None if d is None else float(identity.distances(d, reference.descriptors)[0]) for d in descriptors]
+    result = order_by(paths, values, reverse=False)
+    far = {p for p, v in zip(paths, values) if v is not None and v > threshold}
+    interact.log_info(f"{len(far)} faces are farther than {threshold} from the reference person.")
+    return SortResult([p for p in result.kept if p not in far], [p for p in result.kept if p in far] + result.trash)
+
+
+@_method("identity-groups", "identity groups (one folder per person)",
+         "each person's faces into a sub-folder person_1, person_2, ... (most faces first); faces like no one "
+         "else's go to trash")
+def sort_identity_groups(paths: list[Path], opts: SortOptions) -> SortResult:
+    threshold = identity.ask_threshold(opts.identity_threshold)
+    descriptors = _descriptors(paths, opts)
+    good = [i for i, d in enumerate(descriptors) if d is not None]
+    people, loose = identity.group_people(np.stack([descriptors[i] for i in good]) if good else np.zeros((0, 128)),
+                                          threshold)
+    groups = [[paths[good[i]] for i in sorted(person)] for person in people]
+    interact.log_info(f"{len(groups)} people: " + ", ".join(f"{len(g)} faces" for g in groups) +
+                      (f"; {len(loose)} faces like no one else's" if loose else ""))
+    trash = [paths[good[i]] for i in loose] + [p for p, d in zip(paths, descriptors) if d is None]
+    return SortResult([], trash, groups)
 
 
 DEFAULT_METHOD = "hist"

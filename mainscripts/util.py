@@ -28,6 +28,7 @@ from core.imagelib.io import write_image
 from core.imagelib.text import put_outlined_text
 from core.workspace import Workspace
 from facelib.face_type import FaceType
+from facelib.identity import PeopleCounter
 from facelib.landmarks import draw_landmarks, draw_rect_landmarks, estimate_pitch_yaw_roll
 from facelib.meta import FaceFileError, FaceMeta, load_face, read_meta, save_face, write_meta
 from facelib.xseg_polys import has_polys, render_polys
@@ -240,6 +241,7 @@ class FacesetInfo:
     yaw_histogram: dict[str, int]
     unreadable: int
     packed: bool
+    people: int = 0  # dlib face-descriptor groups (facelib.identity), from a sample of at most 200 faces
 
 
 YAW_EDGES = list(range(-90, 91, 15))
@@ -254,8 +256,10 @@ def faceset_info(folder: Path) -> FacesetInfo:
     packed = pak.has_pak(folder)
     names = pak.PackedFaceset(pak.pak_path(folder)).names() if packed else [p.name for p in _faces(folder)]
     faces = pak.iter_faces(folder)
+    people = PeopleCounter(len(names))
     for _, image, meta in tqdm(faces, total=len(names), desc="Reading faces", ascii=True):
         count += 1
+        people.add(image, meta)
         face_types[meta.face_type] += 1
         sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
         channels["gray" if image.ndim == 2 else "color"] += 1
@@ -267,7 +271,8 @@ def faceset_info(folder: Path) -> FacesetInfo:
         others = f" ({len(names)} images without face data)" if names else ""
         raise UserError(f"{folder}: no aligned faces{others}")
     ordered_yaws = {f"{a}..{b}": yaws.get(f"{a}..{b}", 0) for a, b in zip(YAW_EDGES, YAW_EDGES[1:])}
-    return FacesetInfo(count, dict(face_types), dict(sizes), dict(channels), ordered_yaws, len(names) - count, packed)
+    return FacesetInfo(count, dict(face_types), dict(sizes), dict(channels), ordered_yaws, len(names) - count, packed,
+                       people.count())
 
 
 def faceset_info_command(args: argparse.Namespace) -> int:
@@ -281,6 +286,7 @@ def faceset_info_command(args: argparse.Namespace) -> int:
              "  face types: " + ", ".join(f"{k} {v}" for k, v in sorted(info.face_types.items())),
              "  sizes: " + ", ".join(f"{k} ({v})" for k, v in sorted(info.sizes.items())),
              "  channels: " + ", ".join(f"{k} {v}" for k, v in sorted(info.channels.items())),
+             f"  people: {info.people} (faces grouped by dlib's face descriptor; sort --by identity-groups splits them)",
              "  yaw (degrees, + = looking to one side, - = the other):"]
     peak = max(info.yaw_histogram.values(), default=0) or 1
     for label, n in info.yaw_histogram.items():

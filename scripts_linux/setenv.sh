@@ -97,6 +97,10 @@ export PYTHON_EXECUTABLE
 # workspace/model starts as a copy of it, with pretraining switched off (same model type only).
 # export PRETRAINED_MODEL_DIR="$DFL_ROOT/pretrained_models/SAEHDBW_192"
 
+# A photo of the one person to keep (or one of their aligned faces, or a folder of such pictures) for
+# 5_data_dst_faceset_extract_only_the_person_in_ref.sh: the faces of everyone else are left out.
+# export IDENTITY_REF="$WORKSPACE/ref.jpg"
+
 # ---- Helpers used by the numbered scripts ----------------------------------------------------------
 
 # dfl_open PATH: show a file or folder in the desktop's viewer, or say where it is when headless.

@@ -312,3 +312,32 @@ def test_cpbd_ranks_blur(astronaut_bgr):
     scores = [estimate_sharpness(cv2.GaussianBlur(face, (0, 0), s) if s else face) for s in (0, 1.5, 3.0)]
     assert 0 <= scores[2] < scores[1] < scores[0] <= 1
     assert estimate_sharpness(np.zeros((128, 128), np.uint8)) == 0.0
+
+
+def test_identity_groups_split_a_packed_faceset_into_person_folders(subset):
+    """Each of the two people of the faceset in their own folder (even the faces turned 35 degrees); a packed
+    faceset stays unpacked in those folders, for the user to pick one. A face like no one else's (dlib finds the
+    mission patch on the astronaut's sleeve in one rolled photo) goes to the trash."""
+    folder, fs = subset("astronaut-roll", "astronaut-yaw", "hopper-roll", "hopper-yaw")
+    pak.pack_faceset(folder, delete_originals=True)
+    assert cli.main(["--non-interactive", "sort", "--input-dir", str(folder), "--by", "identity-groups"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["person_1", "person_2"]
+    groups = [{p.name for p in (folder / person).iterdir()} for person in ("person_1", "person_2")]
+    people = [set(fs.names("astronaut-roll", "astronaut-yaw")), set(fs.names("hopper-roll", "hopper-yaw"))]
+    assert all(any(group <= person for person in people) for group in groups) and groups[0] != groups[1]
+    trash = {p.name for p in trash_dir(folder).iterdir()} if trash_dir(folder).exists() else set()
+    assert groups[0] | groups[1] | trash == people[0] | people[1] and len(trash) <= 1
+    assert sm.SORT_METHODS["identity-groups"].func([], sm.SortOptions(identity_threshold=0.6)).groups == []
+
+
+def test_identity_keeps_the_reference_person_nearest_first(subset, hopper_bgr, tmp_path):
+    folder, fs = subset("astronaut-roll", "hopper-roll", "hopper-yaw")
+    ref = tmp_path / "hopper.png"
+    cv2.imwrite(str(ref), hopper_bgr)
+    kept, trash = _run(folder, "identity", reference=[ref], identity_threshold=0.6, workers=1)
+    assert sorted(kept) == sorted(fs.names("hopper-roll", "hopper-yaw"))
+    assert sorted(trash) == sorted(fs.groups["astronaut-roll"])
+    from facelib.identity import distances, load_reference
+    reference = load_reference([ref]).descriptors
+    values = [distances(sm.measure_descriptor(str(p)), reference)[0] for p in _sorted_files(folder)]
+    assert values == sorted(values) and values[-1] <= 0.6

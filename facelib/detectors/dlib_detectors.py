@@ -10,35 +10,18 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from core.errors import UserError
 from facelib.detectors.base import Detection, to_bgr
-
-
-def _dlib():
-    try:
-        import dlib
-    except ImportError as err:
-        raise UserError("dlib is not installed: run `pip install -r requirements.txt` (package dlib-bin).") from err
-    return dlib
-
-
-def model_path(kind: str) -> str:
-    """Path of a `face_recognition_models` file: `shape68` or `mmod`."""
-    try:
-        import face_recognition_models as frm
-    except ImportError as err:
-        raise UserError("face_recognition_models is not installed: run `pip install -r requirements.txt`.") from err
-    return {"shape68": frm.pose_predictor_model_location, "mmod": frm.cnn_face_detector_model_location}[kind]()
+from facelib.dlib_models import dlib_module, model_path
 
 
 @lru_cache(maxsize=None)
 def _hog():
-    return _dlib().get_frontal_face_detector()
+    return dlib_module().get_frontal_face_detector()
 
 
 @lru_cache(maxsize=None)
 def _mmod():
-    return _dlib().cnn_face_detection_model_v1(model_path("mmod"))
+    return dlib_module().cnn_face_detection_model_v1(model_path("mmod"))
 
 
 def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

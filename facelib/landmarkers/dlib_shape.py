@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 
 from facelib.detectors.base import Detection, to_bgr
-from facelib.detectors.dlib_detectors import _dlib, model_path
+from facelib.dlib_models import dlib_module, model_path
 
 
 @lru_cache(maxsize=None)
 def _predictor():
-    return _dlib().shape_predictor(model_path("shape68"))
+    return dlib_module().shape_predictor(model_path("shape68"))
 
 
 class DlibLandmarker:
@@ -25,7 +25,7 @@ class DlibLandmarker:
 
     def _fit(self, gray: np.ndarray, box) -> np.ndarray:
         l, t, r, b = (int(round(v)) for v in box)
-        shape = self.predictor(gray, _dlib().rectangle(l, t, r, b))
+        shape = self.predictor(gray, dlib_module().rectangle(l, t, r, b))
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
     def landmarks(self, image: np.ndarray, detection: Detection, accurate: bool = True) -> np.ndarray | None:
