@@ -95,11 +95,12 @@ def run_measured(name: str, args: list[str], progress=None, total: int = 0, log_
     if total and samples:
         if progress is None:   # frames done in proportion to the time spent
             samples = [(t, int(total * t / seconds), r) for t, _, r in samples]
-        early = next((r for _, d, r in samples if d >= min(500, total // 6)), None)
-        late = [r for _, d, r in samples if d >= total * 0.95] or [samples[-1][2]]
-        if early:
-            row.update(rss_mb_after_500=round(early, 1), rss_mb_at_end=round(late[-1], 1),
-                       end_vs_500=round(late[-1] / early, 3))
+        mark = min(500, total // 6)   # RSS around frame 500 and over the last 5 % of the frames (the highest
+        early = [r for _, d, r in samples if mark <= d < mark + max(1, total // 20)]   # sample of each window)
+        late = [r for _, d, r in samples if d >= total * 0.95]
+        if early and late:
+            row.update(rss_mb_after_500=round(max(early), 1), rss_mb_at_end=round(max(late), 1),
+                       end_vs_500=round(max(late) / max(early), 3))
     return row
 
 

@@ -35,8 +35,8 @@ class Person:
     gain: tuple[float, float, float] = (1.0, 1.0, 1.0)   # BGR gain (other clothes and light)
 
 
-# Face extents: dlib's 68 landmarks on the photos (astronaut x 179-272, y 87-178; Grace Hopper x 178-355,
-# y 161-333), moved into the crops; tests/test_footage.py checks them against dlib.
+# Face extents: dlib's 68 landmarks on the whole photos (astronaut x 179-272, y 87-178; Grace Hopper x 178-355,
+# y 161-333), moved into the crops; tests/test_footage.py checks them against dlib on the cut-outs.
 PEOPLE: dict[str, Person] = {
     "astronaut": Person("astronaut", (0, 300, 75, 375), (104, 87, 197, 178)),
     "hopper": Person("grace_hopper", (40, 440, 60, 460), (118, 121, 295, 293)),
@@ -315,14 +315,14 @@ def _moving_pair(i, n, size):
 
 # Six people in two rows (720p: faces of 50-120 px). The back row is smaller, one head bowed (squashed).
 GROUP_SEATS = (("astronaut", 0.22, 0.30, 62, 0, 1.0), ("hopper_mirrored", 0.5, 0.28, 54, 4, 0.78),
-               ("astronaut_warm", 0.78, 0.31, 66, -6, 1.0), ("hopper", 0.14, 0.66, 112, 3, 1.0),
-               ("astronaut_mirrored", 0.5, 0.7, 96, -8, 1.0), ("hopper_cool", 0.86, 0.67, 84, 0, 0.9))
+               ("astronaut_warm", 0.78, 0.31, 66, -6, 1.0), ("hopper", 0.14, 0.66, 104, 3, 1.0),
+               ("astronaut_mirrored", 0.5, 0.7, 92, -8, 1.0), ("hopper_cool", 0.86, 0.67, 84, 0, 0.9))
 
 
 def _group(i, n, size):
     """A group photo of six (three behind, three in front) filmed with a slowly panning, zooming camera."""
     w, h = size
-    zoom = 1 + 0.08 * _wave(i, n)
+    zoom = 1 + 0.06 * _wave(i, n)
     pan_x, pan_y = 0.03 * w * _wave(i, n, 1, 0.7), 0.02 * h * _wave(i, n, 1, 2.1)
     scale = h / 720
     seats = tuple(Placement(name, w / 2 + (fx - 0.5) * w * zoom + pan_x, h / 2 + (fy - 0.5) * h * zoom + pan_y,
