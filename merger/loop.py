@@ -60,6 +60,7 @@ class Merger:
         self.landmarks = [[fa.landmarks for fa in f.faces] for f in frames]
         self._tracks: list[list[int]] | None = None
         self._motions: list[list[Motion | None]] | None = None
+        self._cut_search: set[int] | None = None   # frames whose cuts matter (None: all)
         self.gammas: dict[tuple[int, int], float] = {}
         self._cache: dict[int, tuple[np.ndarray, list[FacePrediction | None]]] = {}
 
@@ -93,7 +94,8 @@ class Merger:
         thumbs: dict[int, np.ndarray | None] = {}
         with cf.ThreadPoolExecutor(max_workers=2) as pool:
             for _ in range(3):
-                pairs = temporal.linked_pairs(tracks) - checked
+                pairs = {(a, b) for a, b in temporal.linked_pairs(tracks) - checked
+                         if self._cut_search is None or b in self._cut_search}
                 if not pairs:
                     break
                 need = sorted({i for pair in pairs for i in pair} - thumbs.keys())
@@ -314,6 +316,9 @@ class Merger:
         state = MergeState.load(self.run.output_dir)
         if self.run.mask_dir is not None:
             self.run.mask_dir.mkdir(parents=True, exist_ok=True)
+        if self._tracks is None:   # a run over some frames looks for cuts near them only
+            reach = max(self.run.smooth_mask, self.run.gamma_window if self.run.stabilize_gamma else 0, 2) // 2
+            self._cut_search = {f.index for f in self._context(todo, reach + temporal.MAX_GAP + 1)}
         if self.run.stabilize_gamma:
             self.probe_gamma([f for f in self._context(todo, self.run.gamma_window // 2) if f.faces])
         todo_ids = {f.index for f in todo}

@@ -167,12 +167,6 @@ def test_two_people_whose_order_flips(footage_shot, footage_model, tmp_path):
     """The two-shot whose larger face alternates: two faces in every frame, their order in the aligned files
     flips, the merge (with the temporal passes) finishes every frame, and track ids never pass from one person
     to the other."""
-    from mainscripts.merge import load_alignments
-    from merger.config import MergerConfig
-    from merger.frames import RunOptions, build_frames
-    from merger.loop import Merger
-    from tests.fixtures_merge import RealFaceSource
-
     shot = footage_shot("two_shot")
     found = aligned_faces(shot.aligned)
     frames = shot.frame_paths()
@@ -180,15 +174,7 @@ def test_two_people_whose_order_flips(footage_shot, footage_model, tmp_path):
     firsts = [face_owner(found[p.stem][0], shot.clip.truth(frame_index(p))) for p in frames]
     assert len(set(firsts)) == 2, "the larger face alternates, so the first aligned face changes person"
 
-    built = build_frames(shot.frames, load_alignments(shot.aligned))
-    merger = Merger(built, [MergerConfig()] * len(built), _NoSource(), RunOptions(tmp_path / "unused"))
-    owner_of_track: dict[int, str] = {}
-    for frame, ids in zip(built, merger.tracks):
-        truths = shot.clip.truth(frame.index)
-        for fa, tid in zip(frame.faces, ids):
-            person = truths[face_owner(fa.landmarks, truths)].person
-            assert owner_of_track.setdefault(tid, person) == person, f"track {tid} passed to {person}"
-    assert len(owner_of_track) == 2
+    assert len(track_owners(shot)) == 2
 
     out = tmp_path / "merged"
     assert run_cli(*merge_args(shot, footage_model, out, "--workers", "2", "--smooth-mask", "5",
@@ -196,6 +182,41 @@ def test_two_people_whose_order_flips(footage_shot, footage_model, tmp_path):
     assert sorted(p.name for p in out.glob("*.png")) == [p.name for p in frames]
     changed, total = changed_faces(shot, out, found)
     assert changed == total == 2 * len(frames)
+
+
+def track_owners(shot) -> dict[int, tuple[str, int, int]]:
+    """Track id -> (person, first frame, last frame) of the merger's tracks on a shot's aligned faces; fails when
+    a track passes from one person to another."""
+    from mainscripts.merge import load_alignments
+    from merger.config import MergerConfig
+    from merger.frames import RunOptions, build_frames
+    from merger.loop import Merger
+    built = build_frames(shot.frames, load_alignments(shot.aligned))
+    merger = Merger(built, [MergerConfig()] * len(built), _NoSource(), RunOptions(shot.root / "unused"))
+    owners: dict[int, tuple[str, int, int]] = {}
+    for frame, ids in zip(built, merger.tracks):
+        truths = shot.clip.truth(frame.index)
+        for fa, tid in zip(frame.faces, ids):
+            person = truths[face_owner(fa.landmarks, truths)].person
+            first = owners.get(tid, (person, frame.index, 0))
+            assert first[0] == person, f"track {tid} passed from {first[0]} to {person} in {frame.name}"
+            owners[tid] = (person, first[1], frame.index)
+    return owners
+
+
+@pytest.mark.parametrize("name", ["crossing", "hard_cut", "leave_and_return", "group"])
+def test_tracks_never_pass_between_people(name, footage_shot):
+    """People crossing, a hard cut where they swap sides, one leaving and coming back, a group of six: no track
+    passes from one person to another, and no track runs over the cut."""
+    owners = track_owners(footage_shot(name))
+    people = {p for p, _, _ in owners.values()}
+    assert len(people) == len(footage_shot(name).clip.truths[0])
+    if name == "hard_cut":
+        cut = CLIPS["hard_cut"].frames // 2
+        assert all(last < cut or first >= cut for _, first, last in owners.values())
+        assert len(owners) == 4
+    if name == "crossing":
+        assert len(owners) == 2
 
 
 class _NoSource:
