@@ -13,16 +13,16 @@ import numpy as np
 
 from core.imagelib.io import read_image
 from facelib import landmarks as L
-from facelib.detectors import DEFAULT_LANDMARKER, Detection, create_detector, to_bgr
-from facelib.detectors.base import detect_in_tiles, look_sides
+from facelib.detectors import DEFAULT_LANDMARKER, SMALL_FACE_DETECTOR, Detection, create_detector, to_bgr
+from facelib.detectors.base import detect_in_tiles, new_faces
 from facelib.face_type import FaceType
 from facelib.landmarkers import create_landmarker
 from facelib.meta import FaceMeta
 
 # Tried in this order until one finds a face (DFL's order): upright, a quarter turn each way, upside down.
 ROTATIONS = (0, 90, 270, 180)
-MIN_FACE_PX = 40          # detector boxes smaller than this are ignored (too small to be useful)
-LOOK_FACE_PX = 100        # upright, tiles get finer until faces this wide are seen (squares of the height in 1080p)
+MIN_FACE_PX = 40          # detector boxes smaller than this are ignored (too small to be useful; DFL's limit too)
+WHOLE_LOOK_SHARE = 12     # a whole-frame look finds the faces wider than 1/12 of the frame's longer side
 TILED_SEARCH_MIN_PX = 512  # frames at least this big (shorter side) are searched in tiles when no face is found
 MAX_SQUARE_TO_RECT = 4.0  # a full-face square this many times larger than the detector box = bad landmarks
 UPRIGHT = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # identity 2x3 map
@@ -40,6 +40,12 @@ class FoundFace:
     def area(self) -> float:
         l, t, r, b = self.rect
         return float(max(r - l, 0) * max(b - t, 0))
+
+    @property
+    def landmarks_area(self) -> float:
+        """Area of the box around the landmarks: how big the face is, whichever look found it (the detectors'
+        boxes differ in scale and in how tight they are)."""
+        return float(np.prod(np.ptp(np.asarray(self.landmarks, np.float64), axis=0)))
 
     def to_json(self) -> dict:
         return {"rect": np.round(np.asarray(self.rect, np.float64), 2).tolist(),
@@ -98,34 +104,33 @@ class FaceExtractor:
     def __init__(self, detector: str = "blazeface", landmarker: str | None = None, accurate: bool = True,
                  max_faces: int = 0, rotate_retry: bool = True):
         self.detector = create_detector(detector)
+        small = SMALL_FACE_DETECTOR.get(detector)
+        self.small_faces = create_detector(small) if small else None
         self.landmarker = create_landmarker(landmarker or DEFAULT_LANDMARKER[detector])
         self.accurate = accurate
         self.max_faces = max_faces
         self.rotations = ROTATIONS if rotate_retry else (0,)
 
     def find_faces(self, image: np.ndarray) -> list[FoundFace]:
-        """Faces of a frame, largest first (at most `max_faces` when > 0); [] when none at any rotation, nor (for
-        detectors that shrink the frame) zoomed out, where an extreme close-up shows up, nor (on frames of 512 px
-        and more) in tiles of half the shorter side, where a lone small face of a wide shot shows up.
+        """Faces of a frame, largest (by their landmarks) first, only the `max_faces` largest when > 0; [] when
+        none at any rotation, nor (for detectors that shrink the frame) zoomed out, where an extreme close-up shows
+        up, nor (on frames of 512 px and more) in tiles of half the shorter side.
 
-        Upright, such detectors also search the frame in overlapping squares (`look_sides`): in a wide frame
-        squares of its height, in 1440p and 4K also halves of those, so that the smaller faces of a two-shot or a
-        group are found beside the biggest one."""
+        Upright, the detector's small-face partner (`SMALL_FACE_DETECTOR`) looks at the frame too, so that the
+        small faces of a group (down to `MIN_FACE_PX` in 1080p) are found beside the big ones."""
         bgr = to_bgr(image)
-        shrinks = bool(self.detector.input_size)
-        sides = look_sides(*bgr.shape[:2], LOOK_FACE_PX) if shrinks else []
         faces = []
         for degrees in self.rotations:
             turned, back = rotate(bgr, degrees)
-            detections = self.detector.detect(turned)
-            for side in sides if degrees == 0 else ():
-                detections += detect_in_tiles(self.detector, turned, side, known=detections)
+            detections = [d for d in self.detector.detect(turned) if d.min_side >= MIN_FACE_PX]
+            if degrees == 0 and self.small_faces is not None and not self._enough(detections, bgr.shape):
+                detections += new_faces(self.small_faces.detect(turned), detections, min_px=MIN_FACE_PX)
             faces = self._faces(turned, detections, back)
             if faces:
                 break
-        if not faces and shrinks:
-            faces = self._look_zoomed_out(bgr) or self._look_in_small_tiles(bgr, sides)
-        faces.sort(key=lambda f: -f.area)
+        if not faces and self.detector.input_size:
+            faces = self._look_zoomed_out(bgr) or self._look_in_small_tiles(bgr)
+        faces.sort(key=lambda f: -f.landmarks_area)
         return faces[:self.max_faces] if self.max_faces > 0 else faces
 
     def _look_zoomed_out(self, bgr: np.ndarray) -> list[FoundFace]:
@@ -136,13 +141,19 @@ class FaceExtractor:
         framed = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT)
         return self._faces(framed, self.detector.detect(framed), np.array([[1.0, 0.0, -pad], [0.0, 1.0, -pad]]))
 
-    def _look_in_small_tiles(self, bgr: np.ndarray, searched: list[int]) -> list[FoundFace]:
-        """A lone small face of a wide shot: frames of `TILED_SEARCH_MIN_PX` and more in tiles of half the shorter
-        side, unless the upright look already searched tiles of that size."""
+    def _look_in_small_tiles(self, bgr: np.ndarray) -> list[FoundFace]:
+        """A lone small face of a wide shot that the small-face look missed too: frames of `TILED_SEARCH_MIN_PX`
+        and more in tiles of half the shorter side, searched by the detector itself."""
         side = min(bgr.shape[:2]) // 2
-        if 2 * side < TILED_SEARCH_MIN_PX or side in searched:
+        if 2 * side < TILED_SEARCH_MIN_PX:
             return []
-        return self._faces(bgr, detect_in_tiles(self.detector, bgr, side), UPRIGHT)
+        return self._faces(bgr, detect_in_tiles(self.detector, bgr, side, min_px=MIN_FACE_PX), UPRIGHT)
+
+    def _enough(self, detections: list[Detection], shape: tuple[int, ...]) -> bool:
+        """With `max_faces` set, whether the whole-frame look already found that many faces so big that none it
+        missed (smaller than 1/`WHOLE_LOOK_SHARE` of the frame's longer side) could be among the largest."""
+        sure = max(shape[:2]) / WHOLE_LOOK_SHARE
+        return self.max_faces > 0 and sum(d.min_side >= sure for d in detections) >= self.max_faces
 
     def _faces(self, image: np.ndarray, detections: list[Detection], back: np.ndarray) -> list[FoundFace]:
         """The detections that get sane landmarks, mapped by `back` to the frame's pixels."""

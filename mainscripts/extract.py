@@ -16,6 +16,8 @@ DETECTOR_ALIASES = {"s3fd": "blazeface", "default": "blazeface", "dlib-hog": "dl
 HELP_DETECTOR = ("blazeface: fast and robust (default). dlib: HOG detector + dlib's 68-point predictor. "
                  "dlib-cnn: dlib's CNN detector, finds harder faces but takes seconds per frame. "
                  "manual: you place every face yourself in a window.")
+HELP_MAX_FACES = ("If you extract a src faceset that has frames with a large number of faces, it is advisable to "
+                  "set max faces to 3 to speed up extraction. Keeps the N largest faces of each frame. 0 - unlimited")
 HELP_FACE_TYPE = ("How much of the head each aligned face covers: h = half face, mf = mid-half, f = full face, "
                   "wf = whole face (with forehead), head = the whole head. The model's face type must not be "
                   "larger than the faceset's.")
@@ -33,7 +35,8 @@ def register(subparsers) -> None:
                                        "head, mark_only). Asked when omitted (default wf).")
     p.add_argument("--image-size", type=int, help="Side of the aligned faces in pixels (default 512; 768 for head).")
     p.add_argument("--jpeg-quality", type=int, help="JPEG quality of the aligned faces, 1-100 (default 90).")
-    p.add_argument("--max-faces-from-image", type=int, help="Keep only the N largest faces per frame (0 = all).")
+    p.add_argument("--max-faces-from-image", type=int, help="Keep only the N largest faces per frame (0 = all). "
+                                                              "Asked when omitted (default 0).")
     p.add_argument("--filter-identity", nargs="*", type=Path, metavar="REF",
                    help="Keep only the faces of the person in these reference pictures (a photo, an aligned face, "
                         "or a folder of them); everyone else is left out. Asked when omitted or given without REF.")
@@ -113,14 +116,14 @@ def build_options(args: argparse.Namespace):
     from facelib.extract_job import ExtractOptions
     detector = resolve_detector(args.detector, args.dlib_cnn)
     face_type = resolve_face_type(args.face_type)
+    max_faces = args.max_faces_from_image if args.max_faces_from_image is not None else interact.input_int(
+        "Max number of faces from image", 0, (0, None), help_message=HELP_MAX_FACES)
     default_size = 768 if face_type >= FaceType.HEAD and face_type != FaceType.MARK_ONLY else 512
     image_size = args.image_size if args.image_size is not None else interact.input_int(
         "Image size", default_size, (256, 2048), help_message="Larger sizes keep more detail for high-res "
         "models but take more disk; 512 suits models up to 320 resolution.")
     jpeg_quality = args.jpeg_quality if args.jpeg_quality is not None else interact.input_int(
         "Jpeg quality", 90, (1, 100), help_message="Higher quality, larger files.")
-    max_faces = args.max_faces_from_image if args.max_faces_from_image is not None else interact.input_int(
-        "Max number of faces from image", 0, (0, None), help_message="Keep only the N largest faces; 0 = all.")
     identity, identity_threshold = resolve_identity(args.filter_identity, args.identity_threshold, detector)
     output_debug = args.output_debug
     if output_debug is None:

@@ -9,7 +9,7 @@ import pytest
 
 from facelib.detectors import DETECTORS, Detection, create_detector
 from facelib.detectors import blazeface as bf
-from facelib.detectors.base import look_sides, overlap_of_smaller, tile_origins
+from facelib.detectors.base import overlap_of_smaller, tile_origins
 from facelib.landmarkers import LANDMARKERS, create_landmarker
 from facelib.landmarkers import facemesh as fm
 from facelib.landmarkers.mesh68 import MESH_TO_68, mesh_to_68
@@ -168,19 +168,10 @@ def test_a_small_face_in_a_wide_shot_is_found_in_tiles(astronaut_bgr):
 
 
 
-def test_look_sides_get_finer_with_the_frame():
-    assert look_sides(1080, 1920) == [1080]             # 16:9: squares of the height (two of them)
-    assert look_sides(1920, 1080) == [1080]             # portrait
-    assert look_sides(2160, 3840) == [2160, 1080]       # 4K: their halves too, to see ~100 px faces
-    assert look_sides(480, 640) == [480]
-    assert look_sides(1080, 1080) == [] and look_sides(2160, 2160) == [1080]
-    assert look_sides(4320, 7680) == [4320, 2160]       # 8K: faces from ~1/40 of its width (~190 px), as S3FD
-
-
 @pytest.mark.parametrize("size", [(1080, 1920), (571, 1017)])
 def test_a_small_face_beside_a_big_one_is_found_too(astronaut_bgr, hopper_bgr, size):
-    """A two-shot: the whole-frame look finds the big face only; the look at squares of the frame's height adds
-    the small one, and neither face is reported twice."""
+    """A two-shot: the whole-frame look finds the big face only; the small-face look adds the small one, and
+    neither face is reported twice."""
     from facelib.extractor import FaceExtractor
     h, w = size
     frame = np.full((h, w, 3), 60, np.uint8)
@@ -241,8 +232,7 @@ def test_dlib_hog_and_predictor(dlib_pair, hopper_bgr):
 
 
 def test_a_group_in_4k_is_found_down_to_about_100_px_faces(astronaut_bgr):
-    """In 4K the squares of the frame's height are not enough for ~100 px faces beside a big one; their halves
-    are searched too."""
+    """In 4K, ~100 px faces beside a big one: the small-face look sees the frame at 640 px, as S3FD does."""
     from facelib.extractor import FaceExtractor
     frame = np.full((2160, 3840, 3), 80, np.uint8)
     for k, width in enumerate((500, 350, 260)):

@@ -11,6 +11,11 @@ def _blazeface(**options) -> Detector:
     return BlazeFaceDetector(**options)
 
 
+def _blazeface_small(**options) -> Detector:
+    from facelib.detectors.blazeface import SmallFaceDetector
+    return SmallFaceDetector(**options)
+
+
 def _dlib_hog(**options) -> Detector:
     from facelib.detectors.dlib_detectors import DlibHogDetector
     return DlibHogDetector(**options)
@@ -22,10 +27,14 @@ def _dlib_cnn(**options) -> Detector:
 
 
 # name → factory (imports lazily so choosing one detector never loads another's runtime)
-DETECTORS: dict[str, Callable[..., Detector]] = {"blazeface": _blazeface, "dlib": _dlib_hog, "dlib-cnn": _dlib_cnn}
+DETECTORS: dict[str, Callable[..., Detector]] = {"blazeface": _blazeface, "blazeface-small": _blazeface_small,
+                                                 "dlib": _dlib_hog, "dlib-cnn": _dlib_cnn}
 
 # The landmarker each detector is paired with by default.
-DEFAULT_LANDMARKER = {"blazeface": "facemesh", "dlib": "dlib", "dlib-cnn": "dlib"}
+DEFAULT_LANDMARKER = {"blazeface": "facemesh", "blazeface-small": "facemesh", "dlib": "dlib", "dlib-cnn": "dlib"}
+
+# The detector that looks again for the faces too small for a detector's whole-frame look (none: it sees them).
+SMALL_FACE_DETECTOR = {"blazeface": "blazeface-small"}
 
 
 def create_detector(name: str, **options) -> Detector:
@@ -36,4 +45,5 @@ def create_detector(name: str, **options) -> Detector:
     return factory(**options)
 
 
-__all__ = ["DEFAULT_LANDMARKER", "DETECTORS", "Detection", "Detector", "create_detector", "to_bgr"]
+__all__ = ["DEFAULT_LANDMARKER", "DETECTORS", "SMALL_FACE_DETECTOR", "Detection", "Detector", "create_detector",
+           "to_bgr"]

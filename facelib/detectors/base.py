@@ -24,6 +24,11 @@ class Detection:
         l, t, r, b = self.rect
         return float(max(r - l, 0) * max(b - t, 0))
 
+    @property
+    def min_side(self) -> float:
+        l, t, r, b = self.rect
+        return float(min(r - l, b - t))
+
     def transformed(self, mat: np.ndarray) -> "Detection":
         """This detection moved by a 2x3 affine map (the box becomes the bounding box of its mapped corners)."""
         l, t, r, b = self.rect
@@ -58,23 +63,8 @@ def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / max(smaller, 1e-9))
 
 
-def look_sides(height: int, width: int, face_px: int = 100) -> list[int]:
-    """Sides of the square tiles a frame is searched in after the whole-frame look, coarse to fine: squares of
-    the shorter side when the frame is not square (letterboxing wastes the detector's input on bars: 2 looks in
-    16:9), then halves until a look sees faces `face_px` wide (squares of side s show faces from about s/12 up),
-    or 1/40 of the longer side in very large photos (DeepFaceLab's S3FD sees no smaller ones, and they are rarely
-    worth a face)."""
-    short, long = sorted((height, width))
-    sides = [short] if long > 1.2 * short else []
-    side = sides[0] if sides else long
-    while side > 12 * max(face_px, long / 40):
-        side //= 2
-        sides.append(side)
-    return sides
-
-
 def detect_in_tiles(detector: Detector, image: np.ndarray, side: int, known: Sequence[Detection] = (),
-                    min_score: float = 0.7) -> list[Detection]:
+                    min_score: float = 0.7, min_px: float = 0) -> list[Detection]:
     """Faces too small for a whole-frame look (which shrinks the frame to the detector's input): the frame in
     overlapping squares of `side`, each searched at the detector's own input size. A face cut by a tile edge is
     found whole in a neighbour; duplicates keep the best-scored box, and faces overlapping one of `known` (found
@@ -84,10 +74,17 @@ def detect_in_tiles(detector: Detector, image: np.ndarray, side: int, known: Seq
     for y in tile_origins(h, side):
         for x in tile_origins(w, side):
             shift = np.array([[1.0, 0.0, x], [0.0, 1.0, y]])
-            found += [d.transformed(shift) for d in detector.detect(image[y:y + side, x:x + side])
-                      if d.score >= min_score]
+            found += [d.transformed(shift) for d in detector.detect(image[y:y + side, x:x + side])]
+    return new_faces(found, known, min_score, min_px)
+
+
+def new_faces(found: Sequence[Detection], known: Sequence[Detection] = (), min_score: float = 0.7,
+              min_px: float = 0) -> list[Detection]:
+    """The detections of an extra look that add a face: scored `min_score` or more, both sides `min_px` or more,
+    best first, each overlapping neither one of `known` (found by an earlier look) nor a better one of `found` by
+    half its area."""
     kept: list[Detection] = []
-    for det in sorted(found, key=lambda d: -d.score):
+    for det in sorted((d for d in found if d.score >= min_score and d.min_side >= min_px), key=lambda d: -d.score):
         if all(overlap_of_smaller(det.rect, k.rect) < 0.5 for k in [*known, *kept]):
             kept.append(det)
     return kept

