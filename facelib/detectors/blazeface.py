@@ -147,8 +147,7 @@ class SmallFaceDetector:
     """Small faces in a frame of any size: MediaPipe's back-camera BlazeFace (made for the smaller faces a phone's
     rear camera sees), fully convolutional, run once on the whole frame shrunk to a longer side of 640 px or to
     half size, whichever is smaller (the scale DeepFaceLab's S3FD sees a frame at). It finds faces of about
-    14-220 px of that look: in 720p and smaller frames from ~30 px, in 1080p from ~40 px (the extractor's
-    smallest), in 4K from ~85 px. The extractor pairs it with `BlazeFaceDetector`, which sees the bigger faces
+    14-220 px of that look: in 720p and smaller frames from ~30 px, in 1080p from ~40 px, in 4K from ~85 px. The extractor pairs it with `BlazeFaceDetector`, which sees the bigger faces
     (`detectors.SMALL_FACE_DETECTOR`)."""
 
     name = "blazeface-small"
