@@ -9,13 +9,18 @@ import multiprocessing
 import sys
 from pathlib import Path
 
-from core import config as _config
+if str(Path(__file__).resolve().parent) not in sys.path:   # started with `python -I` / `-P`: find the toolkit
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from core import commands as _commands  # noqa: E402 - standard library only, like core.config
+from core import config as _config  # noqa: E402
 
 _config.quiet_tensorflow_logs()
 
-# Each module defines `register(subparsers)`, which adds its parser(s) with `set_defaults(func=main)`.
+# Each module defines `register(subparsers)`, which adds its parser(s) with `set_defaults(func=main)`; a parser
+# with `log_to_workspace=False` writes no log file into a workspace (the command chooses or makes one itself).
 COMMAND_MODULES = ("extract", "sort", "resize", "train", "merge", "exportdfm", "video", "util", "xseg", "demo",
-                   "doctor")
+                   "doctor", "workspace")
 
 
 # DeepFaceLab features this toolkit does not have: one line saying why, instead of argparse's "invalid choice".
@@ -53,9 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _workspace_for(args: argparse.Namespace) -> Path | None:
-    """The workspace a command works in: an ancestor of a path argument holding data_src/data_dst or their videos."""
+    """The workspace a command works in: an ancestor of a path argument holding data_src/data_dst or their videos;
+    else the configured one, unless the command was given existing files or folders outside every workspace (its
+    log then goes to no workspace: a command never writes into a workspace it was not given)."""
     from core import config
     from core.workspace import Workspace
+    elsewhere = False
     for value in vars(args).values():
         if not isinstance(value, (str, Path)) or not value:
             continue
@@ -64,15 +72,35 @@ def _workspace_for(args: argparse.Namespace) -> Path | None:
             ws = Workspace(folder)
             if ws.data_src.is_dir() or ws.data_dst.is_dir() or ws.video("data_src") or ws.video("data_dst"):
                 return folder
+        elsewhere = elsewhere or path.exists()
     ws = config.settings().workspace
-    return ws if ws.is_dir() else None
+    return ws if ws.is_dir() and not elsewhere else None
+
+
+def _lacking_requirements(err: ModuleNotFoundError | None, argv: list[str]) -> int:
+    """One line instead of a traceback when this Python lacks the requirements (see core/commands.py)."""
+    module = err.name if err is not None else _commands.missing_key_module()
+    print(_commands.lacking_requirements_line(module or "?", argv), file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    missing = missing_dfl_feature(sys.argv[1:] if argv is None else argv)
+    argv_list = sys.argv[1:] if argv is None else list(argv)
+    missing = missing_dfl_feature(argv_list)
     if missing:
         print(f"Error: {missing}", file=sys.stderr)
         return 2
+    if _commands.missing_key_module():
+        return _lacking_requirements(None, argv_list)
+    try:
+        return _run(argv_list)
+    except ModuleNotFoundError as err:
+        if _commands.is_own_module(err.name):
+            raise
+        return _lacking_requirements(err, argv_list)
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -85,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         config.override(non_interactive=True)
     if getattr(args, "cpu_only", False):
         config.override(force_cpu=True)
-    workspace = _workspace_for(args)
+    workspace = _workspace_for(args) if getattr(args, "log_to_workspace", True) else None
     if workspace is not None:
         interact.add_log_file(Workspace(workspace).logs, args.command)
     interact.log.debug("argv: %s", sys.argv)
