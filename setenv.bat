@@ -20,7 +20,11 @@ rem written for the fork (which call "%DFL_ROOT_SAEHDBW%\main.py") keep working.
 set "DFL_ROOT_SAEHDBW=%DFL_ROOT%"
 
 rem WORKSPACE: the folder with your videos (data_src.mp4, data_dst.mp4) and everything made from them.
-rem To work on several projects, give each its own folder, e.g.  set "WORKSPACE=D:\faceswap\project1"
+rem One workspace per project: "scripts_win\0) new workspace.bat" makes workspaces\NAME in the toolkit
+rem folder and remembers it in current_workspace.txt there; "0) switch workspace.bat" switches to another
+rem one. Without that file it is the toolkit's own "workspace" folder (the demo's). To fix one folder for
+rem good instead, set it here, e.g.  set "WORKSPACE=D:\faceswap\project1"
+if not defined WORKSPACE if exist "%DFL_ROOT%\current_workspace.txt" set /p WORKSPACE=<"%DFL_ROOT%\current_workspace.txt"
 if not defined WORKSPACE set "WORKSPACE=%DFL_ROOT%\workspace"
 
 rem PYTHON_EXECUTABLE: the Python that has the toolkit's requirements installed. If you made the

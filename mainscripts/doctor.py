@@ -165,9 +165,22 @@ def check_dfm_export() -> Check:
     return Check("DeepFaceLive export", OK, ", ".join(versions))
 
 
+def check_workspace() -> Check:
+    """The workspace the numbered scripts use: the one current_workspace.txt names, else the toolkit's own."""
+    from core.commands import ROOT
+    from core.workspace import CURRENT_FILE, current_workspace, read_current
+    folder = current_workspace(ROOT)
+    source = f"from {CURRENT_FILE}" if read_current(ROOT) else "the toolkit's own"
+    if read_current(ROOT) and not folder.is_dir():
+        return Check("Workspace", WARN, f"{folder} ({source}) does not exist: make it or switch to another "
+                                        "(0_new_workspace / 0_switch_workspace)")
+    return Check("Workspace", OK, f"numbered scripts use {folder} ({source}; a WORKSPACE set in the shell wins)")
+
+
 CHECKS: list[Callable[[], Check]] = [
     check_python, check_tensorflow, check_numpy, check_opencv, check_packages, check_fast_png, check_devices,
     check_memory, check_ffmpeg, check_drawtext, check_blazeface, check_facemesh, check_dlib, check_dfm_export,
+    check_workspace,
 ]
 
 

@@ -4,7 +4,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setenv.sh"
 
-: "${1:?usage: bash $0 VIDEO_FILE}"
+if [ $# -lt 1 ]; then
+    echo "Usage: bash $0 VIDEO_FILE   (cuts a part of VIDEO_FILE; you are asked for the start and end time)" >&2
+    exit 2
+fi
 
 "$PYTHON_EXECUTABLE" "$DFL_ROOT/main.py" video cut-video \
     --input-file "$1"

@@ -16,15 +16,29 @@ export DFL_ROOT="${DFL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 export DFL_ROOT_SAEHDBW="${DFL_ROOT_SAEHDBW:-$DFL_ROOT}"
 
 # WORKSPACE: the folder with your videos (data_src.mp4, data_dst.mp4) and everything made from them.
+# One workspace per project: "bash scripts_linux/0_new_workspace.sh NAME" makes workspaces/NAME in the
+# toolkit folder and remembers it in current_workspace.txt there; "0_switch_workspace.sh" switches to
+# another one. Without that file it is the toolkit's own "workspace" folder (the demo's).
+if [ -z "${WORKSPACE:-}" ] && [ -s "$DFL_ROOT/current_workspace.txt" ]; then
+    WORKSPACE="$(head -n 1 "$DFL_ROOT/current_workspace.txt" | tr -d '\r')"
+fi
 export WORKSPACE="${WORKSPACE:-$DFL_ROOT/workspace}"
 
 # PYTHON_EXECUTABLE: the Python that has the requirements installed: the toolkit's own virtual
-# environment .venv when scripts_linux/setup.sh made one, otherwise python3 from your PATH.
+# environment .venv when scripts_linux/setup.sh made one, otherwise the first python3 / python on your
+# PATH that has them (the modules main.py checks), otherwise python3.
 if [ -z "${PYTHON_EXECUTABLE:-}" ]; then
     if [ -x "$DFL_ROOT/.venv/bin/python" ]; then
         PYTHON_EXECUTABLE="$DFL_ROOT/.venv/bin/python"
     else
-        PYTHON_EXECUTABLE="$(command -v python3 || command -v python || echo python3)"
+        for candidate in python3 python; do
+            if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import importlib.util as u, sys
+sys.exit(not all(u.find_spec(m) for m in ("numpy", "cv2", "tqdm", "colorama", "tensorflow")))' 2>/dev/null; then
+                PYTHON_EXECUTABLE="$(command -v "$candidate")"
+                break
+            fi
+        done
+        PYTHON_EXECUTABLE="${PYTHON_EXECUTABLE:-$(command -v python3 || command -v python || echo python3)}"
     fi
 fi
 export PYTHON_EXECUTABLE
