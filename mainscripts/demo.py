@@ -22,11 +22,13 @@ import cv2
 import numpy as np
 
 from core import config, interact
+from core.commands import ROOT, main_command, script_command
 from core.errors import UserError
 from core.fsio import atomic_write_text, list_images
 from core.imagelib.io import read_image, write_image
 from core.sample_media import Motion, astronaut, grace_hopper, synth_frames
-from core.workspace import Workspace
+from core.workspace import Workspace, free_workspace_name
+from merger.config import MergerConfig, MergeSession
 
 MARKER = ".saehdbw_demo"  # marks a workspace the demo made (and may therefore wipe)
 # Subcommands whose mainscripts module has another name.
@@ -74,20 +76,22 @@ class DemoPlan:
     gray_size: int = 128
     sort_by: str = "blur"
     train_options: dict = field(default_factory=demo_train_options)
-    # The landmark hull, pulled in a little and feathered, hides the seam that a hard mask edge leaves.
-    merge_flags: tuple[str, ...] = ("--mask-mode", "dst", "--erode-mask-modifier", "10", "--blur-mask-modifier", "60",
-                                    "--color-transfer-mode", "rct")
+    # Hand-tuned for the demo: the landmark hull, pulled in a little and feathered, hides the seam of a hard mask
+    # edge. Saved as demo_merge_config.json, which the merge reads (and a user can reuse as MERGE_CONFIG_FILE).
+    merge_settings: dict = field(default_factory=lambda: {
+        "mask_mode": "dst", "erode_mask_modifier": 10, "blur_mask_modifier": 60, "color_transfer_mode": "rct"})
 
     @property
     def bw_output(self) -> str:
         return "colorize" if self.colorize_minutes > 0 else "luma"
 
-    def merge_args(self) -> list[str]:
-        """The merge flags; colorized, the face keeps the Colorizer's src colour (no colour transfer toward dst)."""
-        flags = list(self.merge_flags)
+    def merge_config(self) -> MergerConfig:
+        """The merge settings; colorized, the face keeps the Colorizer's src colour (no colour transfer toward
+        dst). Settings not named take their batch defaults for the model's resolution."""
+        settings = dict(self.merge_settings)
         if self.bw_output == "colorize":
-            flags[flags.index("--color-transfer-mode") + 1] = "none"
-        return ["--bw-output", self.bw_output, *flags]
+            settings["color_transfer_mode"] = "none"
+        return MergerConfig.from_dict(settings, MergerConfig.batch_defaults(self.train_options["resolution"]))
 
 
 @dataclass
@@ -133,7 +137,7 @@ def run_command(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="main.py")
     module.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
-    interact.log_info(f"$ python main.py {' '.join(argv)}")
+    interact.log_info(f"$ {main_command(*argv)}")
     code = args.func(args)
     if code:
         raise UserError(f"demo step `main.py {' '.join(argv)}` failed with exit code {code}")
@@ -169,6 +173,13 @@ def write_train_config(ws: Workspace, plan: DemoPlan) -> Path:
     return path
 
 
+def write_merge_config(ws: Workspace, plan: DemoPlan) -> Path:
+    """The demo's merge settings as a `--config-file` (MERGE_CONFIG_FILE of the numbered merge scripts)."""
+    path = ws.root / "demo_merge_config.json"
+    MergeSession(plan.merge_config()).save(path)
+    return path
+
+
 def train_for_minutes(ws: Workspace, model_name: str, minutes: float, src_dir: Path, dst_dir: Path | None = None,
                       config_file: Path | None = None) -> dict:
     """Train `model_name` (SAEHDBW or the Colorizer) with the trainer's own loop (autosave, NaN and out-of-memory
@@ -182,11 +193,11 @@ def train_for_minutes(ws: Workspace, model_name: str, minutes: float, src_dir: P
     from models.registry import load_model, model_class
 
     options = opt.read_config_file(config_file, model_class(model_name).option_specs()) if config_file else {}
-    dst = f"--training-data-dst-dir {dst_dir} " if dst_dir else ""
-    cfg = f"--config-file {config_file} " if config_file else ""
-    interact.log_info(f"$ python main.py train --model {model_name} --training-data-src-dir {src_dir} {dst}"
-                      f"--model-dir {ws.model} {cfg}--force-model-name demo --silent-start --no-preview   "
-                      f"(stopped after {minutes:g} min)")
+    dst = ["--training-data-dst-dir", dst_dir] if dst_dir else []
+    cfg = ["--config-file", config_file] if config_file else []
+    command = main_command("train", "--model", model_name, "--training-data-src-dir", src_dir, *dst, "--model-dir",
+                           ws.model, *cfg, "--force-model-name", "demo", "--silent-start", "--no-preview")
+    interact.log_info(f"$ {command}   (stopped after {minutes:g} min)")
     model = load_model(model_name, ws.model, training=True, src_dir=src_dir, dst_dir=dst_dir,
                        force_model_name="demo", silent_start=True, config_options=options)
     start_iter = model.iter
@@ -298,8 +309,8 @@ class DemoRun:
         ws = self.ws
         run_command(["merge", "--input-dir", str(ws.data_dst), "--output-dir", str(ws.merged),
                      "--output-mask-dir", str(ws.merged_mask), "--aligned-dir", str(ws.dst_aligned),
-                     "--model-dir", str(ws.model), "--model", "SAEHDBW", "--no-interactive",
-                     "--force", *self.plan.merge_args()])
+                     "--model-dir", str(ws.model), "--model", "SAEHDBW", "--no-interactive", "--force",
+                     "--bw-output", self.plan.bw_output, "--config-file", str(write_merge_config(ws, self.plan))])
 
     def encode(self) -> None:
         ws = self.ws
@@ -335,18 +346,21 @@ class DemoRun:
         if self.comparison:
             lines.append(f"Before / after   {self.comparison}  (top: data_dst frames, bottom: result)")
         lines += ["", "Step times:"] + [f"  {_minutes(r.seconds):>8}  {r.title}" for r in self.results]
-        colorize = f" --colorize-minutes {self.plan.colorize_minutes:g}" if self.plan.bw_output == "colorize" else ""
-        lines += ["", f"Train longer:   python main.py demo --workspace {ws.root} --keep --demo-minutes 10{colorize}",
-                  "Your own video: put data_src.mp4 / data_dst.mp4 in a new workspace and run the numbered "
-                  "scripts (README)."]
+        colorize = ["--colorize-minutes", f"{self.plan.colorize_minutes:g}"] if self.plan.bw_output == "colorize" \
+            else []
+        name = free_workspace_name(ROOT)
+        lines += ["",
+                  "Train longer:   " + main_command("demo", "--workspace", ws.root, "--keep", "--demo-minutes", "10",
+                                                    *colorize),
+                  f"Your own video: {script_command('0_new_workspace', '0) new workspace', name)}",
+                  f"                makes a new workspace ({name}) for your two videos, which the numbered scripts "
+                  "then use,",
+                  "                and lists the steps from there to result.mp4 (README, Quick start).",
+                  f"Demo settings:  {ws.root / 'demo_train_config.json'}  (TRAIN_CONFIG_FILE: a small model that "
+                  "learns in minutes on a CPU)",
+                  f"                {ws.root / 'demo_merge_config.json'}  (MERGE_CONFIG_FILE); set them in setenv "
+                  "to reuse them."]
         return "\n".join(lines)
-
-
-def _logging_to(folder: Path) -> bool:
-    """True when main.py already attached a log file in `folder`."""
-    import logging
-    return any(isinstance(h, logging.FileHandler) and Path(h.baseFilename).parent == folder.absolute()
-               for h in interact.log.handlers)
 
 
 def _minutes(seconds: float) -> str:
@@ -375,7 +389,7 @@ def register(subparsers) -> None:
                    help="Reuse what an earlier demo left in the workspace (videos, faces, model) and train the "
                         "model further, instead of starting from scratch.")
     p.add_argument("--cpu-only", action="store_true", help="Train and merge on the CPU even when a GPU is present.")
-    p.set_defaults(func=main)
+    p.set_defaults(func=main, log_to_workspace=False)   # it logs into the demo's own workspace once that is made
 
 
 def main(args: argparse.Namespace) -> int:
@@ -387,8 +401,7 @@ def main(args: argparse.Namespace) -> int:
     if args.cpu_only:
         config.override(force_cpu=True)
     ws = prepare_workspace(args.workspace or config.settings().workspace, keep=args.keep)
-    if not _logging_to(ws.logs):
-        interact.add_log_file(ws.logs, "demo")
+    interact.add_log_file(ws.logs, "demo")
     plan = DemoPlan(minutes=args.demo_minutes, colorize_minutes=args.colorize_minutes)
     demo = DemoRun(ws, plan, DemoClips(), keep=args.keep)
     started = time.monotonic()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
 from pathlib import Path
 
 from core import config, interact
+from core.commands import main_command
 from core.errors import UserError
 from core.fsio import list_images
 from core.workspace import Workspace, workspace_above
@@ -74,10 +73,11 @@ def _choose(spec, default: str) -> str:
     return spec.choices[int(answer)] if answer.isdigit() else answer
 
 
-def ask_config(fixed: dict) -> MergerConfig:
-    """DFL's one-time merge questions (skipping those fixed by flags); non-interactive runs take the defaults."""
+def ask_config(fixed: dict, resolution: int | None = None) -> MergerConfig:
+    """DFL's one-time merge questions (skipping those fixed by flags); non-interactive runs take the defaults (the
+    mask erode/blur ones scaled to the model's `resolution`, see `merger.config.edge_defaults`)."""
     specs = {s.name: s for s in FIELDS}
-    base = MergerConfig.batch_defaults()
+    base = MergerConfig.batch_defaults(resolution)
     values = dict(fixed)
 
     def ask(name: str) -> None:
@@ -131,15 +131,17 @@ def _workers(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------- run ---
 
 def _workspace(args: argparse.Namespace) -> Workspace:
-    """The workspace of the merge: --workspace, else the one above a given folder, else the configured one when
-    it exists or no --input-dir is given, else the input frames laid out as one (`Workspace.around_frames`)."""
+    """The workspace of the merge: --workspace, else the one holding a given folder, else for --input-dir frames
+    outside every workspace the frames laid out as one (`Workspace.around_frames`), else the configured one. A
+    workspace the merge was not given is never written to."""
     if args.workspace:
         return Workspace(Path(args.workspace))
     found = workspace_above(args.input_dir, args.aligned_dir, args.output_dir)
-    configured = Workspace(config.settings().workspace)
-    if found or not args.input_dir or configured.data_dst.is_dir():
-        return found or configured
-    return Workspace.around_frames(args.input_dir)
+    if found:
+        return found
+    if args.input_dir:
+        return Workspace.around_frames(args.input_dir)
+    return Workspace(config.settings().workspace)
 
 
 def _paths(args: argparse.Namespace) -> dict[str, Path | None]:
@@ -199,16 +201,14 @@ def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSour
 
 
 def _next_steps(paths: dict[str, Path | None], with_mask: bool) -> None:
-    exe = shlex.quote(sys.executable)
-    main_py = shlex.quote(str(Path(__file__).resolve().parent.parent / "main.py"))
-    ref = f" --reference-file {shlex.quote(str(paths['reference']))}" if paths["reference"] else ""
-    cmd = (f"{exe} {main_py} video video-from-sequence --input-dir {shlex.quote(str(paths['output']))} "
-           f"--output-file {shlex.quote(str(paths['result']))}{ref}{' --include-audio' if ref else ''}")
+    ref = ["--reference-file", paths["reference"]] if paths["reference"] else []
+    cmd = main_command("video", "video-from-sequence", "--input-dir", paths["output"], "--output-file",
+                       paths["result"], *ref, *(["--include-audio"] if ref else []))
     interact.log_info(f"Next, make the result video:\n  {cmd}")
     if with_mask:
-        interact.log_info(f"and the mask video:\n  {exe} {main_py} video video-from-sequence --input-dir "
-                          f"{shlex.quote(str(paths['mask']))} --output-file {shlex.quote(str(paths['result_mask']))}"
-                          f"{ref} --no-include-audio")
+        mask = main_command("video", "video-from-sequence", "--input-dir", paths["mask"], "--output-file",
+                            paths["result_mask"], *ref, "--no-include-audio")
+        interact.log_info(f"and the mask video:\n  {mask}")
 
 
 def _with_flags(session: MergeSession, args: argparse.Namespace) -> MergeSession:
@@ -233,7 +233,7 @@ def _check_mask_modes(configs: list[MergerConfig], model_dir: Path, precomputed:
     return bool(xseg)
 
 
-def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSession:
+def _session(args: argparse.Namespace, path: Path, interactive: bool, resolution: int | None) -> MergeSession:
     """The merge settings when no --config-file was loaded: interactively the saved session (if the user wants it)
     or a new one from the flags; otherwise the one-time questions (flags skip theirs)."""
     fixed = fixed_fields(args)
@@ -241,9 +241,36 @@ def _session(args: argparse.Namespace, path: Path, interactive: bool) -> MergeSe
         if args.config_file:
             interact.log_info(f"{path} does not exist yet; the interactive merger starts fresh and saves it there")
         elif path.exists() and interact.input_bool(f"Use saved session {path}?", True):
-            return _with_flags(MergeSession.load(path), args)
-        return MergeSession(MergerConfig.from_dict(fixed))
-    return MergeSession(ask_config(fixed))
+            return _with_flags(MergeSession.load(path, MergerConfig.batch_defaults(resolution)), args)
+        return MergeSession(MergerConfig.from_dict(fixed, MergerConfig.start(resolution)))
+    return MergeSession(ask_config(fixed, resolution))
+
+
+def _model_name(args: argparse.Namespace, model_dir: Path) -> str | None:
+    """The model a merge without questions uses: --force-model-name, else the most recently saved one."""
+    from models.files import list_models
+    if args.force_model_name or not model_dir.is_dir():
+        return args.force_model_name
+    names = list_models(model_dir, args.model)
+    return names[0] if names else None
+
+
+def _require_saved_model(args: argparse.Namespace, model_dir: Path) -> None:
+    """A model folder without a model of the class is an error before any merge question is asked."""
+    from models.dfl_import import list_dfl_models
+    from models.files import list_models, others_hint
+    if args.force_model_name or list_models(model_dir, args.model) or list_dfl_models(model_dir, args.model):
+        return
+    raise UserError(f"{model_dir}: no saved {args.model} model{others_hint(model_dir, args.model)}; train one "
+                    f"there first (the 6) train {args.model} step)")
+
+
+def _saved_resolution(args: argparse.Namespace, model_dir: Path) -> int | None:
+    """The saved model's resolution, read from its data file (no model is loaded), or None (not saved yet: a
+    DeepFaceLab model merge imports first)."""
+    name = _model_name(args, model_dir)
+    value = _saved_data(model_dir / f"{name}_{args.model}_data.json").get("options", {}).get("resolution")
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -> str:
@@ -253,13 +280,8 @@ def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -
     if isinstance(source, sources.PrecomputedSource):
         newest = max((p.stat().st_mtime_ns for p in paths["predicted"].rglob("*") if p.is_file()), default=0)
         return f"precomputed {paths['predicted'].resolve()} {newest}"
-    from models.base import list_models
-
     model_dir = paths["model"]
-    name = getattr(getattr(source, "model", None), "name", None) or args.force_model_name
-    if name is None and model_dir.is_dir():
-        names = list_models(model_dir, args.model)
-        name = names[0] if names else None     # what a non-interactive model choice picks
+    name = getattr(getattr(source, "model", None), "name", None) or _model_name(args, model_dir)
     state = _data_file_state(model_dir / f"{name}_{args.model}_data.json")
     if not state:
         return ""
@@ -272,13 +294,19 @@ def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -
     return identity
 
 
-def _data_file_state(path: Path) -> str:
-    """'iter N generation G' of a model's data file, or '' when it cannot be read."""
+def _saved_data(path: Path) -> dict:
+    """A model's data file (`<name>_<MODEL>_data.json`), or {} when it cannot be read."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return ""
-    return f"iter {data.get('iter')} generation {data.get('generation')}"
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _data_file_state(path: Path) -> str:
+    """'iter N generation G' of a model's data file, or '' when it cannot be read."""
+    data = _saved_data(path)
+    return f"iter {data.get('iter')} generation {data.get('generation')}" if data else ""
 
 
 def _precomputed_pass_one(args: argparse.Namespace, paths: dict[str, Path], frames, todo) -> int:
@@ -311,12 +339,17 @@ def main(args: argparse.Namespace) -> int:
     # The face source: the predicted folder of a precomputed pass 1, or the model.
     precomputed = args.bw_output == "precomputed"
     source = None
+    resolution = None   # of the faces merged: the default mask erode/blur scale with it
     if precomputed:
         found = sources.read_spec(paths["predicted"])
         if found and all(f.stem in found[1] for f in todo if f.faces):
             source = sources.PrecomputedSource(paths["predicted"])
+            resolution = found[0].resolution
             interact.log_info(f"Merging the predicted faces of {paths['predicted']} (precomputed pass 2)")
         else:
+            if not paths["model"].is_dir():
+                raise UserError(f"{paths['model']}: model folder not found")
+            _require_saved_model(args, paths["model"])
             return _precomputed_pass_one(args, paths, frames, todo)
 
     # Cheap checks first: a config file that does not load, a missing model folder, or an XSeg mask mode stop the
@@ -325,13 +358,17 @@ def main(args: argparse.Namespace) -> int:
     session_path = Path(args.config_file) if args.config_file else paths["input"] / "merge.json"
     can_ask = args.interactive is True or (args.interactive is None and interact.is_interactive())
     session = None
+    if source is None:
+        resolution = _saved_resolution(args, paths["model"])
     if args.config_file and (session_path.exists() or args.interactive is not True):
-        session = _with_flags(MergeSession.load(session_path), args)
+        session = _with_flags(MergeSession.load(session_path, MergerConfig.batch_defaults(resolution)), args)
     if source is None and not paths["model"].is_dir():
         raise UserError(f"{paths['model']}: model folder not found")
+    if source is None:
+        _require_saved_model(args, paths["model"])
     model_merge_options(args, ask=False)  # a bad --morph-factor stops here
-    if session is None and not can_ask:
-        session = MergeSession(ask_config(fixed_fields(args)))
+    if session is None and not can_ask and (resolution or source is not None):
+        session = MergeSession(ask_config(fixed_fields(args), resolution))
     if args.bw_output == "colorize" and not precomputed:
         from models.colorizer import require_colorizer
         require_colorizer(paths["model"])
@@ -341,7 +378,7 @@ def main(args: argparse.Namespace) -> int:
                      stabilize_gamma=args.stabilize_gamma, gamma_window=args.gamma_window,
                      smooth_mask=args.smooth_mask, export_mask_alpha=args.export_mask_alpha, force=args.force,
                      batch_size=args.batch_size)
-    if not can_ask and not args.force:
+    if session is not None and not can_ask and not args.force:
         run.identity = _source_identity(args, paths, source)
         configs = session.resolve([f.name for f in frames])
         state = MergeState.load(paths["output"])
@@ -361,7 +398,7 @@ def main(args: argparse.Namespace) -> int:
         interactive = (interact.is_interactive() and config.settings().has_display
                        and interact.input_bool("Use interactive merger?", True, help_message=HELP["interactive"]))
     if session is None:
-        session = _session(args, session_path, interactive)
+        session = _session(args, session_path, interactive, source.spec.resolution)
     names = [f.name for f in frames]
     configs = session.resolve(names)
     from models.xseg import has_xseg_model, load_xseg_predictor

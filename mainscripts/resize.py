@@ -138,13 +138,62 @@ def merge_into(output_dir: Path, input_dir: Path) -> None:
         shutil.copy2(p, input_dir / p.name)
 
 
-def _first_size(folder: Path) -> int:
+def _first_face(folder: Path) -> tuple[int, str | None] | None:
+    """(size, face type) of the first readable face in `folder`, or None."""
     for p in list_images(folder, FACE_EXTS):
         try:
-            return int(load_face(p)[0].shape[1])
+            image, meta = load_face(p)
         except FaceFileError:
             continue
-    return 512
+        return int(image.shape[1]), meta.face_type if meta is not None else None
+    return None
+
+
+GRAY_MODELS = ("SAEHDBW", "AMPBW")   # the models that train on these grayscale faces
+
+
+def _next_model(folder: Path) -> tuple[int, str]:
+    """(resolution, face type) the next training step uses: the most recently saved gray model in the model folder
+    of the workspace holding `folder`, else a new SAEHDBW with its default options (6) train SAEHDBW's defaults)."""
+    from core.workspace import workspace_above
+    from models.files import list_models, read_model_data
+    from models.registry import model_class
+
+    ws = workspace_above(folder)
+    saved = [ws.model / f"{name}_{cls}_data.json" for cls in GRAY_MODELS
+             for name in (list_models(ws.model, cls) if ws and ws.model.is_dir() else [])]
+    for data in sorted(saved, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            options = read_model_data(data).get("options", {})
+            return int(options["resolution"]), str(options["face_type"])
+        except (UserError, KeyError, TypeError, ValueError):
+            continue
+    specs = {spec.name: spec for spec in model_class("SAEHDBW").option_specs()}
+    return int(specs["resolution"].default), str(specs["face_type"].default)
+
+
+def training_size(folder: Path) -> int:
+    """The default size of resized faces: the size the next training step crops them to, so nothing is thrown
+    away and nothing is resized twice. That is the model's resolution, scaled up when the faces cover more of the
+    head than the model's face type (whole-face faces for a full-face model), rounded up to a multiple of 16 and
+    never above the faces' own size."""
+    from facelib.landmarks import FACE_TYPE_PADDING
+
+    first = _first_face(folder)
+    resolution, model_type = _next_model(folder)
+    if first is None:
+        return resolution
+    size, face_type = first
+
+    def cover(name: str | None) -> float | None:   # how much of the head a face type's square spans (relative)
+        try:
+            return FACE_TYPE_PADDING[FaceType.from_string(name)] * np.sqrt(2.0) + 0.5
+        except (KeyError, ValueError, TypeError):
+            return None
+
+    faces, model = cover(face_type), cover(model_type)
+    scale = max(1.0, faces / model) if faces and model else 1.0
+    return int(min(size, max(SIZE_RANGE[0], 16 * np.ceil(resolution * scale / 16))))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,9 +203,13 @@ def run(args: argparse.Namespace) -> int:
         input_dir.parent / f"{input_dir.name}_resized"
     size = args.image_size
     if size is None:
-        size = interact.input_int("New image size", _first_size(input_dir), valid_range=SIZE_RANGE,
-                                  help_message="Width and height of the output faces in pixels. Keep the current "
-                                               "size to only convert to grayscale.")
+        first = _first_face(input_dir)
+        default = training_size(input_dir) if args.grayscale else first[0] if first else 512
+        size = interact.input_int("New image size", default, valid_range=SIZE_RANGE,
+                                  help_message="Width and height of the output faces in pixels. For grayscale "
+                                               "the default is the size the next training step uses (the "
+                                               "workspace's SAEHDBW model, or a new one's default resolution); "
+                                               "type the faces' own size to only convert to grayscale.")
     elif not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
         raise UserError(f"--image-size {size}: must be within {SIZE_RANGE[0]}-{SIZE_RANGE[1]}")
     face_type = args.face_type

@@ -14,11 +14,11 @@ from core.errors import UserError
 from core.workspace import Workspace, workspace_above
 
 
-def _workspace(args: argparse.Namespace, near: str | Path | None = None) -> Workspace:
-    """`--workspace`, else the workspace that holds `near` (an ancestor with data_dst), else the configured one."""
+def _workspace(args: argparse.Namespace) -> Workspace:
+    """`--workspace`, else the configured one (for commands given no folder of frames)."""
     if getattr(args, "workspace", None):
         return Workspace(Path(args.workspace))
-    return workspace_above(near) or Workspace(config.settings().workspace)
+    return Workspace(config.settings().workspace)
 
 
 def _format_time(seconds: float) -> str:
@@ -72,8 +72,8 @@ def cut_video(args: argparse.Namespace) -> int:
     if track is None:
         track = interact.input_int("Specify audio track id.", 0, valid_range=(0, max(0, info.audio_streams - 1)),
                                    help_message="Which audio track of the source goes into the cut (0 = first).")
-    bitrate = args.bitrate or interact.input_int("Bitrate of output file in MB/s", 25, valid_range=(1, None),
-                                                 help_message="Video bitrate of the cut in megabytes per second.")
+    bitrate = args.bitrate or interact.input_int("Bitrate of output file in Mbit/s", 25, valid_range=(1, None),
+                                                 help_message="Video bitrate of the cut in megabits per second.")
     output = ffmpeg.cut_video(info.path, from_time, to_time, audio_track_id=track, bitrate=bitrate)
     interact.log_info(f"Wrote {_describe(output)}")
     return 0
@@ -93,16 +93,26 @@ def denoise_image_sequence(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sequence_workspace(args: argparse.Namespace) -> tuple[Workspace, Path]:
+    """(workspace, frames folder) of video-from-sequence: --workspace, else the workspace holding --input-dir, else
+    for frames outside every workspace the layout merge uses (FRAMES/merged -> result.mp4 beside FRAMES; never the
+    configured workspace), else the configured workspace's merged frames."""
+    if not args.input_dir:
+        ws = _workspace(args)
+        return ws, ws.merged
+    input_dir = Path(args.input_dir)
+    if args.workspace:
+        return Workspace(Path(args.workspace)), input_dir
+    frames = input_dir.parent if input_dir.name in ("merged", "merged_mask") else input_dir
+    return workspace_above(input_dir) or Workspace.around_frames(frames), input_dir
+
+
 def video_from_sequence(args: argparse.Namespace) -> int:
     _check_flag("--fps", args.fps, 0, 1000)
     _check_flag("--bitrate", args.bitrate, 1)
-    ws = _workspace(args, near=args.input_dir)
-    input_dir = Path(args.input_dir) if args.input_dir else ws.merged
+    ws, input_dir = _sequence_workspace(args)
     if not input_dir.is_dir():
         raise UserError(f"{input_dir}: folder of frames to encode not found")
-    if args.input_dir and not (args.workspace or ws.data_dst.is_dir() or ws.dst_video()):
-        # frames outside a workspace, as merge lays them out: FRAMES/merged -> result.mp4 beside FRAMES
-        ws = Workspace.around_frames(input_dir.parent if input_dir.name in ("merged", "merged_mask") else input_dir)
     # masks (merged_mask, or merge's <output>_mask) become result_mask.mp4, never over the result itself
     default_output = ws.result_mask if input_dir.name.endswith("_mask") else ws.result
     output_file = Path(args.output_file) if args.output_file else default_output
@@ -124,8 +134,8 @@ def video_from_sequence(args: argparse.Namespace) -> int:
                                        help_message="H.264 at CRF 0 (a .mov gets exact PNG frames): very large files.")
     bitrate = args.bitrate
     if not lossless and not bitrate:
-        bitrate = interact.input_int("Bitrate of output file in MB/s", 16, valid_range=(1, None),
-                                     help_message="Video bitrate in megabytes per second.")
+        bitrate = interact.input_int("Bitrate of output file in Mbit/s", 16, valid_range=(1, None),
+                                     help_message="Video bitrate in megabits per second (16 suits 1080p).")
     include_audio = True if args.include_audio is None else args.include_audio
     output = ffmpeg.video_from_sequence(input_dir, output_file, reference_file=reference_info.path if reference_info
                                         else None, ext=ext, fps=fps or None, bitrate=bitrate or 16,
@@ -170,7 +180,7 @@ def register(subparsers) -> None:
     p.add_argument("--from-time", help="Start, e.g. 00:00:05.000 (asked if missing).")
     p.add_argument("--to-time", help="End, e.g. 00:00:12.500 (asked if missing; default the end).")
     p.add_argument("--audio-track-id", type=int, help="Audio track to keep, 0 = first (asked if missing).")
-    p.add_argument("--bitrate", type=int, help="Video bitrate in MB/s (asked if missing; 25).")
+    p.add_argument("--bitrate", type=int, help="Video bitrate in Mbit/s (asked if missing; 25).")
 
     p = commands.add_parser("denoise-image-sequence", help="Temporal denoise of frames in place (ffmpeg hqdn3d).")
     p.add_argument("--input-dir", help="Folder of frames, one extension (default: the workspace's data_dst).")
@@ -187,7 +197,7 @@ def register(subparsers) -> None:
                                             "(default: the workspace's data_dst video).")
     p.add_argument("--ext", help="Extension of the frames to encode (asked if missing; png).")
     p.add_argument("--fps", type=float, help="Frame rate (default: the reference's; else asked, 25).")
-    p.add_argument("--bitrate", type=int, help="Video bitrate in MB/s (asked if missing; 16).")
+    p.add_argument("--bitrate", type=int, help="Video bitrate in Mbit/s (asked if missing; 16).")
     p.add_argument("--include-audio", action=argparse.BooleanOptionalAction, default=None,
                    help="Copy the reference's audio track (default on).")
     p.add_argument("--lossless", action=argparse.BooleanOptionalAction, default=None,

@@ -81,6 +81,19 @@ FIELDS: tuple[FieldSpec, ...] = (
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
+# The mask edge when the user sets none. DFL starts at erode 0 and blur 0: a hard edge, a visible seam along the
+# forehead, temples and jaw. Both are pixels of the mask at 4x the model resolution (DFL's units), so the defaults
+# are shares of that size: the same feather, relative to the face, at every model resolution and face size.
+EDGE_DEFAULT_SHARES = {"erode_mask_modifier": 0.01, "blur_mask_modifier": 0.25}
+
+
+def edge_defaults(resolution: int | None) -> dict[str, int]:
+    """The default erode / blur mask modifiers for faces of model `resolution` ({} when it is not known)."""
+    if not resolution:
+        return {}
+    return {name: min(FIELD_BY_NAME[name].high, round(share * 4 * resolution))
+            for name, share in EDGE_DEFAULT_SHARES.items()}
+
 
 @dataclass
 class MergerConfig:
@@ -106,9 +119,16 @@ class MergerConfig:
             setattr(self, spec.name, _coerce(spec, getattr(self, spec.name)))
 
     @classmethod
-    def batch_defaults(cls) -> "MergerConfig":
-        """The answers DFL's one-time (non-interactive) prompts default to."""
-        return cls(**{f.name: f.prompt_default for f in FIELDS if f.prompt_default is not None})
+    def batch_defaults(cls, resolution: int | None = None) -> "MergerConfig":
+        """The answers DFL's one-time (non-interactive) prompts default to, with the mask edge feathered for faces
+        of model `resolution` (`edge_defaults`)."""
+        return cls(**{f.name: f.prompt_default for f in FIELDS if f.prompt_default is not None},
+                   **edge_defaults(resolution))
+
+    @classmethod
+    def start(cls, resolution: int | None = None) -> "MergerConfig":
+        """Where the interactive merger starts: DFL's settings, with the mask edge of `edge_defaults`."""
+        return cls(**edge_defaults(resolution))
 
     def copy(self, **changes) -> "MergerConfig":
         return dataclasses.replace(self, **changes)
@@ -206,13 +226,15 @@ class MergeSession:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | Path = "merge config") -> "MergeSession":
+    def from_dict(cls, data: dict[str, Any], path: str | Path = "merge config",
+                  defaults: MergerConfig | None = None) -> "MergeSession":
+        """The session in `data`; settings it leaves out come from `defaults` (default: the batch defaults)."""
         if not isinstance(data, dict):
             raise UserError(f"{path}: expected a JSON object with a 'config' entry")
         raw = data.get("config", data if "frames" not in data else {})
         if not isinstance(raw, dict):
             raise UserError(f"{path}: 'config' must be an object")
-        base = MergerConfig.from_dict(raw, MergerConfig.batch_defaults())
+        base = MergerConfig.from_dict(raw, defaults or MergerConfig.batch_defaults())
         frames_raw = data.get("frames", {}) or {}
         if not isinstance(frames_raw, dict):
             raise UserError(f"{path}: 'frames' must map frame file names to configs")
@@ -220,6 +242,6 @@ class MergeSession:
         return cls(base, frames)
 
     @classmethod
-    def load(cls, path: str | Path) -> "MergeSession":
+    def load(cls, path: str | Path, defaults: MergerConfig | None = None) -> "MergeSession":
         path = Path(path)
-        return cls.from_dict(read_json_object(path, "merge config file"), path)
+        return cls.from_dict(read_json_object(path, "merge config file"), path, defaults)

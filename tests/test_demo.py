@@ -137,18 +137,36 @@ def test_synthetic_frames_show_a_blurred_backdrop_around_the_photo():
         assert (lap > 20).mean() > 0.3         # and the photo itself keeps its detail
 
 
-def test_demo_merge_flags_exist_and_feather_the_mask():
-    args = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *demo.DemoPlan().merge_flags])
-    assert args.mask_mode == "dst" and args.blur_mask_modifier > 0     # no hard seam around the face
+def test_demo_saves_its_merge_settings_for_reuse_and_feathers_the_mask(tmp_path: Path):
+    """The demo merges from demo_merge_config.json beside its train config: a MERGE_CONFIG_FILE a user can reuse."""
+    from merger.config import MergeSession
+    ws = Workspace(tmp_path)
+    path = demo.write_merge_config(ws, demo.DemoPlan())
+    assert path == ws.root / "demo_merge_config.json"
+    base = MergeSession.load(path).base
+    assert (base.mask_mode, base.color_transfer_mode) == ("dst", "rct") and base.blur_mask_modifier > 0
+    args = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", "--config-file", str(path)])
+    assert args.config_file == str(path)
 
 
 def test_demo_colorize_merges_in_src_colour_without_pulling_it_back_to_dst():
-    luma = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *demo.DemoPlan().merge_args()])
-    assert (luma.bw_output, luma.color_transfer_mode) == ("luma", "rct")
+    plan = demo.DemoPlan()
+    assert (plan.bw_output, plan.merge_config().color_transfer_mode) == ("luma", "rct")
     colorize = demo.DemoPlan(colorize_minutes=2)
-    args = cli.build_parser().parse_args(["merge", "--model", "SAEHDBW", *colorize.merge_args()])
-    assert (args.bw_output, args.color_transfer_mode) == ("colorize", "none")
-    assert args.mask_mode == "dst" and "rct" in demo.DemoPlan().merge_flags   # the plan's own flags are untouched
+    assert (colorize.bw_output, colorize.merge_config().color_transfer_mode) == ("colorize", "none")
+    assert colorize.merge_config().mask_mode == "dst" and plan.merge_settings["color_transfer_mode"] == "rct"
+
+
+def test_demo_summary_prints_next_steps_that_run_as_printed(tmp_path: Path):
+    """The closing lines name this Python (it has the requirements) and the numbered script for a new workspace;
+    tests/test_newcomer.py runs them."""
+    import shlex
+    text = demo.DemoRun(Workspace(tmp_path / "ws"), demo.DemoPlan(), SMALL, keep=False).summary(60.0)
+    longer = shlex.split(text.split("Train longer:", 1)[1].splitlines()[0])
+    assert longer[:3] == [sys.executable, str(ROOT / "main.py"), "demo"] and "--keep" in longer
+    own = shlex.split(text.split("Your own video:", 1)[1].splitlines()[0])
+    assert own[0] == "bash" and Path(own[1]) == ROOT / "scripts_linux" / "0_new_workspace.sh" and len(own) == 3
+    assert "demo_merge_config.json" in text and "MERGE_CONFIG_FILE" in text and "python main.py" not in text
 
 
 def test_demo_trains_the_colorizer_only_when_asked(tmp_path: Path):
