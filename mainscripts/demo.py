@@ -288,8 +288,9 @@ class DemoRun:
                      "--face-type", self.plan.face_type, "--image-size", str(self.plan.extract_size),
                      "--max-faces-from-image", "1", "--output-debug" if debug else "--no-output-debug"])
         if not count_images(aligned):
-            raise UserError(f"{aligned}: no face was found in the demo frames; run `main.py doctor` to check the "
-                            f"detector installation")
+            doctor = script_command("10.misc_doctor_check_installation", "10.misc) doctor (check installation)")
+            raise UserError(f"{aligned}: no face was found in the demo frames; check the detector installation: "
+                            f"{doctor}")
 
     def gray(self, aligned: Path, out: Path) -> None:
         if self.keep and count_images(out):
