@@ -29,7 +29,7 @@ from tqdm import tqdm
 from core import interact
 from core.errors import UserError
 from core.fsio import IMAGE_EXTS, list_images
-from core.imagelib.io import read_image
+from core.imagelib.io import ImageReadError, check_declared_size, decode_image, read_image
 from core.imagelib.png import encode_png
 from core.imagelib.text import FONT, put_outlined_text
 from core.workspace import VIDEO_EXTS
@@ -508,14 +508,33 @@ def denoise_image_sequence(input_dir: str | os.PathLike, factor: int = 7) -> int
     return len(images)
 
 
-def complete_image(data: bytes, suffix: str) -> bool:
-    """Cheap check that an encoded frame is whole: PNG/JPEG start and end markers, a full decode otherwise."""
+def image_problem(data: bytes, suffix: str) -> str | None:
+    """Why an encoded frame cannot go into ffmpeg's image pipe as it is (None when it can): empty, truncated
+    (PNG/JPEG start and end markers), a header declaring more pixels than the image reader allows, or, for other
+    formats, not decodable. A frame ffmpeg cannot decode would be dropped silently."""
     suffix = suffix.lower()
     if suffix == ".png":
-        return data.startswith(b"\x89PNG\r\n\x1a\n") and data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82")
-    if suffix in (".jpg", ".jpeg"):
-        return data.startswith(b"\xff\xd8") and data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9")
-    return bool(data) and cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+        whole = data.startswith(b"\x89PNG\r\n\x1a\n") and data.rstrip(b"\0").endswith(b"IEND\xaeB`\x82")
+    elif suffix in (".jpg", ".jpeg"):
+        whole = data.startswith(b"\xff\xd8") and data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9")
+    else:
+        try:
+            decode_image(data)
+        except ImageReadError as err:
+            return err.reason
+        return None
+    if not whole:
+        return "unreadable or truncated image"
+    try:
+        check_declared_size(data)
+    except ImageReadError as err:
+        return err.reason
+    return None
+
+
+def complete_image(data: bytes, suffix: str) -> bool:
+    """Cheap check that an encoded frame is whole and of a size the reader accepts (see `image_problem`)."""
+    return image_problem(data, suffix) is None
 
 
 def _first_frame(images: list[Path]) -> np.ndarray:
@@ -589,21 +608,25 @@ def video_from_sequence(input_dir: str | os.PathLike, output_file: str | os.Path
     def feed() -> Iterator[bytes]:
         previous = None
         for image in images:
+            problem = None
             if burn:
                 frame = read_image(image)
                 data = None if frame is None else encode_png(burn_label(frame, watermark))
+                problem = "unreadable image" if data is None else None
             else:
                 data = image.read_bytes()
-                data = data if complete_image(data, image.suffix) else None
-            if data is None:
-                # A truncated file would swallow the next frames in ffmpeg's image pipe; repeating the previous
-                # frame keeps the frame count, and so the sync with the reference's audio.
-                action = "skipped" if previous is None else "the previous frame is repeated"
-                interact.log_warn(f"{image}: unreadable or truncated image; {action}")
-                data = previous
-            if data is not None:
-                previous = data
-                yield data
+                problem = image_problem(data, image.suffix)
+            if problem is not None:
+                # A truncated file would swallow the next frames in ffmpeg's image pipe, and one ffmpeg cannot
+                # decode is dropped: repeating the previous frame (the first readable one at the start) keeps the
+                # frame count, and so the sync with the reference's audio.
+                action = "the previous frame is repeated" if previous is not None else \
+                    "the first readable frame stands in for it"
+                interact.log_warn(f"{image}: {problem}; {action}")
+                data = previous if previous is not None else encode_png(
+                    burn_label(first, watermark) if burn else first)
+            previous = data
+            yield data
 
     with _atomic_output(output) as tmp:
         _run(ffmpeg.output(*streams, str(tmp), **kwargs), output, total=len(images), desc="Encoding video",

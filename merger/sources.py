@@ -19,7 +19,7 @@ import numpy as np
 from core import interact
 from core.errors import UserError
 from core.fsio import atomic_write_bytes, atomic_write_text
-from core.imagelib.io import read_image
+from core.imagelib.io import MAX_FACE_PIXELS, read_image
 from merger.masked import FacePrediction
 
 FaceKey = tuple[str, int]   # (frame stem, face index in that frame)
@@ -115,10 +115,12 @@ def read_spec(folder: Path) -> tuple[SourceSpec, set[str]] | None:
     if not path.exists():
         return None
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = json.loads(path.read_text(encoding="utf-8-sig"))
         spec = SourceSpec(int(d["resolution"]), str(d["face_type"]), int(d["channels"]), str(d.get("model", "")))
+        if not 16 <= spec.resolution <= 4096 or spec.channels not in (1, 3):
+            raise ValueError(f"resolution {spec.resolution} or channels {spec.channels} out of range")
         return spec, {str(s) for s in d.get("frames", [])}
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise UserError(f"{path}: not a valid predicted-faces description ({err})") from None
 
 
@@ -148,8 +150,8 @@ class PrecomputedSource:
         out: list[FacePrediction | None] = []
         r = self.spec.resolution
         for key in keys:
-            face = read_image(self.folder / _name(key), cv2.IMREAD_UNCHANGED)
-            masks = read_image(self.folder / "masks" / _name(key), cv2.IMREAD_COLOR)
+            face = read_image(self.folder / _name(key), cv2.IMREAD_UNCHANGED, MAX_FACE_PIXELS)
+            masks = read_image(self.folder / "masks" / _name(key), cv2.IMREAD_COLOR, MAX_FACE_PIXELS)
             if face is None or masks is None:
                 interact.log_warn(f"{self.folder / _name(key)}: missing or unreadable predicted face, skipped")
                 out.append(None)

@@ -12,7 +12,7 @@ import numpy as np
 
 from core import fsio
 from core.errors import UserError
-from core.imagelib.io import read_image
+from core.imagelib.io import ImageReadError, file_shape, read_image
 from core.imagelib.png import encode_png
 from merger import bw_color
 from merger.config import MergerConfig
@@ -109,25 +109,23 @@ def finish_frame(job: FrameJob) -> str:
 
 
 def _copy_through(job: FrameJob) -> None:
-    """A frame without faces is passed on unchanged (PNG bytes copied, all-zero mask)."""
+    """A frame without faces is passed on unchanged (PNG bytes copied, all-zero mask); one whose header is
+    unreadable or declares more pixels than a frame may have is refused before anything is written."""
+    h, w = image_size(job.path)
     tmp = job.out_path.with_name(f".{job.out_path.name}.tmp")
     shutil.copyfile(job.path, tmp)
     tmp.replace(job.out_path)
     if job.mask_path is not None:
-        h, w = image_size(job.path)
         write_output(job.mask_path, encode_png(np.zeros((h, w), np.uint8)))
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(height, width) of a frame: from a PNG's header, else by decoding it."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
-    img = read_frame(path)
-    if img is None:
-        raise UserError(f"{path}: unreadable frame")
-    return img.shape[:2]
+    """(height, width) a frame declares in its header, without decoding it; a `UserError` saying why (the frame
+    loop names the frame) when the header is unreadable or the size is over the reader's limit."""
+    try:
+        return file_shape(path)
+    except ImageReadError as err:
+        raise UserError(err.reason) from None
 
 
 def worker_init(ring_raw=None, slot_bytes: int = 0) -> None:

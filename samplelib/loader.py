@@ -22,6 +22,7 @@ from tqdm import tqdm
 from core import interact
 from core.errors import UserError
 from core.fsio import list_images
+from core.imagelib.io import MAX_FACE_PIXELS, ImageReadError, decode_image
 from facelib.face_type import FaceType
 from facelib.landmarks import estimate_pitch_yaw_roll
 from facelib.meta import FaceFileError, meta_from_bytes
@@ -76,13 +77,18 @@ class Sample:
         """The stored XSeg mask as float32 HxW in [0, 1] (its own resolution), or None."""
         if self.xseg_png is None:
             return None
-        return cv2.imdecode(np.frombuffer(self.xseg_png, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+        mask = decode_image(self.xseg_png, cv2.IMREAD_GRAYSCALE, f"{self.name} XSeg mask", MAX_FACE_PIXELS)
+        return mask.astype(np.float32) / 255
 
 
 def decode_pixels(data: bytes, grayscale: bool) -> np.ndarray | None:
-    """uint8 pixels of an encoded image: gray HxW (libjpeg decodes only the luma plane) or BGR HxWx3."""
+    """uint8 pixels of an encoded face: gray HxW (libjpeg decodes only the luma plane) or BGR HxWx3; None when
+    they cannot be decoded or the image declares more pixels than any face has."""
     flag = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR
-    return cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
+    try:
+        return decode_image(data, flag, max_pixels=MAX_FACE_PIXELS)
+    except ImageReadError:
+        return None
 
 
 def _open_pak(path: str) -> PackedFaceset:
@@ -116,9 +122,10 @@ def _load_one(job: tuple[str, str, bool, bool]) -> Sample | str:
         return f"{label}: not an aligned face (no face metadata)"
     if meta.landmarks is None or np.shape(meta.landmarks) != (68, 2):
         return f"{label}: face metadata has no 68-point landmarks"
-    image = decode_pixels(data, grayscale)
-    if image is None:
-        return f"{label}: cannot decode the image"
+    try:
+        image = decode_image(data, cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR, label, MAX_FACE_PIXELS)
+    except ImageReadError as err:
+        return str(err)
     try:
         FaceType.from_string(meta.face_type)
     except ValueError as err:

@@ -28,6 +28,7 @@ import numpy as np
 from core import interact
 from core.errors import UserError
 from core.imagelib import filters, warp
+from core.imagelib.io import decode_image
 from facelib.xseg_polys import has_polys, render_polys
 from samplelib.generator import ShuffledCycle, cache_size_mb
 from samplelib.loader import Sample
@@ -217,7 +218,7 @@ def random_jpeg(img, rng, chance: int, mask=None) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", u8[..., 0] if img.shape[2] == 1 else u8, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         return img
-    result = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32) * np.float32(1 / 255)
+    result = decode_image(buf, cv2.IMREAD_UNCHANGED, "a JPEG-degraded face").astype(np.float32) * np.float32(1 / 255)
     return _blend(img, result, mask)
 
 

@@ -181,9 +181,10 @@ def test_truncated_frames_are_replaced_so_frame_count_and_timing_hold(workspace_
         data = (frames / name).read_bytes()
         (frames / name).write_bytes(data[: len(data) // 2])
     info = ff.probe(ff.video_from_sequence(frames, ws / "out.mp4", reference_file=ws / "data_dst.mp4"))
-    assert info.frame_count == VIDEO_FRAMES - 1  # the first frame has no predecessor to stand in for it
+    assert info.frame_count == VIDEO_FRAMES  # the first readable frame stands in for the unreadable first one
     assert info.fps == pytest.approx(VIDEO_FPS) and info.has_audio
     assert sum("truncated" in m and "00005.png" in m for m in log_messages) == 1
+    assert sum("first readable frame" in m and "00001.png" in m for m in log_messages) == 1
     assert ff.complete_image((frames / "00002.png").read_bytes(), ".png")
     assert not ff.complete_image(b"\xff\xd8\xff\xe0 cut short", ".jpg")
 
