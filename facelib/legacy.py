@@ -11,7 +11,6 @@ import pickle
 import struct
 from typing import Any, BinaryIO
 
-import cv2
 import numpy as np
 
 from core.errors import UserError
@@ -31,6 +30,9 @@ class LegacyFormatError(UserError):
     """Bytes that do not have the structure of a DFL file."""
 
 
+MAX_BUILT_BYTES = 64 << 20  # what a pickle may make its allow-listed callables build (arrays, bytes, containers)
+
+
 def _numpy_attr(module: str, name: str):
     import importlib
     return getattr(importlib.import_module(module), name)
@@ -44,13 +46,6 @@ def _safe_dtype(*args) -> np.dtype:
     return dt
 
 
-def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
-    """Protocol-2 pickles spell bytes as `_codecs.encode(str, 'latin1')`; allow only that codec."""
-    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise UnsafePickleError(f"refused _codecs.encode with codec {encoding!r}")
-    return text.encode("latin1")
-
-
 def _enum_value(value):
     """Stand-in for DFL's IntEnum classes (FaceType, SampleType): keep the plain integer."""
     if not isinstance(value, int):
@@ -58,39 +53,134 @@ def _enum_value(value):
     return int(value)
 
 
-def _build_allow_list() -> dict[tuple[str, str], Any]:
-    allowed: dict[tuple[str, str], Any] = {
-        ("builtins", name): getattr(__import__("builtins"), name)
-        for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int", "float",
-                     "complex", "bool", "slice", "range")
-    }
-    allowed[("__builtin__", "set")] = set  # protocol 2 pickles written by Python 2
-    allowed[("_codecs", "encode")] = _latin1_bytes
-    allowed[("collections", "OrderedDict")] = __import__("collections").OrderedDict
-    allowed[("numpy", "ndarray")] = np.ndarray
-    allowed[("numpy", "dtype")] = _safe_dtype
+def _plain_text(value=""):
+    """`str` of text or a number only: the text of a container could be gigabytes (shared sub-lists)."""
+    if not isinstance(value, (str, int, float, complex, bool)):
+        raise UnsafePickleError(f"refused str() of a {type(value).__name__} in pickle")
+    return str(value)
+
+
+class _ArrayType:
+    """Stands for `numpy.ndarray` in a pickle: numpy's `_reconstruct` may name it; calling it is refused (a bare
+    `ndarray(shape)` would allocate whatever shape the file asks for)."""
+
+    def __call__(self, *args, **kwargs):
+        raise UnsafePickleError("refused numpy.ndarray(...) in pickle: arrays are built only from their bytes")
+
+
+ARRAY_TYPE = _ArrayType()
+_RECONSTRUCT = _numpy_attr("numpy._core.multiarray", "_reconstruct")
+
+
+class _Budget:
+    """What one load has built so far; more than `limit` bytes is refused (an 86-byte pickle can otherwise ask
+    for `bytearray(200_000_000)`)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.spent = limit, 0
+
+    def spend(self, nbytes: int, what: str) -> None:
+        self.spent += max(0, int(nbytes))
+        if self.spent > self.limit:
+            raise UnsafePickleError(f"refused: the pickle builds more than {self.limit >> 20} MB ({what}); DFL "
+                                    f"metadata is far smaller")
+
+    def container(self, kind):
+        def build(*args):
+            if not args:
+                return kind()
+            if len(args) == 1 and isinstance(args[0], (list, tuple, set, frozenset, dict, str, bytes)):
+                self.spend(64 + 16 * len(args[0]), f"a {kind.__name__} of {len(args[0])} items")
+                return kind(args[0])
+            raise UnsafePickleError(f"refused {kind.__name__}() of a {type(args[0]).__name__} in pickle")
+        return build
+
+    def byte_string(self, kind):
+        def build(value=b"", encoding: str | None = None):
+            if isinstance(value, str) and encoding in ("latin1", "latin-1"):  # protocol 2 spells bytes this way
+                value = value.encode("latin1")
+            if not isinstance(value, (bytes, bytearray)):
+                raise UnsafePickleError(f"refused {kind.__name__}({type(value).__name__}) in pickle: bytes are "
+                                        f"built only from bytes")
+            self.spend(len(value), f"{kind.__name__} of {len(value)} bytes")
+            return kind(value)
+        return build
+
+    def latin1_bytes(self, text: str, encoding: str = "latin1") -> bytes:
+        """Protocol-2 pickles spell bytes as `_codecs.encode(str, 'latin1')`; allow only that codec."""
+        if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+            raise UnsafePickleError(f"refused _codecs.encode with codec {encoding!r}")
+        self.spend(len(text), f"bytes of {len(text)}")
+        return text.encode("latin1")
+
+    def reconstruct(self, subtype, shape, dtype):
+        """numpy's `_reconstruct(ndarray, shape, typecode)` with the size it allocates counted (numpy writes
+        `(0,)`; the real shape comes with the array's bytes)."""
+        if subtype is not ARRAY_TYPE and subtype is not np.ndarray:
+            raise UnsafePickleError("refused numpy _reconstruct of a class other than ndarray")
+        dt = _safe_dtype(dtype)
+        dims = shape if isinstance(shape, tuple) else (shape,)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n for n in dims):
+            raise UnsafePickleError(f"refused numpy array shape {shape!r} in pickle")
+        nbytes = dt.itemsize
+        for n in dims:
+            nbytes *= n
+        self.spend(nbytes, f"an array of shape {dims}")
+        return _RECONSTRUCT(np.ndarray, dims, dt)
+
+
+def _allowed_global(module: str, name: str, budget: _Budget):
+    """The stand-in an allow-listed global gets while `budget` is spent; None for anything else."""
+    if (module, name) in _PLAIN:
+        return _PLAIN[(module, name)]
+    if module in ("builtins", "__builtin__"):
+        if name in ("dict", "list", "tuple", "set", "frozenset"):
+            return budget.container(getattr(__import__("builtins"), name))
+        if name in ("bytes", "bytearray"):
+            return budget.byte_string(getattr(__import__("builtins"), name))
+    if (module, name) == ("collections", "OrderedDict"):
+        return budget.container(__import__("collections").OrderedDict)
+    if (module, name) == ("_codecs", "encode"):
+        return budget.latin1_bytes
+    if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+        return budget.reconstruct
+    return None
+
+
+def _build_plain() -> dict[tuple[str, str], Any]:
+    """Allow-listed globals that build nothing bigger than the pickle's own bytes."""
+    builtins = __import__("builtins")
+    plain: dict[tuple[str, str], Any] = {("builtins", name): getattr(builtins, name)
+                                         for name in ("int", "float", "complex", "bool", "slice")}
+    plain[("builtins", "str")] = _plain_text
+    plain[("numpy", "ndarray")] = ARRAY_TYPE
+    plain[("numpy", "dtype")] = _safe_dtype
     for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = _numpy_attr("numpy._core.multiarray", "_reconstruct")
-        allowed[(f"{core}.multiarray", "scalar")] = _numpy_attr("numpy._core.multiarray", "scalar")
-        allowed[(f"{core}.numeric", "_frombuffer")] = _numpy_attr("numpy._core.numeric", "_frombuffer")
+        plain[(f"{core}.multiarray", "scalar")] = _numpy_attr("numpy._core.multiarray", "scalar")
+        plain[(f"{core}.numeric", "_frombuffer")] = _numpy_attr("numpy._core.numeric", "_frombuffer")
     for enum_path in (("facelib.FaceType", "FaceType"), ("samplelib.Sample", "SampleType"),
                       ("facelib", "FaceType"), ("samplelib", "SampleType")):
-        allowed[enum_path] = _enum_value
-    return allowed
+        plain[enum_path] = _enum_value
+    return plain
 
 
-ALLOWED_GLOBALS = _build_allow_list()
+_PLAIN = _build_plain()
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler whose `find_class` returns only allow-listed callables."""
+    """Unpickler whose `find_class` returns only allow-listed callables, and those that allocate count what they
+    build against `limit` bytes. No `range` (``list(range(3e7))``), bytes only from bytes (not from a size)."""
+
+    def __init__(self, file, limit: int = MAX_BUILT_BYTES):
+        super().__init__(file)
+        self.budget = _Budget(limit)
 
     def find_class(self, module: str, name: str):
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
+        found = _allowed_global(module, name, self.budget)
+        if found is None:
             raise UnsafePickleError(f"refused to load '{module}.{name}': only plain data and numpy arrays "
-                                    f"are allowed in DFL metadata") from None
+                                    f"are allowed in DFL metadata")
+        return found
 
     def persistent_load(self, pid):
         raise UnsafePickleError("refused persistent id in pickle")
@@ -105,31 +195,36 @@ def _dtype_is_plain(dt: np.dtype) -> bool:
     return all(_dtype_is_plain(field[0]) for field in (dt.fields or {}).values())
 
 
-def _check_plain(obj: Any, depth: int = 0) -> None:
-    """Refuse loaded data holding arrays or dtypes whose item flags were tampered with (see `_dtype_is_plain`)."""
-    if depth > 100:
-        raise LegacyFormatError("pickle data nested too deeply")
-    if isinstance(obj, (np.ndarray, np.generic, np.dtype)):
-        dt = obj if isinstance(obj, np.dtype) else obj.dtype
-        if not _dtype_is_plain(dt):
-            raise UnsafePickleError(f"refused numpy data with object-like dtype flags ({dt!r})")
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            _check_plain(key, depth + 1)
-            _check_plain(value, depth + 1)
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        for item in obj:
-            _check_plain(item, depth + 1)
+def _check_plain(obj: Any) -> None:
+    """Refuse loaded data holding arrays or dtypes whose item flags were tampered with (see `_dtype_is_plain`).
+    Each object is looked at once (a pickle can share one sub-list a million times), at most 100 levels deep."""
+    seen: set[int] = set()
+    stack = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 100:
+            raise LegacyFormatError("pickle data nested too deeply")
+        if isinstance(item, (np.ndarray, np.generic, np.dtype)):
+            dt = item if isinstance(item, np.dtype) else item.dtype
+            if not _dtype_is_plain(dt):
+                raise UnsafePickleError(f"refused numpy data with object-like dtype flags ({dt!r})")
+        elif isinstance(item, (dict, list, tuple, set, frozenset)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            children = (x for kv in item.items() for x in kv) if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
-def restricted_loads(data: bytes) -> Any:
-    """`pickle.loads` through the allow-list. Raises UnsafePickleError or LegacyFormatError, never runs code."""
+def restricted_loads(data: bytes, limit: int = MAX_BUILT_BYTES) -> Any:
+    """`pickle.loads` through the allow-list, building at most `limit` bytes beyond the pickle's own. Raises
+    UnsafePickleError or LegacyFormatError, never runs code."""
     try:
-        obj = RestrictedUnpickler(io.BytesIO(data)).load()
+        obj = RestrictedUnpickler(io.BytesIO(data), limit).load()
     except UserError:
         raise
     except Exception as err:  # malformed pickle streams raise a zoo of exception types
-        raise LegacyFormatError(f"unreadable pickle data ({type(err).__name__}: {err})") from None
+        raise LegacyFormatError(f"unreadable pickle data ({type(err).__name__}: {str(err)[:120]})") from None
     _check_plain(obj)
     return obj
 
@@ -151,63 +246,45 @@ def is_dfl_app15(payload: bytes) -> bool:
 
 # ------------------------------------------------------------------------------------ DFL dict -> our fields ---
 
-def _points(value) -> np.ndarray | None:
-    if value is None:
-        return None
-    arr = np.asarray(value, dtype=np.float32)
-    return arr.reshape(-1, 2) if arr.size else None
-
-
 def _polys(value) -> list | None:
-    """DFL `seg_ie_polys` (dict {'polys': [{'type', 'pts'}]} or the older list of (type, pts)) -> our list."""
-    if not value:
+    """DFL `seg_ie_polys` (dict {'polys': [{'type', 'pts'}]} or the older list of (type, pts)) -> our list of
+    {'type', 'pts'} (the values themselves are checked by `FaceMeta.from_dict`)."""
+    if value is None or (isinstance(value, (list, tuple, dict)) and not value):
         return None
-    items = value.get("polys", []) if isinstance(value, dict) else value
+    items = value.get("polys") if isinstance(value, dict) else value
+    if not isinstance(items, (list, tuple)):
+        raise LegacyFormatError(f"bad face metadata: seg_ie_polys: {type(value).__name__} {repr(value)[:40]}, "
+                                f"expected a list of polygons")
     polys = []
-    for item in items:
+    for i, item in enumerate(items):
         if isinstance(item, dict):
-            kind, pts = item.get("type", 1), item.get("pts", [])
+            polys.append({"type": item.get("type", 1), "pts": item.get("pts", [])})
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            polys.append({"type": item[0], "pts": item[1]})
         else:
-            kind, pts = item
-        pts = np.asarray(pts, dtype=np.float32).reshape(-1, 2)
-        if len(pts):
-            polys.append({"type": int(kind), "pts": pts})
-    return polys or None
-
-
-def _xseg_mask(value) -> np.ndarray | None:
-    if value is None:
-        return None
-    arr = np.asarray(value)
-    if arr.ndim == 1 and arr.dtype == np.uint8:  # DFL stores the encoded PNG/JPEG bytes
-        img = cv2.imdecode(arr, cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise LegacyFormatError("undecodable xseg_mask")
-        arr = img
-    arr = arr.astype(np.float32)
-    if arr.ndim == 3:
-        arr = arr[..., 0]
-    return arr / 255.0 if arr.max(initial=0) > 1.0 else arr
+            raise LegacyFormatError(f"bad face metadata: seg_ie_polys[{i}]: {repr(item)[:40]}, expected "
+                                    f"(type, points)")
+    return polys
 
 
 def dfl_dict_to_fields(d: dict) -> dict:
-    """Map a legacy DFL metadata dict to `FaceMeta` keyword arguments (unknown legacy keys are dropped)."""
+    """Map a legacy DFL metadata dict to the stored-value names of `FaceMeta.from_dict`, which checks every value
+    (unknown legacy keys are dropped)."""
     face_type = d.get("face_type", "full_face")
-    if isinstance(face_type, int):
-        face_type = DFL_FACE_TYPE_NAMES.get(face_type, "full_face")
-    rect = d.get("source_rect")
-    mat = d.get("image_to_face_mat")
+    if isinstance(face_type, (int, np.integer)) and not isinstance(face_type, bool):
+        face_type = DFL_FACE_TYPE_NAMES.get(int(face_type), "full_face")
+    mask = d.get("xseg_mask") if d.get("xseg_mask") is not None else d.get("xseg_mask_compressed")
+    mod = d.get("eyebrows_expand_mod")
     return {
-        "face_type": str(face_type),
-        "landmarks": _points(d.get("landmarks")),
-        "source_filename": None if d.get("source_filename") is None else str(d["source_filename"]),
-        "source_rect": None if rect is None else [int(v) for v in np.asarray(rect).reshape(-1)[:4]],
-        "source_landmarks": _points(d.get("source_landmarks")),
-        "image_to_face_mat": None if mat is None else np.asarray(mat, dtype=np.float64).reshape(2, 3),
-        "eyebrows_expand_mod": float(d.get("eyebrows_expand_mod") or 1.0),
+        "face_type": face_type,
+        "landmarks": d.get("landmarks"),
+        "source_filename": d.get("source_filename"),
+        "source_rect": d.get("source_rect"),
+        "source_landmarks": d.get("source_landmarks"),
+        "image_to_face_mat": d.get("image_to_face_mat"),
+        "eyebrows_expand_mod": 1.0 if mod is None or (isinstance(mod, (int, float)) and mod == 0) else mod,
         "xseg_polys": _polys(d.get("seg_ie_polys")),
-        "xseg_mask": _xseg_mask(d.get("xseg_mask") if d.get("xseg_mask") is not None
-                                else d.get("xseg_mask_compressed")),
+        "xseg_mask": bytes(mask) if isinstance(mask, bytearray) else mask,
     }
 
 

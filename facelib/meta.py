@@ -23,7 +23,9 @@ import numpy as np
 
 from core.errors import UserError
 from core.fsio import atomic_write_bytes
+from core.imagelib.io import MAX_FACE_PIXELS, ImageReadError, check_declared_size, decode_image
 from facelib import legacy
+from facelib.face_type import FaceType
 
 META_VERSION = 1
 META_KEY = b"SAEHDBW-META"
@@ -32,6 +34,9 @@ APP11, APP15, SOS = 0xEB, 0xEF, 0xDA
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SEGMENT_PAYLOAD = 65533  # a JPEG segment length is 16-bit and counts its own 2 bytes
 _JPEG_PART = MAX_SEGMENT_PAYLOAD - len(JPEG_PREFIX) - 4
+MAX_META_BYTES = 16 << 20  # a face's metadata (JSON, inflated): far above any real face's, refused beyond
+MAX_COORD = 1e6            # |coordinate| of any point, rect or matrix entry; larger is nonsense, not a face
+MAX_POLY_POINTS = 1 << 20  # all XSeg polygon points of a face together
 
 
 class FaceFileError(UserError):
@@ -40,6 +45,10 @@ class FaceFileError(UserError):
 
 class _Corrupt(Exception):
     """Internal: a structural problem, re-raised as FaceFileError with the file name."""
+
+
+class BadMetaField(ValueError):
+    """A metadata value of the wrong type, shape or size: `<field>: <what is wrong>`."""
 
 
 # --------------------------------------------------------------------------------------------------- FaceMeta ---
@@ -108,12 +117,14 @@ class FaceMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FaceMeta":
+        """A FaceMeta from stored values (our JSON, or a legacy dict mapped by `legacy.dfl_dict_to_fields`); every
+        value is checked first: a wrong type, shape, size or a non-finite number is a `BadMetaField`."""
+        if not isinstance(d, dict):
+            raise BadMetaField(f"{type(d).__name__} {_short(d)}, expected a dictionary of fields")
         known = {f.name for f in fields(cls)} - {"extra"}
-        kwargs = {k: v for k, v in d.items() if k in known and v is not None}
-        if isinstance(kwargs.get("xseg_mask"), dict):
-            kwargs["xseg_mask"] = _mask_from_json(kwargs["xseg_mask"])
-        kwargs["extra"] = {k: v for k, v in d.items() if k not in known}
-        return cls(**kwargs)
+        kwargs = {k: _CHECKS[k](v) for k, v in d.items() if k in known and v is not None}
+        kwargs["extra"] = {str(k): v for k, v in d.items() if k not in known}
+        return cls(**{k: v for k, v in kwargs.items() if v is not None})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -139,11 +150,182 @@ def _mask_to_json(mask: np.ndarray) -> dict:
     return {"png": base64.b64encode(png.tobytes()).decode("ascii")}
 
 
-def _mask_from_json(d: dict) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(base64.b64decode(d["png"]), np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError("undecodable xseg_mask")
-    return img.astype(np.float32) / 255.0
+# ------------------------------------------------------------------------------------- checks of stored values ---
+
+def _leaves(value, field: str, limit: int) -> int:
+    """How many numbers a nested list/tuple holds (shared sublists counted each time), refusing anything but
+    numbers and more than `limit` of them before numpy would expand it."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray):
+            if item.dtype.kind not in "iuf":
+                raise BadMetaField(f"{field}: holds {item.dtype} values, not numbers")
+            count += item.size
+        elif isinstance(item, (int, float, np.integer, np.floating)) and not isinstance(item, (bool, np.bool_)):
+            count += 1
+        else:
+            raise BadMetaField(f"{field}: holds {type(item).__name__} {_short(item)}, not numbers")
+        if count > limit or len(stack) > limit:
+            raise BadMetaField(f"{field}: more than {limit} values")
+    return count
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _numbers(value, field: str, limit: int, max_abs: float = MAX_COORD) -> np.ndarray:
+    """`value` (nested lists or an array of numbers) as a float64 array: finite, |v| <= `max_abs`, <= `limit`
+    values; anything else is a `BadMetaField` naming `field`."""
+    if isinstance(value, (str, bytes, dict, bool)) or value is None:
+        raise BadMetaField(f"{field}: {type(value).__name__} {_short(value)}, expected numbers")
+    _leaves(value, field, limit)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise BadMetaField(f"{field}: rows of different lengths") from None
+    if not np.isfinite(arr).all():
+        raise BadMetaField(f"{field}: holds NaN or infinite numbers")
+    if arr.size and np.abs(arr).max() > max_abs:
+        raise BadMetaField(f"{field}: holds {np.abs(arr).max():.3g}, beyond +-{max_abs:.0g}")
+    return arr
+
+
+def _points68(field: str):
+    def check(value) -> np.ndarray:
+        arr = _numbers(value, field, 68 * 2 * 8)
+        if arr.shape != (68, 2):
+            raise BadMetaField(f"{field}: {_count_points(arr)}, expected 68 points (68x2)")
+        return arr.astype(np.float32)
+    return check
+
+
+def _count_points(arr: np.ndarray) -> str:
+    if not arr.size:
+        return "no points"
+    return f"{arr.shape[0]} points" if arr.ndim == 2 and arr.shape[1:] == (2,) else f"shape {arr.shape}"
+
+
+def _check_mat(value) -> np.ndarray:
+    arr = _numbers(value, "image_to_face_mat", 64)
+    if arr.shape != (2, 3):
+        raise BadMetaField(f"image_to_face_mat: shape {arr.shape}, expected a 2x3 matrix")
+    return arr
+
+
+def _check_rect(value) -> list[int]:
+    arr = _numbers(value, "source_rect", 64).reshape(-1)
+    if arr.size != 4:
+        raise BadMetaField(f"source_rect: {arr.size} numbers, expected 4 (left, top, right, bottom)")
+    return [int(round(v)) for v in arr]
+
+
+def _check_number(field: str, low: float, high: float):
+    def check(value) -> float:
+        arr = _numbers(value, field, 1, max_abs=np.inf)
+        if arr.shape not in ((), (1,)):
+            raise BadMetaField(f"{field}: {_short(value)}, expected one number")
+        number = float(arr.reshape(-1)[0])
+        if not low <= number <= high:
+            raise BadMetaField(f"{field}: {number:g} is outside {low:g}..{high:g}")
+        return number
+    return check
+
+
+def _check_version(value) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not 0 <= value <= 1 << 16:
+        raise BadMetaField(f"version: {type(value).__name__} {_short(value)}, expected a whole number")
+    return int(value)
+
+
+def _check_text(field: str, max_len: int = 4096):
+    def check(value) -> str:
+        if not isinstance(value, str) or len(value) > max_len or "\0" in value:
+            raise BadMetaField(f"{field}: {type(value).__name__} {_short(value)}, expected a short text")
+        return value
+    return check
+
+
+def _check_face_type(value) -> str:
+    if not isinstance(value, str):
+        raise BadMetaField(f"face_type: {type(value).__name__} {_short(value)}, expected a face type name")
+    try:
+        FaceType.from_string(value)
+    except ValueError as err:
+        raise BadMetaField(f"face_type: {err}") from None
+    return value
+
+
+def _check_polys(value) -> list | None:
+    """`[{"type": 0 | 1, "pts": N x 2}]` (aligned-image pixels); empty polygons are dropped."""
+    if not isinstance(value, (list, tuple)):
+        raise BadMetaField(f"xseg_polys: {type(value).__name__} {_short(value)}, expected a list of polygons")
+    polys, total = [], 0
+    for i, poly in enumerate(value):
+        if not isinstance(poly, dict) or "pts" not in poly:
+            raise BadMetaField(f"xseg_polys[{i}]: {_short(poly)}, expected {{'type': 0 or 1, 'pts': [[x, y], ...]}}")
+        kind = poly.get("type", 1)
+        if isinstance(kind, (bool, np.bool_)) or not isinstance(kind, (int, np.integer)) or kind not in (0, 1):
+            raise BadMetaField(f"xseg_polys[{i}]: type {_short(kind)}, expected 0 (exclude) or 1 (include)")
+        pts = _numbers(poly["pts"], f"xseg_polys[{i}] points", MAX_POLY_POINTS * 2 - total)
+        if pts.size and (pts.ndim != 2 or pts.shape[1] != 2):
+            raise BadMetaField(f"xseg_polys[{i}] points: shape {pts.shape}, expected N x 2")
+        total += pts.size
+        if len(pts):
+            polys.append({"type": int(kind), "pts": pts.astype(np.float32)})
+    return polys or None
+
+
+def _check_mask(value) -> np.ndarray:
+    """The XSeg mask as float32 H x W in 0..1: from our JSON (``{"png": base64}``), DFL's encoded bytes, or a raw
+    array (uint8 0..255 or float 0..1)."""
+    if isinstance(value, dict):
+        text = value.get("png")
+        if not isinstance(text, str):
+            raise BadMetaField(f"xseg_mask: {_short(value)}, expected {{'png': base64 text}}")
+        try:
+            value = base64.b64decode(text, validate=True)
+        except ValueError:
+            raise BadMetaField("xseg_mask: not base64 text") from None
+    if isinstance(value, (bytes, bytearray)) or (isinstance(value, np.ndarray) and value.ndim == 1
+                                                 and value.dtype == np.uint8):
+        try:
+            img = decode_image(value, cv2.IMREAD_UNCHANGED, "xseg_mask", MAX_FACE_PIXELS)
+        except ImageReadError as err:
+            raise BadMetaField(str(err)) from None
+        arr = img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)
+    else:
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
+            raise BadMetaField(f"xseg_mask: {type(value).__name__} {_short(value)}, expected an image")
+        if value.size > MAX_FACE_PIXELS * 4:
+            raise BadMetaField(f"xseg_mask: shape {value.shape}, larger than any face")
+        arr = value.astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise BadMetaField("xseg_mask: holds NaN or infinite numbers")
+        arr = arr / 255.0 if arr.max(initial=0) > 1.0 else arr
+    if arr.ndim == 3:
+        arr = arr[..., 0]
+    if arr.ndim != 2 or not arr.size:
+        raise BadMetaField(f"xseg_mask: shape {arr.shape}, expected a 2-D mask")
+    return np.clip(arr, 0.0, 1.0)
+
+
+_CHECKS = {
+    "face_type": _check_face_type,
+    "landmarks": _points68("landmarks"),
+    "source_filename": _check_text("source_filename"),
+    "source_rect": _check_rect,
+    "source_landmarks": _points68("source_landmarks"),
+    "image_to_face_mat": _check_mat,
+    "eyebrows_expand_mod": _check_number("eyebrows_expand_mod", 0.0, 100.0),
+    "xseg_polys": _check_polys,
+    "xseg_mask": _check_mask,
+    "version": _check_version,
+}
 
 
 # ------------------------------------------------------------------------------------------------------ JPEG ---
@@ -198,11 +380,12 @@ def _jpeg_read(data: bytes) -> FaceMeta | None:
     _jpeg_check_complete(data, sos_end)
     if parts:
         if sorted(parts) != list(range(count)):
-            raise _Corrupt(f"face metadata split in {count} parts but parts {sorted(parts)} are present")
+            raise _Corrupt(f"face metadata split in {count} parts but parts {sorted(parts)[:5]} are present")
+        _check_meta_size(sum(len(p) for p in parts.values()))
         return _parse_json(b"".join(parts[i] for i in range(count)))
     if legacy_payload is not None:
         d = legacy.parse_app15(legacy_payload)
-        return FaceMeta(**legacy.dfl_dict_to_fields(d)) if d else None
+        return _from_fields(legacy.dfl_dict_to_fields(d)) if d else None
     return None
 
 
@@ -273,14 +456,33 @@ def _png_read(data: bytes) -> FaceMeta | None:
     if found is None:
         return None
     body = found[len(META_KEY) + 1:]
-    compressed = body[0] == 1
-    rest = body[2:]
-    rest = rest[rest.index(b"\0") + 1:]  # language tag
-    text = rest[rest.index(b"\0") + 1:]  # translated keyword
+    if len(body) < 2 or body[0] not in (0, 1) or body[1] != 0:
+        raise _Corrupt("corrupt face metadata chunk (no compression flag and method)")
+    language_end = body.find(b"\0", 2)
+    keyword_end = body.find(b"\0", language_end + 1) if language_end >= 0 else -1
+    if keyword_end < 0:
+        raise _Corrupt("corrupt face metadata chunk (its language and keyword separators are missing)")
+    text = body[keyword_end + 1:]
+    return _parse_json(_inflate(text) if body[0] == 1 else text)
+
+
+def _check_meta_size(size: int) -> None:
+    if size > MAX_META_BYTES:
+        raise _Corrupt(f"face metadata of more than {MAX_META_BYTES >> 20} MB; refused (no real face has that "
+                       "much)")
+
+
+def _inflate(data: bytes) -> bytes:
+    """zlib-decompressed `data`, refusing to inflate past `MAX_META_BYTES` (a small chunk can inflate to GBs)."""
+    inflater = zlib.decompressobj()
     try:
-        return _parse_json(zlib.decompress(text) if compressed else text)
+        out = inflater.decompress(data, MAX_META_BYTES + 1)
     except zlib.error as err:
         raise _Corrupt(f"corrupt face metadata ({err})") from None
+    _check_meta_size(len(out))
+    if not inflater.eof:
+        raise _Corrupt("corrupt face metadata (truncated compressed text)")
+    return out
 
 
 def _png_embed(data: bytes, meta: FaceMeta | None) -> bytes:
@@ -299,10 +501,21 @@ def _png_embed(data: bytes, meta: FaceMeta | None) -> bytes:
 # ----------------------------------------------------------------------------------------------- public API ---
 
 def _parse_json(blob: bytes) -> FaceMeta:
+    _check_meta_size(len(blob))
+    if not blob.strip():
+        raise _Corrupt("empty face metadata")
     try:
-        return FaceMeta.from_json(blob.decode("utf-8"))
-    except (ValueError, KeyError, TypeError) as err:
-        raise _Corrupt(f"corrupt face metadata ({err})") from None
+        d = json.loads(blob.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
+        raise _Corrupt(f"corrupt face metadata ({str(err)[:120]})") from None
+    return _from_fields(d)
+
+
+def _from_fields(d) -> FaceMeta:
+    try:
+        return FaceMeta.from_dict(d)
+    except BadMetaField as err:
+        raise _Corrupt(f"bad face metadata: {err}") from None
 
 
 def _kind(data: bytes) -> str | None:
@@ -318,13 +531,17 @@ def _fail(name, err: Exception) -> FaceFileError:
 
 
 def meta_from_bytes(data: bytes, name: str | Path = "<bytes>") -> FaceMeta | None:
-    """Parse the metadata of an encoded image; None when it has none. Corrupt data -> FaceFileError."""
+    """Parse the metadata of an encoded image; None when it has none. Corrupt data, bad metadata, or a face image
+    declaring more pixels than any face has (`MAX_FACE_PIXELS`, checked in its header) -> FaceFileError."""
     kind = _kind(data)
     try:
-        if kind == "jpg":
-            return _jpeg_read(data)
-        if kind == "png":
-            return _png_read(data)
+        if kind in ("jpg", "png"):
+            meta = _jpeg_read(data) if kind == "jpg" else _png_read(data)
+            if meta is not None:
+                check_declared_size(data, name, MAX_FACE_PIXELS)
+            return meta
+    except ImageReadError as err:
+        raise FaceFileError(str(err)) from None
     except (_Corrupt, UserError) as err:
         raise _fail(name, err) from None
     if Path(str(name)).suffix.lower() in (".jpg", ".jpeg", ".png"):
@@ -335,9 +552,10 @@ def meta_from_bytes(data: bytes, name: str | Path = "<bytes>") -> FaceMeta | Non
 def decode_face(data: bytes, name: str | Path = "<bytes>") -> tuple[np.ndarray, FaceMeta | None]:
     """(image uint8 HxW or HxWx3 BGR, metadata or None) from encoded bytes."""
     meta = meta_from_bytes(data, name)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
-    if image is None:
-        raise _fail(name, "cannot decode the image")
+    try:
+        image = decode_image(data, cv2.IMREAD_UNCHANGED, name, MAX_FACE_PIXELS)
+    except ImageReadError as err:
+        raise FaceFileError(str(err)) from None
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     if image.ndim == 3:

@@ -43,13 +43,14 @@ def load_alignments(aligned_dir: Path) -> dict[str, list[FaceAlignment]]:
     metas = []
     if pak.has_pak(aligned_dir):
         packed = pak.PackedFaceset(pak.pak_path(aligned_dir))
-        metas = [(name, packed.read_meta(name)) for name in packed.names()]
+        readers = [(name, lambda n=name: packed.read_meta(n)) for name in packed.names()]
     else:
-        for path in list_images(aligned_dir):
-            try:
-                metas.append((path.name, read_meta(path)))
-            except FaceFileError as err:
-                interact.log_warn(f"{err} - skipped")
+        readers = [(path.name, lambda p=path: read_meta(p)) for path in list_images(aligned_dir)]
+    for name, read in readers:  # a damaged face, packed or not, is skipped with one line
+        try:
+            metas.append((name, read()))
+        except (FaceFileError, pak.PakError) as err:
+            interact.log_warn(f"{err} - skipped")
     out: dict[str, list[FaceAlignment]] = {}
     skipped = 0
     for name, meta in metas:

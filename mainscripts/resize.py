@@ -104,8 +104,10 @@ def resize_file(task: ResizeTask) -> str | None:
             return f"{task.src}: no face metadata, skipped"
         out, meta = resize_face(image, meta, task.size, task.face_type, task.grayscale)
         save_face(task.dst, out, meta, jpeg_quality=task.jpeg_quality)
-    except (FaceFileError, ValueError) as err:
-        return f"{task.src}: {err}"
+    except FaceFileError as err:  # (its message names the file already)
+        return str(err)
+    except (ValueError, cv2.error) as err:
+        return f"{task.src}: {' '.join(str(err).split())[:200] or type(err).__name__}"
     return None
 
 

@@ -77,7 +77,8 @@ def split_faces(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     for path in paths:
         try:
             has_meta = read_meta(path) is not None
-        except FaceFileError:
+        except FaceFileError as err:  # say why (a refused pickle, bad metadata), not only "no face data"
+            interact.log_warn(f"Not an aligned face: {err}")
             has_meta = False
         (faces if has_meta else others).append(path)
     return faces, others

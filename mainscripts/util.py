@@ -154,7 +154,7 @@ def save_faceset_metadata(args: argparse.Namespace) -> int:
 
 def _read_sidecar(sidecar: Path) -> dict:
     try:
-        return json.loads(sidecar.read_text(encoding="utf-8"))["faces"]
+        return json.loads(sidecar.read_text(encoding="utf-8-sig"))["faces"]
     except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"{sidecar}: corrupt metadata file ({err})") from None
 
@@ -182,13 +182,18 @@ def restore_faceset_metadata(args: argparse.Namespace) -> int:
         if path is None:
             interact.log_warn(f"{name}: missing, skipped")
             continue
-        meta = FaceMeta.from_dict(entry["meta"])
         try:
+            meta = FaceMeta.from_dict(entry["meta"])
+            h, w = (int(v) for v in entry["shape"][:2])
+            if not (0 < h <= 4096 and 0 < w <= 4096):
+                raise ValueError(f"face size {w}x{h}")
             image = load_face(path)[0]
         except FaceFileError as err:
             interact.log_warn(f"Skipping {err}")
             continue
-        h, w = entry["shape"][:2]
+        except (ValueError, KeyError, TypeError) as err:
+            interact.log_warn(f"Skipping {name}: bad entry in {sidecar.name} ({err})")
+            continue
         if image.shape[:2] != (h, w):
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LANCZOS4)
             save_face(path, image, meta, jpeg_quality=100)

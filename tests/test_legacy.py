@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from facelib import legacy
-from facelib.meta import FaceFileError, load_face, read_meta, write_meta
+from facelib.meta import FaceFileError, FaceMeta, load_face, read_meta, write_meta
 
 
 def make_dfl_jpg(image: np.ndarray, payload: bytes) -> bytes:
@@ -75,8 +75,8 @@ def test_legacy_gray_and_enum_face_type(tmp_path, hopper_bgr):
 
 
 def test_legacy_list_polys_form():
-    fields = legacy.dfl_dict_to_fields({"seg_ie_polys": [(0, [[1, 1], [2, 2], [3, 1]])]})
-    assert fields["xseg_polys"][0]["type"] == 0 and fields["xseg_polys"][0]["pts"].shape == (3, 2)
+    meta = FaceMeta.from_dict(legacy.dfl_dict_to_fields({"seg_ie_polys": [(0, [[1, 1], [2, 2], [3, 1]])]}))
+    assert meta.xseg_polys[0]["type"] == 0 and meta.xseg_polys[0]["pts"].shape == (3, 2)
 
 
 class _Evil:
@@ -186,3 +186,67 @@ def test_numpy_1x_module_paths_load():
     assert b"numpy._core" not in old
     got = legacy.restricted_loads(old)
     assert np.array_equal(got["m"], np.arange(6.0).reshape(2, 3)) and got["s"] == np.float32(0.5)
+
+
+class _Call:
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_pickles_that_would_build_gigabytes_are_refused(protocol):
+    # Regression (issue 25): an 86-byte pickle calling the allow-listed bytearray(200_000_000) took 2.4 GB;
+    # list(range(3e7)) likewise. Bytes come only from bytes, range is gone, and what callables build is counted.
+    from numpy._core.multiarray import _reconstruct
+    cases = {"bytes from a size": _Call(bytearray, 200_000_000), "bytes(size)": _Call(bytes, 200_000_000),
+             "range": _Call(list, range(30_000_000)),
+             "array shape": _Call(_reconstruct, np.ndarray, (200_000_000,), b"b"),
+             "bare ndarray": _Call(np.ndarray, (20_000, 20_000)),
+             "text of shared lists": _Call(str, [[[0] * 1000] * 1000] * 1000)}
+    for what, evil in cases.items():
+        with pytest.raises(legacy.UnsafePickleError, match="refused"):
+            legacy.restricted_loads(pickle.dumps({"landmarks": evil}, protocol))
+    megabyte = b"x" * (1 << 20)  # pickled once, copied by each call: 100 MB from a 1 MB pickle
+    with pytest.raises(legacy.UnsafePickleError, match="more than 64 MB"):
+        legacy.restricted_loads(pickle.dumps([_Call(bytearray, megabyte) for _ in range(100)], protocol))
+    assert len(legacy.restricted_loads(pickle.dumps(bytearray(b"abc"), protocol))) == 3  # real bytearrays load
+
+
+def test_shared_sub_lists_are_checked_once_and_never_expanded(tmp_path, hopper_bgr):
+    import time
+    shared = [[[0.5] * 1000] * 1000] * 1000  # 10^9 numbers once expanded; a few kB pickled
+    blob = pickle.dumps({"face_type": "full_face", "landmarks": shared}, 4)
+    start = time.perf_counter()
+    assert legacy.restricted_loads(blob)["landmarks"] is not None
+    path = tmp_path / "shared.jpg"
+    path.write_bytes(make_dfl_jpg(cv2.resize(hopper_bgr, (64, 64)), blob))
+    with pytest.raises(FaceFileError, match=r"shared\.jpg: bad face metadata: landmarks: more than \d+ values"):
+        read_meta(path)
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("eyebrows_expand_mod", "big", "eyebrows_expand_mod: str 'big'"),
+    ("landmarks", "hello", "landmarks: str 'hello'"),
+    ("landmarks", [], "landmarks: no points, expected 68"),
+    ("landmarks", [[1.0, 2.0]] * 5, "landmarks: 5 points, expected 68"),
+    ("landmarks", [[float("nan"), 2.0]] * 68, "landmarks: holds NaN"),
+    ("landmarks", [[1e30, 2.0]] * 68, "landmarks: holds 1e\\+30"),
+    ("image_to_face_mat", np.eye(3), "image_to_face_mat: shape \\(3, 3\\), expected a 2x3 matrix"),
+    ("source_rect", "abc", "source_rect: str 'abc'"),
+    ("source_rect", [1, 2, 3], "source_rect: 3 numbers, expected 4"),
+    ("seg_ie_polys", {"polys": [{"type": 1, "pts": "xx"}]}, "xseg_polys\\[0\\] points: str 'xx'"),
+    ("seg_ie_polys", "xx", "seg_ie_polys: str"),
+    ("source_filename", 42, "source_filename: int 42"),
+    ("face_type", "sideways", "face_type: unknown face type"),
+])
+def test_malformed_legacy_values_are_one_line_naming_file_and_field(tmp_path, hopper_bgr, field, value, message):
+    d = {"face_type": "full_face", "landmarks": [[1.0, 2.0]] * 68, field: value}
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(make_dfl_jpg(cv2.resize(hopper_bgr, (64, 64)), pickle.dumps(d, 4)))
+    with pytest.raises(FaceFileError, match=rf"^{tmp_path}/bad\.jpg: bad face metadata: {message}") as err:
+        load_face(path)
+    assert "\n" not in str(err.value)

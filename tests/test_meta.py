@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facelib.meta import (FaceFileError, FaceMeta, load_face, read_meta, save_face, write_meta, embed_meta,
-                          decode_face)
+from facelib.meta import (FaceFileError, FaceMeta, load_face, meta_from_bytes, read_meta, save_face, write_meta,
+                          embed_meta, decode_face)
 
 
 def _meta(rng: np.random.Generator, mask: bool = False) -> FaceMeta:
@@ -136,3 +136,65 @@ def test_corrupt_json_in_jpeg(tmp_path):
     broken = data[:start] + b"x" + data[start + 1:]
     with pytest.raises(FaceFileError, match="face.jpg: corrupt face metadata"):
         decode_face(broken, "face.jpg")
+
+
+def _png_with_chunk(body: bytes) -> bytes:
+    """An 8x8 PNG face whose metadata chunk holds `body` after its keyword."""
+    import struct
+    import zlib
+    png = cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()
+    kind = b"iTXt" + b"SAEHDBW-META\0" + body
+    chunk = struct.pack(">I", len(kind) - 4) + kind + struct.pack(">I", zlib.crc32(kind))
+    return png[:33] + chunk + png[33:]
+
+
+def test_malformed_metadata_chunks_are_one_line_errors():
+    # Regression (issue 25): an iTXt chunk without separators or with an empty body raised IndexError/ValueError.
+    import zlib
+    cases = {b"": "no compression flag", b"\1\0no separators here": "separators are missing",
+             b"\1\0\0\0" + zlib.compress(b""): "empty face metadata", b"\0\0\0\0[1, 2]": "expected a dictionary",
+             b"\0\0\0\0" + b"[" * 100000 + b"]" * 100000: "corrupt face metadata",
+             b"\1\0\0\0" + zlib.compress(b"{}")[:-6]: "truncated compressed"}
+    for body, message in cases.items():
+        with pytest.raises(FaceFileError, match=f"^face.png: .*{message}") as err:
+            decode_face(_png_with_chunk(body), "face.png")
+        assert "\n" not in str(err.value)
+
+
+def test_metadata_inflating_past_16_mb_is_refused_without_inflating_it():
+    # Regression (issue 25): a 1.1 MB face whose metadata chunk inflated to 1 GiB took 2.2 GB of memory.
+    import resource
+    import zlib
+    packer = zlib.compressobj(9)
+    bomb = packer.compress(b" " * (64 << 20)) + packer.flush()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(FaceFileError, match="face.png: face metadata of more than 16 MB; refused"):
+        decode_face(_png_with_chunk(b"\1\0\0\0" + bomb), "face.png")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 48 * 1024  # (kB) not 64 MB more
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("landmarks", [[1.0, 2.0]] * 5, "landmarks: 5 points, expected 68"),
+    ("source_landmarks", "x", "source_landmarks: str 'x'"),
+    ("landmarks", [["1", "1"]] * 68, "landmarks: holds str '1', not numbers"),
+    ("image_to_face_mat", [[1, 0, 0]], "image_to_face_mat: shape \\(1, 3\\)"),
+    ("eyebrows_expand_mod", 1e9, "eyebrows_expand_mod: 1e\\+09 is outside"),
+    ("xseg_polys", [{"type": 7, "pts": [[1, 1]]}], "xseg_polys\\[0\\]: type 7"),
+    ("xseg_mask", {"png": "%%%"}, "xseg_mask: not base64"),
+    ("xseg_mask", {"png": "aGVsbG8="}, "xseg_mask: not a readable image"),
+    ("version", "one", "version: str 'one'"),
+])
+def test_from_dict_checks_every_stored_value(field, value, message):
+    from facelib.meta import BadMetaField
+    with pytest.raises(BadMetaField, match=f"^{message}"):
+        FaceMeta.from_dict({"face_type": "full_face", "landmarks": [[1.0, 2.0]] * 68, field: value})
+
+
+def test_a_face_declaring_more_pixels_than_any_face_is_refused_with_its_metadata():
+    import struct
+    meta = FaceMeta(landmarks=np.zeros((68, 2)))
+    data = bytearray(embed_meta(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes(), meta))
+    data[16:24] = struct.pack(">II", 60000, 60000)  # IHDR width, height
+    data[29:33] = struct.pack(">I", __import__("zlib").crc32(bytes(data[12:29])))
+    with pytest.raises(FaceFileError, match="face.png: the image declares 60000x60000 pixels"):
+        meta_from_bytes(bytes(data), "face.png")
