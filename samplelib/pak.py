@@ -7,9 +7,12 @@ table) is also readable, through `facelib.legacy`'s allow-list unpickler.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import struct
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from tqdm import tqdm
 
 from core import interact
 from core.errors import UserError
-from core.fsio import atomic_open, atomic_write_bytes, list_images, safe_join
+from core.fsio import atomic_open, fsync_dir, list_images, safe_join
 from facelib import legacy
 from facelib.meta import FaceFileError, FaceMeta, decode_face, load_face, meta_from_bytes
 
@@ -57,12 +60,18 @@ def has_pak(folder: str | os.PathLike) -> bool:
 
 
 def _check_name(pak: Path, name: str, person: str | None) -> None:
-    """Refuse entry names that are not plain file names, or that would land outside the folder."""
+    """Refuse entry names that are not plain file names, that would land outside the folder, that start with a
+    dot (hidden files, and the temporary files of atomic writes) or that are the pak's own name, in any case
+    (unpacking `faceset.pak` would overwrite the pack while it is being read)."""
     for part in (name, person):
         if part is None:
             continue
         if not isinstance(part, str) or not part or "/" in part or "\\" in part or part in (".", "..") or "\0" in part:
             raise PakError(f"{pak}: unsafe entry name {part!r}; refusing to use this pack")
+        if part.startswith("."):
+            raise PakError(f"{pak}: unsafe entry name {part!r} (a hidden file name); refusing to use this pack")
+        if part.lower() in (PAK_NAME, pak.name.lower()):
+            raise PakError(f"{pak}: unsafe entry name {part!r} (the pack's own name); refusing to use this pack")
     try:
         safe_join(pak.parent, f"{person}/{name}" if person else name)
     except ValueError as err:
@@ -133,11 +142,20 @@ class PackedFaceset:
         except KeyError:
             raise PakError(f"{self.path}: no entry named {name!r}") from None
         with open(self.path, "rb") as f:
-            f.seek(e.start)
-            data = f.read(e.end - e.start)
+            return self._read_entry(f, e)
+
+    def _read_entry(self, f, e: PakEntry) -> bytes:
+        f.seek(e.start)
+        data = f.read(e.end - e.start)
         if len(data) != e.end - e.start or (e.crc32 is not None and zlib.crc32(data) != e.crc32):
-            raise PakError(f"{self.path}: entry {name!r} is corrupt")
+            raise PakError(f"{self.path}: entry {e.relpath!r} is corrupt")
         return data
+
+    def iter_entries(self) -> Iterator[tuple[PakEntry, bytes]]:
+        """(entry, its bytes) in pack order, all read through one open file (checked against its CRC)."""
+        with open(self.path, "rb") as f:
+            for e in self.entries:
+                yield e, self._read_entry(f, e)
 
     def read_meta(self, name: str) -> FaceMeta | None:
         return meta_from_bytes(self.read_bytes(name), f"{self.path}:{name}")
@@ -146,11 +164,16 @@ class PackedFaceset:
         return decode_face(self.read_bytes(name), f"{self.path}:{name}")
 
 
+def _visible_faces(folder: Path) -> list[Path]:
+    """Face files of `folder`, leaving out hidden ones (macOS `._name.jpg` companions, temporary files)."""
+    return [p for p in list_images(folder, FACE_EXTS) if not p.name.startswith(".")]
+
+
 def _collect(folder: Path, persons: bool) -> list[tuple[str | None, Path]]:
-    files: list[tuple[str | None, Path]] = [(None, p) for p in list_images(folder, FACE_EXTS)]
+    files: list[tuple[str | None, Path]] = [(None, p) for p in _visible_faces(folder)]
     if persons:
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            files += [(sub.name, p) for p in list_images(sub, FACE_EXTS)]
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            files += [(sub.name, p) for p in _visible_faces(sub)]
     return files
 
 
@@ -170,7 +193,7 @@ def pack_faceset(folder: str | os.PathLike, *, persons: bool | None = None, dele
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: folder not found")
-    subdirs = [p for p in folder.iterdir() if p.is_dir() and list_images(p, FACE_EXTS)]
+    subdirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and _visible_faces(p)]
     if persons is None:
         persons = bool(subdirs) and interact.input_bool(
             f"{len(subdirs)} sub-folders found, pack them as a person faceset?", True,
@@ -219,17 +242,63 @@ def pack_faceset(folder: str | os.PathLike, *, persons: bool | None = None, dele
 
 
 def unpack_faceset(folder: str | os.PathLike, *, delete_pak: bool = True) -> int:
-    """Write every entry of `folder/faceset.pak` back as a file (refusing names that escape); returns the count."""
+    """Write every entry of `folder/faceset.pak` back as a file; returns the count.
+
+    Unsafe names are refused before anything is written (see `_check_name`). The entries are read through one
+    open file into a hidden temporary folder beside them, then moved into place (files of the same name are
+    replaced); any error on the way leaves the pak and the folder as they were.
+    """
     folder = Path(folder)
     pak = PackedFaceset(pak_path(folder))
-    for e in pak.entries:  # validate every target before writing anything
-        safe_join(folder, e.relpath)
-    for e in tqdm(pak.entries, desc="Unpacking", ascii=True):
-        atomic_write_bytes(safe_join(folder, e.relpath), pak.read_bytes(e.relpath))
+    targets = [safe_join(folder, e.relpath) for e in pak.entries]  # validate every target before writing anything
+    in_the_way = next((t for t in targets if t.is_dir() or t == pak.path.resolve()), None)
+    if in_the_way is not None:
+        raise PakError(f"{pak.path}: cannot unpack {in_the_way.name!r}: a folder of that name is in the way")
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder))
+    try:
+        for e, data in tqdm(pak.iter_entries(), total=len(pak), desc="Unpacking", ascii=True):
+            staged = staging / "new" / e.relpath
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            with open(staged, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        _move_into_place(staging, [e.relpath for e in pak.entries], folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    fsync_dir(folder)
     interact.log_info(f"Unpacked {len(pak)} faces into {folder}")
     if delete_pak:
         pak.path.unlink()
     return len(pak)
+
+
+def _move_into_place(staging: Path, relpaths: list[str], folder: Path) -> None:
+    """Move `staging/new/<rel>` to `folder/<rel>`, keeping replaced files in `staging/old` until all are moved;
+    on an error everything moved is put back."""
+    done: list[tuple[str, bool, bool]] = []  # (relpath, a file was replaced, its person folder was made)
+    try:
+        for rel in relpaths:
+            target = folder / rel
+            made_dir = not target.parent.exists()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            replaced = target.exists()
+            if replaced:
+                (staging / "old" / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, staging / "old" / rel)
+            done.append((rel, replaced, made_dir))
+            os.replace(staging / "new" / rel, target)
+    except BaseException:
+        for rel, replaced, made_dir in reversed(done):
+            target = folder / rel
+            with contextlib.suppress(OSError):
+                if target.exists() and not (staging / "new" / rel).exists():
+                    os.replace(target, staging / "new" / rel)
+                if replaced:
+                    os.replace(staging / "old" / rel, target)
+                if made_dir:
+                    target.parent.rmdir()
+        raise
 
 
 def iter_faces(folder: str | os.PathLike, *,

@@ -78,7 +78,11 @@ def _craft_pak(path, names_and_data, person=None):
 
 
 @pytest.mark.parametrize("name,person", [("../escape.jpg", None), ("/tmp/abs.jpg", None), ("ok.jpg", ".."),
-                                         ("sub/../../x.jpg", None), ("..", None)])
+                                         ("sub/../../x.jpg", None), ("..", None),
+                                         # issue 25: the pack's own name (in any case) would overwrite it while it
+                                         # is read; dot names are hidden files (and our temporary files)
+                                         ("faceset.pak", None), ("FaceSet.PAK", None), (".hidden.jpg", None),
+                                         ("ok.jpg", ".git"), ("ok.jpg", "FACESET.pak")])
 def test_crafted_escaping_names_are_refused(tmp_path, name, person):
     folder = tmp_path / "aligned"
     folder.mkdir()
