@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -97,15 +98,33 @@ def safe_join(base: str | os.PathLike, name: str) -> Path:
     return target
 
 
+class _NonFinite(ValueError):
+    """A JSON number spelled NaN, Infinity or too large for a float."""
+
+
+def _not_finite(word: str):
+    raise _NonFinite(word)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
 def read_json_object(path: str | os.PathLike, what: str) -> dict:
-    """Read a JSON object from `path`; a missing, unreadable or non-object file is a `UserError` naming it."""
+    """Read a JSON object from `path` (a UTF-8 byte-order mark, as Windows Notepad writes, is fine); a missing,
+    unreadable or non-object file is a `UserError` naming it."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"), parse_constant=_not_finite, parse_float=_finite_float)
+    except _NonFinite as err:
+        raise UserError(f"{path}: the {what} holds {err}, not a finite number") from None
     except FileNotFoundError:
         raise UserError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: damaged or not a JSON {what} ({err})") from None
+    except (OSError, ValueError, RecursionError) as err:  # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
+        raise UserError(f"{path}: damaged or not a JSON {what} ({' '.join(str(err).split())[:160]})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: the {what} must hold a JSON object")
     return data

@@ -37,8 +37,8 @@ from facelib.face_type import FaceType
 from models import dfl_import
 from models import options as opt
 from models.files import (STATE_FORMAT, ModelFiles, SaveFailed, copy_model, fsync_tree, list_models,  # noqa: F401
-                          other_class_models, others_hint, publish_generation, read_model_data, rename_model,
-                          write_failure)
+                          other_class_models, others_hint, publish_generation, read_model_data, read_saved_model_data,
+                          rename_model, write_failure)
 from models import preview as pv
 
 MAX_BACKUPS = 15
@@ -117,9 +117,10 @@ def select_model_name(folder: Path, model_class: str, force_name: str | None = N
     while True:
         names = list_models(folder, model_class)
         if not names:
-            if silent_start:
-                interact.log_info(f"Silent start: no saved {model_class} model, creating the new model 'new'"
-                                  f"{others_hint(folder, model_class, 'beside')}.")
+            if silent_start or not interact.is_interactive():   # nobody to ask: say which model is made
+                interact.log_info(f"{'Silent start: no' if silent_start else 'No'} saved {model_class} model in "
+                                  f"{folder}{others_hint(folder, model_class, 'beside')}: creating the new model "
+                                  f"'new' ({model_class} files new_{model_class}_*).")
                 return "new"
             name = _typed_name(interact.input_str("No saved models found. Enter a name of a new model", "new",
                                                   lowercase=False, help_message="A new model is created with this name."))
@@ -345,7 +346,7 @@ class ModelBase:
             config_options = {}  # loading for the merger: never ask, use what was saved
         result = opt.resolve_options(specs, saved=saved, preset=preset, folder_defaults=folder_defaults,
                                      config=config_options, first_run=self.first_run, ask_override=ask_override,
-                                     env=self.option_env())
+                                     env=self.option_env(), saved_source=str(self.files.data))
         return self.finalize_options(result.values)
 
     # ------------------------------------------------------------------ devices
@@ -360,16 +361,16 @@ class ModelBase:
     # ------------------------------------------------------------------ load
 
     def _read_data(self) -> dict:
-        data = read_model_data(self.files.data)
+        data = read_saved_model_data(self.files.data)
         cls = data.get("model_class")
         if cls != self.MODEL_NAME:
             raise UserError(f"{self.files.data}: this is a {cls} model folder entry, not {self.MODEL_NAME}; "
                             f"use --model {cls}")
-        if int(data.get("format", 0)) > STATE_FORMAT:
-            raise UserError(f"{self.files.data}: saved by a newer version of this toolkit")
         for key in ("iter", "options", "generation"):
             if key not in data:
                 raise UserError(f"{self.files.data}: damaged model file (no {key!r})")
+        if data.get("format", 0) > STATE_FORMAT:
+            raise UserError(f"{self.files.data}: saved by a newer version of this toolkit")
         return data
 
     def _generation_dir(self) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 
 from core import interact
 from core.errors import UserError
-from facelib.legacy import restricted_loads
+from facelib.legacy import MAX_BUILT_BYTES, restricted_loads
 from models.files import STATE_FORMAT, ModelFiles, list_models, publish_generation, write_failure
 
 DATA_SUFFIX = "data.dat"
@@ -76,10 +76,19 @@ def _read_pickle(path: Path) -> object:
         data = path.read_bytes()
     except OSError as err:
         raise UserError(f"{path}: cannot read the DeepFaceLab model file ({err.strerror or err})") from None
-    try:
-        return restricted_loads(data)
+    try:  # weights come as their own bytes; beyond those, only the usual metadata allowance is built
+        return restricted_loads(data, MAX_BUILT_BYTES + 2 * len(data))
     except UserError as err:
         raise UserError(f"{path}: {err}") from None
+
+
+def _iteration(data: dict, source: Path) -> int:
+    """DFL's iteration counter; anything but a non-negative whole number is a `UserError` naming the file."""
+    value = data.get("iter", 0)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2 ** 53:
+        raise UserError(f"{source}: not a DeepFaceLab model data file (its iter is {str(value)[:40]!r}, expected a "
+                        f"non-negative whole number)")
+    return int(value)
 
 
 def _weights(path: Path) -> dict[str, np.ndarray]:
@@ -143,10 +152,23 @@ def _options(raw: dict) -> dict:
     return {k: v for k, v in plain.items() if isinstance(v, (bool, int, float, str))}
 
 
+def _plain_rows(raw, columns: int) -> bool:
+    """A list of rows of `columns` numbers (checked before numpy would expand lists a pickle may share)."""
+    number = (int, float, np.integer, np.floating)
+    return isinstance(raw, np.ndarray) or (isinstance(raw, (list, tuple)) and all(
+        isinstance(row, (list, tuple, np.ndarray)) and len(row) == columns and all(isinstance(v, number) for v in row)
+        for row in raw))
+
+
 def _loss_history(data: dict, columns: int, source: Path) -> np.ndarray:
     try:
         raw = data.get("loss_history")
-        return np.asarray([] if raw is None else raw, np.float32).reshape(-1, columns)
+        if raw is not None and not _plain_rows(raw, columns):
+            raise ValueError("not rows of numbers")
+        history = np.asarray([] if raw is None else raw, np.float32).reshape(-1, columns)
+        if not np.isfinite(history).all():
+            raise ValueError("non-finite losses")
+        return history
     except (TypeError, ValueError):
         interact.log_warn(f"{source}: unreadable loss history; it starts empty")
         return np.zeros((0, columns), np.float32)
@@ -160,10 +182,11 @@ def read_dfl_xseg(folder: Path) -> DflModel:
     data = _read_pickle(data_path) if data_path.exists() else {}
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise UserError(f"{data_path}: not a DeepFaceLab model data file")
+    iteration = _iteration(data, data_path)
     options = {k: v for k, v in _options(data.get("options", {})).items() if k in XSEG_OPTIONS}
     options = {"face_type": "wf", **options, "resolution": 256, "base_ch": 32}
     weights = {XSEG: _weights(folder / XSEG_WEIGHTS)}
-    return DflModel(XSEG, XSEG, int(data.get("iter", 0)), options, _loss_history(data, 1, data_path), weights,
+    return DflModel(XSEG, XSEG, iteration, options, _loss_history(data, 1, data_path), weights,
                     _optimizer(folder / XSEG_OPTIMIZER, weights))
 
 
@@ -175,6 +198,7 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
     data = _read_pickle(data_path)
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise UserError(f"{data_path}: not a DeepFaceLab model data file")
+    iteration = _iteration(data, data_path)
     options = _options(data.get("options", {}))
     if model_class == "AMP":
         layout = "AMP"
@@ -194,7 +218,7 @@ def read_dfl_model(folder: Path, name: str, model_class: str) -> DflModel:
     optimized = {net: weights[net] for net in OPTIMIZED.get(layout, weights)}
     optimizer = _optimizer(Path(folder) / f"{prefix}{OPTIMIZER}.npy", optimized)
     extra_weights, extra_optimizers = _discriminators(Path(folder), prefix, options)
-    return DflModel(name, model_class, int(data.get("iter", 0)), options, _loss_history(data, 2, data_path),
+    return DflModel(name, model_class, iteration, options, _loss_history(data, 2, data_path),
                     {**weights, **extra_weights}, optimizer, extra_optimizers)
 
 

@@ -135,7 +135,7 @@ def publish_generation(staged: Path, weights: Path, data_path: Path, data: dict)
 def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
     """Make model `dst` a copy of the last save of `src` (its data file and weights; not its previews, history or
     backups); returns the copied iteration. The data file comes last, so an interrupted copy leaves no model."""
-    data = read_model_data(src.data)
+    data = read_saved_model_data(src.data)
     generation = int(data.get("generation", 0))
     if not src.weights(generation).is_dir():
         raise UserError(f"{src.weights(generation)}: the weights of {src.full_name} are missing")
@@ -154,6 +154,22 @@ def copy_model(src: ModelFiles, dst: ModelFiles) -> int:
 
 def read_model_data(path: Path) -> dict:
     return fsio.read_json_object(path, "model data file")
+
+
+_DATA_FIELDS = {"format": int, "iter": int, "generation": int, "training_seconds": (int, float), "options": dict}
+
+
+def read_saved_model_data(path: Path) -> dict:
+    """A saved model's data file with its counters and options checked: `iter: "abc"` is a `UserError` naming the
+    file and the field, not a traceback wherever the value is used."""
+    data = read_model_data(path)
+    for key, kind in _DATA_FIELDS.items():
+        value = data.get(key, {} if kind is dict else 0)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is not dict and not 0 <= value < 2 ** 53):
+            expected = "a dictionary" if kind is dict else "a non-negative " + ("whole " if kind is int else "") + \
+                "number"
+            raise UserError(f"{path}: damaged model file ({key} is {str(value)[:40]!r}, expected {expected})")
+    return data
 
 
 def fsync_tree(folder: Path) -> None:

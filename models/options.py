@@ -6,6 +6,7 @@ asked only when the model is created; the others again whenever the user opens t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -72,7 +73,7 @@ class OptionSpec:
                 raise ValueError(f"expected a whole number, got {raw!r}")
             try:
                 value = int(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"expected a whole number, got {raw!r}") from None
             return self._check_range(value)
         if self.kind == "float":
@@ -80,8 +81,10 @@ class OptionSpec:
                 raise ValueError(f"expected a number, got {raw!r}")
             try:
                 value = float(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"expected a number, got {raw!r}") from None
+            if not math.isfinite(value):
+                raise ValueError(f"expected a finite number, got {raw!r}")
             return self._check_range(value)
         if self.kind == "choice":
             if isinstance(raw, bool) and self.name == "lr_dropout":  # old DFL models stored a boolean
@@ -109,7 +112,11 @@ class OptionSpec:
         if self.kind == "int":
             return interact.input_int(self.prompt, int(default), self.valid_range, help_message=self.help)
         if self.kind == "float":
-            return interact.input_number(self.prompt, float(default), self.valid_range, help_message=self.help)
+            while True:
+                value = interact.input_number(self.prompt, float(default), self.valid_range, help_message=self.help)
+                if math.isfinite(value):
+                    return value
+                print(f"{value} is not a finite number.")
         if self.kind == "choice":
             return interact.input_str(self.prompt, str(default), list(self.choices or ()), help_message=self.help)
         while True:
@@ -144,11 +151,13 @@ class Resolution:
 def resolve_options(specs: Sequence[OptionSpec], *, saved: Mapping[str, Any] | None = None,
                     preset: Mapping[str, Any] | None = None, folder_defaults: Mapping[str, Any] | None = None,
                     config: Mapping[str, Any] | None = None, first_run: bool = True, ask_override: bool = False,
-                    env: OptionEnv = OptionEnv()) -> Resolution:
+                    env: OptionEnv = OptionEnv(), saved_source: str = "the model's data file") -> Resolution:
     """Decide every option's value, asking the user where DFL would.
 
     With `config` (a validated config-file dict) nothing is asked. A locked option of an existing model keeps
-    its saved value even if the config file says otherwise (a warning says so).
+    its saved value even if the config file says otherwise (a warning says so). A saved value that is not valid
+    falls back to the default, except for a locked option (the weights were built with it): that is a `UserError`
+    naming `saved_source`.
     """
     saved = dict(saved or {})
     values: Values = {}
@@ -157,7 +166,7 @@ def resolve_options(specs: Sequence[OptionSpec], *, saved: Mapping[str, Any] | N
         if not spec.available:
             continue
         if spec.name in saved and not first_run:
-            base, source = _coerce_saved(spec, saved[spec.name]), "saved"
+            base, source = _coerce_saved(spec, saved[spec.name], saved_source if spec.lock else None), "saved"
         elif preset and spec.name in preset:
             base, source = preset[spec.name], "preset"
         elif folder_defaults and spec.name in folder_defaults:
@@ -186,12 +195,16 @@ def resolve_options(specs: Sequence[OptionSpec], *, saved: Mapping[str, Any] | N
     return Resolution(values, sources)
 
 
-def _coerce_saved(spec: OptionSpec, raw: Any) -> Any:
-    """Saved/default-file values are trusted less than code: a bad one falls back to the default."""
+def _coerce_saved(spec: OptionSpec, raw: Any, locked_in: str | None = None) -> Any:
+    """Saved/default-file values are trusted less than code: a bad one falls back to the default, except an option
+    locked in a model (`locked_in`: its file), whose weights only fit the stored value: that is a `UserError`."""
     try:
         return spec.coerce(raw)
-    except ValueError:
-        interact.log_warn(f"Ignoring the stored value {raw!r} of option {spec.name}.")
+    except ValueError as err:
+        if locked_in is not None:
+            raise UserError(f"{locked_in}: the stored option {spec.name} {str(raw)[:40]!r} is not valid ({err}); "
+                            f"the model cannot be built without it. Restore the file from a backup") from None
+        interact.log_warn(f"Ignoring the stored value {str(raw)[:40]!r} of option {spec.name}.")
         return None
 
 
@@ -274,7 +287,7 @@ def parse_archi(text: str) -> str:
     """`liae-UD` -> `liae-ud`; letters after the dash are any of u, d, t, c, written in DFL's order."""
     archi, _, flags = text.strip().lower().partition("-")
     if archi not in ARCHI_TYPES:
-        raise ValueError(f"archi must start with df or liae, got {text!r}")
+        raise ValueError(f"unknown archi {text!r}: it must start with df or liae")
     if any(ch not in ARCHI_FLAGS for ch in flags) or len(set(flags)) != len(flags):
         raise ValueError(f"archi letters after '-' must be distinct letters from u, d, t, c; got {text!r}")
     flags = "".join(ch for ch in ARCHI_FLAGS if ch in flags)

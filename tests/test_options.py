@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -154,6 +155,31 @@ def test_config_file_accepts_dfl_spellings(tmp_path):
     values = opt.read_config_file(path, SPECS)
     assert values == {"face_type": "wf", "random_warp": False, "lr_dropout": "y", "masked_training": True,
                       "gan_power": 0.0, "archi": "df-ud"}
+
+
+def test_non_finite_numbers_are_refused_and_a_notepad_bom_is_fine(tmp_path, answers):
+    # Regression (issue 25): `gan_power: NaN` was accepted and saved; a config saved by Notepad (BOM) refused.
+    path = tmp_path / "options.json"
+    for text in ('{"gan_power": NaN}', '{"gan_power": Infinity}', '{"gan_power": 1e999}', '{"gan_power": "nan"}',
+                 '{"ae_dims": "inf"}'):
+        path.write_text(text)
+        with pytest.raises(UserError, match="options.json.*(finite|whole number)"):
+            opt.read_config_file(path, SPECS)
+    path.write_bytes(b"\xef\xbb\xbf" + b'{\r\n  "gan_power": 0.5,\r\n  "archi": "df"\r\n}\r\n')
+    assert opt.read_config_file(path, SPECS) == {"gan_power": 0.5, "archi": "df"}
+    queue, shown = answers
+    (gan,) = [s for s in SPECS if s.name == "gan_power"]
+    queue += ["nan"]  # typed at the prompt
+    assert math.isfinite(gan.prompt_value(0.0))
+
+
+def test_a_stored_locked_option_that_is_not_valid_stops_the_load(log_lines):
+    saved = opt.resolve_options(SPECS, first_run=True).values
+    with pytest.raises(UserError, match="data.json: the stored option archi 'xyz' is not valid .unknown archi"):
+        opt.resolve_options(SPECS, saved={**saved, "archi": "xyz"}, first_run=False, saved_source="data.json")
+    values = opt.resolve_options(SPECS, saved={**saved, "gan_power": float("nan")}, first_run=False).values
+    assert values["gan_power"] == 0.0  # not locked: the default, with a warning
+    assert any("Ignoring the stored value" in line and "gan_power" in line for line in log_lines)
 
 
 def test_gray_model_limits_color_transfer():
