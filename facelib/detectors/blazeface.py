@@ -106,8 +106,8 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, t
 
 def detections(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, input_size: float,
                min_score: float, nms_threshold: float, to_image) -> list[Detection]:
-    """The model's outputs as `Detection`s in image pixels (`to_image` maps points from normalised input
-    coordinates); only anchors scoring `min_score` or more are decoded."""
+    """The model's outputs as `Detection`s in image pixels (`to_image` maps points from the anchors' units, see
+    `decode`); only anchors scoring `min_score` or more are decoded."""
     logits = raw_scores.reshape(-1)
     keep = logits >= math.log(min_score / (1.0 - min_score))
     boxes, scores, keypoints = decode(raw_boxes.reshape(-1, 16)[keep], logits[keep], anchors[keep], input_size)
@@ -125,8 +125,8 @@ def model_input(bgr: np.ndarray) -> np.ndarray:
 
 class BlazeFaceDetector:
     """The default detector: fast, robust to roll and light; in one pass it finds faces from about 1/12 of the
-    frame's longer side upwards (~160 px in 1080p; the extractor searches tiles for smaller ones:
-    `base.detect_in_tiles`)."""
+    frame's longer side upwards (~160 px in 1080p; the extractor's `SmallFaceDetector` look finds the smaller
+    ones)."""
 
     name = "blazeface"
     input_size = INPUT_SIZE
