@@ -154,8 +154,11 @@ def save_faceset_metadata(args: argparse.Namespace) -> int:
 
 def _read_sidecar(sidecar: Path) -> dict:
     try:
-        return json.loads(sidecar.read_text(encoding="utf-8-sig"))["faces"]
-    except (ValueError, KeyError, TypeError) as err:
+        faces = json.loads(sidecar.read_text(encoding="utf-8-sig"))["faces"]
+        if not isinstance(faces, dict):
+            raise TypeError("'faces' is not a dictionary")
+        return faces
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise UserError(f"{sidecar}: corrupt metadata file ({err})") from None
 
 
@@ -178,6 +181,9 @@ def restore_faceset_metadata(args: argparse.Namespace) -> int:
     saved = _read_sidecar(sidecar)
     restored = 0
     for name, entry in tqdm(saved.items(), desc="Restoring metadata", ascii=True):
+        if Path(name).name != name or name in ("", ".", "..") or "\\" in name:  # a crafted sidecar: stay inside
+            interact.log_warn(f"Skipping {name!r}: not a file name in {sidecar.name}")
+            continue
         path = _find_edited(folder, name)
         if path is None:
             interact.log_warn(f"{name}: missing, skipped")

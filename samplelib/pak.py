@@ -122,8 +122,8 @@ class PackedFaceset:
             entries = [PakEntry(e["name"], e.get("person"), data_start + int(e["offset"]),
                                 data_start + int(e["offset"]) + int(e["size"]), e.get("crc32"))
                        for e in index["entries"]]
-        except (ValueError, KeyError, TypeError) as err:
-            raise PakError(f"{self.path}: corrupt index ({err})") from None
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as err:
+            raise PakError(f"{self.path}: corrupt index ({' '.join(str(err).split())[:120]})") from None
         for e in entries:
             if not data_start <= e.start <= e.end <= size:
                 raise PakError(f"{self.path}: entry {e.relpath!r} lies outside the file (truncated pack?)")

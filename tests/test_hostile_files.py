@@ -531,3 +531,26 @@ def test_import_dfl_model_refuses_bad_and_amplifying_data_files(tmp_path, corpus
                            "code_SAEHD_data.dat"])
     assert tree_hashes(folder) == before and not corpus.marker.exists()
     assert not list((tmp_path / "out").glob("*_data.json"))
+
+
+def test_restore_faceset_metadata_stays_inside_and_skips_bad_entries(corpus, tmp_path):
+    folder = tmp_path / "aligned"
+    folder.mkdir()
+    good = sorted(p for p in corpus.faces.iterdir() if p.name[0].isdigit())
+    shutil.copy2(good[0], folder / "a.jpg")
+    shutil.copy2(good[1], folder / "b.jpg")
+    outside = tmp_path / "outside.jpg"
+    shutil.copy2(good[2], outside)
+    entry = {"shape": [128, 128, 3], "meta": read_meta(good[0]).to_dict()}
+    sidecar = {"version": 1, "faces": {"../outside.jpg": entry, "a.jpg": {**entry, "shape": [10 ** 9, 1]},
+                                       "b.jpg": {**entry, "meta": {**entry["meta"], "landmarks": "hello"}}}}
+    (folder / "faceset_metadata.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(sidecar).encode())
+    before, outside_bytes = tree_hashes(folder), outside.read_bytes()
+    run = run_cli("util", "restore-faceset-metadata", "--input-dir", folder)
+    check(run, codes=(1,))
+    check_each_named(run, ["'../outside.jpg'", "a.jpg", "b.jpg"])
+    assert tree_hashes(folder) == before and outside.read_bytes() == outside_bytes
+    (folder / "faceset_metadata.json").write_text('{"faces": ' + "[" * 100000 + "]" * 100000 + "}")
+    run = run_cli("util", "restore-faceset-metadata", "--input-dir", folder)
+    check(run, codes=(1,))
+    assert "faceset_metadata.json: corrupt metadata file" in run.output

@@ -162,3 +162,12 @@ def test_iter_faces_skips_corrupt_and_plain_images(faceset_copy):
     assert "zz_broken.jpg" not in names and "zz_plain.png" not in names
     assert len(names) == len(faceset_copy.names())
     assert "zz_plain.png" in [n for n, _, _ in iter_faces(folder, with_meta_only=False)]
+
+
+def test_a_crafted_index_is_one_error(tmp_path):
+    for index in (b"[" * 100000 + b"]" * 100000, b'{"entries": [{"name": "a.jpg", "offset": 1e999, "size": 1}]}',
+                  b'{"entries": "x"}', b'{"entries": [{"name": 5, "offset": 0, "size": 0}]}'):
+        path = tmp_path / "faceset.pak"
+        path.write_bytes(pakmod.MAGIC + struct.pack("<IQ", 1, len(index)) + index)
+        with pytest.raises(PakError, match=r"faceset\.pak: (corrupt index|unsafe entry name)"):
+            PackedFaceset(path)
