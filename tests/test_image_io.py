@@ -58,6 +58,12 @@ def test_images_declaring_huge_sizes_are_refused_before_decoding(tmp_path):
         assert "\n" not in str(err.value) and err.value.reason.startswith("the image declares")
         with pytest.raises(ImageReadError):
             file_shape(tmp_path / name)
+    import struct
+    bmp = bytearray(cv2.imencode(".bmp", np.zeros((4, 4, 3), np.uint8))[1].tobytes())
+    for side in (10000, 50000):  # other formats through Pillow's header read (50000^2: Pillow's own bomb error)
+        bmp[18:26] = struct.pack("<ii", side, side)
+        with pytest.raises(ImageReadError, match=r"x\.bmp: the image declares .*megapixel limit; not decoded"):
+            decode_image(bytes(bmp), name="x.bmp")
     with pytest.raises(ImageReadError, match="cannot decode"):
         decode_image(png_declaring(8, 8))  # a header that fits, data that does not: no cv2.error escapes
     with pytest.raises(ImageReadError, match="megapixel limit"):

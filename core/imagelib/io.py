@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,7 @@ MAX_PIXELS = 1 << 26          # 67 megapixels (8192 x 8192): 8K video frames fit
 MAX_FACE_PIXELS = 1 << 24     # aligned faces and masks: 4096 x 4096
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
+_BEYOND = (1 << 31, 1 << 31)  # the size of an image Pillow calls a decompression bomb (over 179 megapixels)
 _HEAD_BYTES = 1 << 16         # a file's first bytes usually hold its header; JPEGs with big APPn segments need more
 
 
@@ -79,10 +81,12 @@ def _pillow_shape(data: memoryview) -> tuple[int, int] | None:
     except ImportError:  # a requirement; without it only PNG and JPEG sizes are known
         return None
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
+        with warnings.catch_warnings():  # (Pillow warns past 89 megapixels; the caller's limit decides)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
     except Image.DecompressionBombError:
-        return 1 << 31, 1 << 31  # Pillow refuses even to say: far beyond any limit here
+        return _BEYOND  # Pillow refuses even to say: far beyond any limit here
     except Exception:  # noqa: BLE001 - any parse failure of a foreign format means "size unknown"
         return None
     return height, width
@@ -113,6 +117,9 @@ def check_declared_size(data, name: str | Path = "<bytes>", max_pixels: int = MA
     shape = declared_shape(data)
     if shape is None:
         raise ImageReadError(name, "not a readable image (no image header)")
+    if shape == _BEYOND:
+        raise ImageReadError(name, f"the image declares more than 179 megapixels, more than the "
+                                   f"{max_pixels / 1e6:.0f}-megapixel limit; not decoded")
     height, width = shape
     if height <= 0 or width <= 0:
         raise ImageReadError(name, f"the image declares a size of {width}x{height} pixels")
