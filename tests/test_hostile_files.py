@@ -229,6 +229,8 @@ def check_each_named(run: Run, names: list[str]) -> None:
     """Every file of `names` is reported on a line of its own that says what is wrong with it."""
     missing = [n for n in names if not lines_naming(run.output, n)]
     assert not missing, f"not reported: {missing}\n{run.output[-4000:]}"
+    twice = [line for n in names for line in lines_naming(run.output, n) if line.count(n) > 1]
+    assert not twice, twice  # (resize-to-grayscale used to print the path twice)
 
 
 # --------------------------------------------------------------------------------------- faceset commands ---
