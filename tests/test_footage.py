@@ -83,9 +83,7 @@ def model_with_xseg(footage_model, footage_xseg, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason="faces of 40 px: waiting for issue 29's small-face detection in facelib/detectors", strict=False))
-    if n == "small_faces" else n for n in CORPUS])
+@pytest.mark.parametrize("name", CORPUS)
 def test_every_stage_passes_the_clip(name, footage_shot, footage_xseg, model_with_xseg, tmp_path):
     from core.ffmpeg import probe
     shot = footage_shot(name).copy_to(tmp_path / "shot")
@@ -100,11 +98,10 @@ def test_every_stage_passes_the_clip(name, footage_shot, footage_xseg, model_wit
     assert run_cli("util", "pack-faceset", "--input-dir", shot.aligned) == 0
     assert sum(len(v) for v in aligned_faces(shot.aligned).values()) == faces, sort
 
-    out = tmp_path / "merged"
-    temporal = ["--smooth-mask", "3", "--stabilize-gamma", "--motion-blur-power", "40"] if CORPUS.index(name) % 2 \
-        else []
-    assert run_cli(*merge_args(shot, model_with_xseg, out, "--mask-mode", "XSeg-dst", "--workers", "1",
-                               *temporal)) == 0
+    out = tmp_path / "merged"   # every other clip: the temporal passes, or the XSeg masks
+    extra = (["--smooth-mask", "3", "--stabilize-gamma", "--motion-blur-power", "40"] if CORPUS.index(name) % 2
+             else ["--mask-mode", "XSeg-dst"])
+    assert run_cli(*merge_args(shot, model_with_xseg, out, "--workers", "1", *extra)) == 0
     assert sorted(p.name for p in out.glob("*.png")) == [p.name for p in frames]
     for path in frames:
         src, dst = cv2.imread(str(path)), cv2.imread(str(out / path.name))
@@ -305,8 +302,9 @@ def test_the_interactive_merger_shows_both_faces_swapped(footage_shot, footage_m
 
 @pytest.mark.slow
 def test_bw_output_modes_with_two_people(footage_shot, footage_model, tiny_workspace, tmp_path):
-    """--bw-output gray, luma, precomputed (both passes) and colorize on the two-shot: both faces swapped in every
-    frame; gray frames are gray, the others keep their colour away from the faces."""
+    """--bw-output gray, precomputed (both passes) and colorize on the two-shot (luma, the default, is the corpus
+    test's): both faces swapped in every frame; gray frames are gray, the others keep their colour away from
+    the faces."""
     from tests.fixtures_training import training_test_settings
     shot = footage_shot("two_shot").copy_to(tmp_path / "shot")
     model = tmp_path / "model"
@@ -317,7 +315,7 @@ def test_bw_output_modes_with_two_people(footage_shot, footage_model, tiny_works
         assert run_cli("train", "--model", "Colorizer", "--training-data-src-dir", tiny_workspace.src_aligned,
                        "--model-dir", model, "--config-file", options, "--no-preview") == 0
     frames = shot.frame_paths()
-    for mode in ("gray", "luma", "precomputed", "colorize"):
+    for mode in ("gray", "precomputed", "colorize"):
         out = tmp_path / mode
         args = merge_args(shot, model, out, "--bw-output", mode, "--workers", "1")
         assert run_cli(*args) == 0, mode
