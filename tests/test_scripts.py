@@ -308,7 +308,8 @@ def test_setenv_sh_defaults_and_overrides(tmp_path: Path):
     setenv = ROOT / "scripts_linux" / "setenv.sh"
     out = bash(f'source "{setenv}"; echo "$DFL_ROOT|$WORKSPACE|$DFL_ROOT_SAEHDBW"', env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"{ROOT}|{ROOT / 'workspace'}|{ROOT}"
+    from core.workspace import current_workspace      # workspace/, or the one `workspace new` made current here
+    assert out.stdout.strip() == f"{ROOT}|{current_workspace(ROOT)}|{ROOT}"
     out = bash(f'source "{setenv}"; echo "$WORKSPACE"; "$PYTHON_EXECUTABLE" -c "import sys; print(sys.version_info[0])"',
                {**env, "WORKSPACE": str(tmp_path)})
     assert out.stdout.split() == [str(tmp_path), "3"], out.stderr
@@ -450,12 +451,20 @@ def test_readme_amp_options_match_the_option_specs():
 
 
 def test_readme_merge_settings_match_merger_config():
-    from merger.config import FIELDS, MergerConfig
+    from merger.config import FIELDS, MergerConfig, edge_defaults
     rows = table_rows(readme_section("### Merge options"))
     defaults = MergerConfig()
     assert set(rows) == {f.name for f in FIELDS}
     for field_spec in FIELDS:
-        assert rows[field_spec.name][0].split()[0] == shown(getattr(defaults, field_spec.name)), field_spec.name
+        cell = rows[field_spec.name][0]
+        if field_spec.name in edge_defaults(100):   # "resolution / 25 (DFL: 0)": scaled with the model resolution
+            formula = cell.split("(")[0].strip()
+            for resolution in (96, 128, 256):
+                assert round(eval(formula, {"resolution": resolution})) == \
+                    edge_defaults(resolution)[field_spec.name], f"{field_spec.name} at {resolution}: {cell}"
+            assert f"DFL: {shown(getattr(defaults, field_spec.name))}" in cell
+            continue
+        assert cell.split()[0] == shown(getattr(defaults, field_spec.name)), field_spec.name
         if field_spec.choices:
             for choice in field_spec.choices:
                 if "XSeg" not in choice:
