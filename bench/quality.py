@@ -287,8 +287,10 @@ FACE_TYPES = {"h": "half_face", "mf": "mid_full_face", "f": "full_face", "wf": "
 
 
 def run_config(data: Data, model: str, label: str, options: dict, budgets: list[float],
-               merge_flags: list[str], recognizer: Recognizer, src_person: np.ndarray) -> list[dict]:
-    """Train `model` with `options` up to each cumulative budget (minutes), merge and measure at each."""
+               merge_flags: list[str], recognizer: Recognizer, src_person: np.ndarray,
+               iterations: bool = False) -> list[dict]:
+    """Train `model` with `options` up to each cumulative budget (minutes, or iterations when `iterations`),
+    merge and measure at each."""
     from mainscripts.demo import run_command, train_for_minutes
     from models.registry import model_class
     gray = getattr(model_class(model), "CHANNELS", 3) == 1
@@ -305,7 +307,9 @@ def run_config(data: Data, model: str, label: str, options: dict, budgets: list[
     rows, spent = [], 0.0
     for budget in budgets:
         started = time.monotonic()
-        trained = train_for_minutes(ws, model, budget - spent, src, dst, config_file)
+        if iterations:  # train to the iteration, however long it takes
+            atomic_write_text(config_file, json.dumps({**options, "target_iter": int(budget)}, indent=2) + "\n")
+        trained = train_for_minutes(ws, model, 24 * 60.0 if iterations else budget - spent, src, dst, config_file)
         spent = budget
         merged, masks = ws.root / f"merged_{budget:g}", ws.root / f"merged_{budget:g}_mask"
         for folder in (merged, masks):
@@ -315,8 +319,8 @@ def run_config(data: Data, model: str, label: str, options: dict, budgets: list[
                      "--output-mask-dir", str(masks), "--aligned-dir", str(data.dst_aligned),
                      "--model-dir", str(ws.model), "--model", model, "--no-interactive", "--force",
                      *bw, *merge_flags, *NO_FILTER])
-        row = {"config": label, "model": model, "minutes": budget, "iterations": trained["iterations"],
-               "train_and_merge_s": round(time.monotonic() - started, 1)}
+        row = {"config": label, "model": model, "minutes": None if iterations else budget,
+               "iterations": trained["iterations"], "train_and_merge_s": round(time.monotonic() - started, 1)}
         row.update(measure(data.dst_frames, data.dst_aligned, merged, masks, src_person, recognizer))
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -331,13 +335,14 @@ def plot_curve(rows: list[dict], out: Path) -> Path:
     fig, (ax_id, ax_sharp) = plt.subplots(1, 2, figsize=(10, 4))
     for label in dict.fromkeys(r["config"] for r in rows):
         mine = [r for r in rows if r["config"] == label]
-        minutes = [r["minutes"] for r in mine]
+        minutes = [r["minutes"] if r["minutes"] is not None else r["iterations"] for r in mine]
         ax_id.plot(minutes, [r["dist_src"] for r in mine], marker="o", label=label)
         ax_sharp.plot(minutes, [r["sharpness"] for r in mine], marker="o", label=label)
     ax_id.axhline(SAME_PERSON, color="gray", linestyle="--", linewidth=1)
-    ax_id.set(xlabel="training minutes", ylabel="distance to the src person (lower is better)",
+    unit = "training minutes" if rows[0]["minutes"] is not None else "iterations"
+    ax_id.set(xlabel=unit, ylabel="distance to the src person (lower is better)",
               title="Identity (below the line: recognized as src)")
-    ax_sharp.set(xlabel="training minutes", ylabel="Laplacian variance, merged / dst",
+    ax_sharp.set(xlabel=unit, ylabel="Laplacian variance, merged / dst",
                  title="Sharpness (1.0 = as sharp as the dst frame)")
     for ax in (ax_id, ax_sharp):
         ax.grid(alpha=0.3)
@@ -357,6 +362,9 @@ def main() -> int:
     p.add_argument("--curve", action="store_true", help=f"Measure at {', '.join(f'{m:g}' for m in CURVE_MINUTES)} "
                                                         "minutes of one run each and plot quality_curve.png.")
     p.add_argument("--curve-minutes", help="Budgets of --curve instead of the default, e.g. 1,2.")
+    p.add_argument("--iterations", help="Budgets in iterations instead of minutes, e.g. 1000 or 500,1000,2000: "
+                                        "configs compared at equal iterations whatever else the machine runs "
+                                        "(bench/train.py gives each config's time per iteration).")
     p.add_argument("--src", type=Path, help="Your aligned src faces (default: the built-in pair).")
     p.add_argument("--dst", type=Path, help="Your dst frames, with their aligned faces in DST/aligned.")
     p.add_argument("--merge-flags", default="--mask-mode dst --erode-mask-modifier 10 --blur-mask-modifier 60 "
@@ -383,13 +391,16 @@ def main() -> int:
         root.mkdir(parents=True, exist_ok=True)
         data = (Data(args.src, args.dst, args.dst / "aligned", root) if args.src else builtin_data(root))
         src_person = person_descriptor(recognizer, data.src_aligned)
-        budgets = ([float(x) for x in args.curve_minutes.split(",")] if args.curve_minutes else
-                   list(CURVE_MINUTES)) if args.curve else [args.minutes]
+        if args.iterations:
+            budgets = [float(x) for x in args.iterations.split(",")]
+        else:
+            budgets = ([float(x) for x in args.curve_minutes.split(",")] if args.curve_minutes else
+                       list(CURVE_MINUTES)) if args.curve else [args.minutes]
         rows = []
         for name in [c.strip() for c in args.config.split(",") if c.strip()]:
             label = Path(name).stem if name.endswith(".json") else name
             rows += run_config(data, args.model, label, train_options(name), budgets, args.merge_flags.split(),
-                               recognizer, src_person)
+                               recognizer, src_person, iterations=bool(args.iterations))
         atomic_write_text(args.out, json.dumps(rows, indent=2) + "\n")
         if args.curve:
             print(json.dumps({"plot": str(plot_curve(rows, args.plot))}))
