@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from core.imagelib.text import put_outlined_text
+from core.window import dispatch_mouse, normalize_key, opened, require_window, was_closed
 from facelib import landmarks as L
 from facelib import mean_face
 from facelib.extractor import FoundFace
@@ -254,55 +255,36 @@ class ManualState:
 
 def on_cv2_mouse(state: ManualState, event: int, x: int, y: int, flags: int) -> None:
     """Translate an OpenCV mouse callback into state events."""
-    if event == cv2.EVENT_MOUSEMOVE:
-        state.on_mouse_move(x, y)
-    elif event == cv2.EVENT_LBUTTONDOWN:
-        state.on_left_click(x, y)
-    elif event == cv2.EVENT_RBUTTONDOWN:
-        state.on_right_click(x, y)
-    elif event == cv2.EVENT_MOUSEWHEEL:
-        state.on_wheel(wheel_delta(flags) > 0)
+    dispatch_mouse({"move": lambda m: state.on_mouse_move(m.x, m.y),
+                    "left_down": lambda m: state.on_left_click(m.x, m.y),
+                    "right_down": lambda m: state.on_right_click(m.x, m.y),
+                    "wheel": lambda m: state.on_wheel(m.wheel_up)}, event, x, y, flags)
 
 
-def wheel_delta(flags: int) -> int:
-    """The signed wheel step packed in the high 16 bits of OpenCV's mouse flags."""
-    delta = (int(flags) >> 16) & 0xFFFF
-    return delta - 0x10000 if delta >= 0x8000 else delta
-
-
-KEY_NAMES = {13: "enter", 10: "enter", 32: "space"}
+def key_name(code: int) -> str | None:
+    """A `waitKey` code as the key `ManualState.on_key` takes; None for Shift with a symbol (Shift+, is not ,)."""
+    pressed = normalize_key(code)
+    if pressed is None or (pressed[1] and not pressed[0].isalpha()):
+        return None
+    return pressed[0]
 
 
 def run_window(state: ManualState) -> dict[str, list[FoundFace]]:
     """Show the window until every frame is done or `q`; returns the results."""
-    # GUI_NORMAL: no Qt toolbar mode, which zooms its view on the wheel and opens a menu on right click, the two
+    # AUTOSIZE without Qt's toolbar, which zooms its view on the wheel and opens a menu on right click, the two
     # gestures this window uses itself
-    cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
-    cv2.setMouseCallback(WINDOW_NAME, lambda e, x, y, f, _: on_cv2_mouse(state, e, x, y, f))
-    try:
+    with opened(WINDOW_NAME, on_mouse=lambda e, x, y, f: on_cv2_mouse(state, e, x, y, f)):
         while not state.finished:
             cv2.imshow(WINDOW_NAME, state.render())
-            key = cv2.waitKey(20)
-            if key >= 0:
-                code = key & 0xFF
-                state.on_key(KEY_NAMES.get(code, chr(code).lower()))
-            if cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1:
+            key = key_name(cv2.waitKey(20))
+            if key is not None:
+                state.on_key(key)
+            if was_closed(WINDOW_NAME):
                 break
-    finally:
-        cv2.destroyWindow(WINDOW_NAME)
     return state.results
 
 
 # ------------------------------------------------------------------------------------ the extract hookups ---
-
-def _require_window() -> None:
-    from core import config
-    from core.errors import UserError
-    s = config.settings()
-    if s.non_interactive or not s.has_display:
-        raise UserError("manual extraction needs a desktop window and an interactive session "
-                        "(no display or --non-interactive)")
-
 
 def _make_state(frame_paths: list[Path], results: dict, opts, window_size: int) -> ManualState:
     from facelib.extractor import FaceExtractor, read_frame
@@ -317,7 +299,7 @@ def _make_state(frame_paths: list[Path], results: dict, opts, window_size: int) 
 
 def make_manual_pass(opts, window_size: int, only_missing: bool):
     """A `manual_pass` for `run_extraction`: every pending frame (manual detector) or only faceless ones."""
-    _require_window()
+    require_window("manual extraction", needs="a desktop window")
 
     def manual_pass(frame_paths: list[Path], results: dict[str, list[FoundFace]]) -> dict[str, list[FoundFace]]:
         todo = [p for p in frame_paths if not (only_missing and results.get(p.name))]
@@ -352,7 +334,7 @@ def manual_output_debug_fix(opts, window_size: int):
         interact.log_info(f"No debug image is missing from {opts.debug_dir}; nothing to fix.")
         from facelib.extract_job import ExtractReport
         return ExtractReport(images_found=0)
-    _require_window()
+    require_window("manual extraction", needs="a desktop window")
     for frame in targets:
         for path in face_files(opts.output_dir, frame.stem):
             path.unlink()

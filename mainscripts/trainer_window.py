@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Sequence
 
+import cv2
 import numpy as np
 
+from core.window import close_window, open_window
 from models import preview as pv
 
 WINDOW_TITLE = "Training preview"
@@ -99,18 +101,16 @@ class TrainerWindow:
     """Shows `TrainerWindowState.render()` with OpenCV and turns key presses into actions."""
 
     def __init__(self, state: TrainerWindowState | None = None):
-        import cv2
-        self._cv2 = cv2
         self.state = state or TrainerWindowState()
-        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)  # no Qt toolbar (DFL had none)
+        open_window(WINDOW_TITLE)
 
     def show(self, history: np.ndarray, iteration: int, model_info: str) -> None:
         image = self.state.render(history, iteration, model_info)
         if image is not None:
-            self._cv2.imshow(WINDOW_TITLE, image)
+            cv2.imshow(WINDOW_TITLE, image)
 
     def poll(self, wait_ms: int = 50) -> Action:
-        return self.state.handle_key(self._cv2.waitKey(wait_ms))
+        return self.state.handle_key(cv2.waitKey(wait_ms))
 
     def close(self) -> None:
-        self._cv2.destroyWindow(WINDOW_TITLE)
+        close_window(WINDOW_TITLE)

@@ -32,10 +32,9 @@ import numpy as np
 from core import interact
 from core.errors import UserError
 from core.imagelib.text import put_outlined_text
-from facelib.manual import wheel_delta
+from core.window import KeyDecoder, Mouse, dispatch_mouse, opened, require_window, shift_query, was_closed
 from facelib.meta import FaceFileError, FaceMeta, load_face, read_meta, write_meta
 from facelib.xseg_polys import EXCLUDE, INCLUDE, has_polys, is_drawable, polys_equal, render_polys
-from merger.interactive import KeyDecoder, shift_query
 from mainscripts.sort import free_name, trash_dir
 from mainscripts.util import face_files, checked_input_dir
 
@@ -569,20 +568,15 @@ class EditorState:
 def on_cv2_mouse(state: EditorState, event: int, x: int, y: int, flags: int) -> None:
     """Translate an OpenCV mouse callback into state events (the wheel zooms around the last mouse position:
     Win32 reports wheel events in screen coordinates)."""
-    shift = bool(flags & cv2.EVENT_FLAG_SHIFTKEY)
-    if event == cv2.EVENT_MOUSEMOVE:
-        state.on_mouse_move(x, y, shift)
-    elif event == cv2.EVENT_LBUTTONDOWN:
-        state.on_mouse_move(x, y, shift)
-        state.on_left_down(x, y, ctrl=bool(flags & cv2.EVENT_FLAG_CTRLKEY))
-    elif event == cv2.EVENT_LBUTTONUP:
-        state.on_left_up(x, y)
-    elif event == cv2.EVENT_MBUTTONDOWN:
-        state.on_middle_down(x, y)
-    elif event == cv2.EVENT_MBUTTONUP:
-        state.on_middle_up(x, y)
-    elif event == cv2.EVENT_MOUSEWHEEL:
-        state.on_wheel(wheel_delta(flags) > 0)
+    def left_down(m: Mouse) -> None:
+        state.on_mouse_move(m.x, m.y, m.shift)
+        state.on_left_down(m.x, m.y, ctrl=m.ctrl)
+
+    dispatch_mouse({"move": lambda m: state.on_mouse_move(m.x, m.y, m.shift), "left_down": left_down,
+                    "left_up": lambda m: state.on_left_up(m.x, m.y),
+                    "middle_down": lambda m: state.on_middle_down(m.x, m.y),
+                    "middle_up": lambda m: state.on_middle_up(m.x, m.y),
+                    "wheel": lambda m: state.on_wheel(m.wheel_up)}, event, x, y, flags)
 
 
 DELETE_CODES = {0x2E0000, 0xFFFF, 0xFF9F, 8, 0xFF08, 127}  # Win32 VK_DELETE, X11 Delete / KP_Delete, Backspace
@@ -612,35 +606,24 @@ def decode_key(code: int | None, decoder: KeyDecoder) -> tuple[str, bool, bool] 
 def run_window(state: EditorState, decoder: KeyDecoder | None = None) -> None:
     """Show the editor until Esc / Enter or the window is closed; the current face is saved at the end."""
     decoder = decoder or KeyDecoder(shift_query())
-    # GUI_NORMAL: no Qt toolbar, whose own zoom on the wheel and menu would fight the editor's gestures
-    cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
-    cv2.setMouseCallback(WINDOW_NAME, lambda e, x, y, f, _: on_cv2_mouse(state, e, x, y, f))
-    try:
-        while not state.finished:
-            cv2.imshow(WINDOW_NAME, state.render())
-            pressed = decode_key(cv2.waitKeyEx(20), decoder)
-            if pressed is not None:
-                state.on_key(*pressed)
-            if cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) < 1:
-                break
-    finally:
-        state.save_current()
-        cv2.destroyWindow(WINDOW_NAME)
-
-
-def _require_window() -> None:
-    from core import config
-    s = config.settings()
-    if s.non_interactive or not s.has_display:
-        raise UserError("the XSeg editor needs a display and an interactive session "
-                        "(no display or --non-interactive)")
+    with opened(WINDOW_NAME, on_mouse=lambda e, x, y, f: on_cv2_mouse(state, e, x, y, f)):
+        try:
+            while not state.finished:
+                cv2.imshow(WINDOW_NAME, state.render())
+                pressed = decode_key(cv2.waitKeyEx(20), decoder)
+                if pressed is not None:
+                    state.on_key(*pressed)
+                if was_closed(WINDOW_NAME):
+                    break
+        finally:
+            state.save_current()
 
 
 def main(args: argparse.Namespace) -> int:
     """`xseg editor`: edit the polygons of every face in --input-dir."""
     folder = checked_input_dir(args)
     files = face_files(folder)
-    _require_window()
+    require_window("the XSeg editor")
     interact.log_info(f"Loading {len(files)} faces from {folder}")
     faces, labeled = scan_faces(files)
     if not faces:

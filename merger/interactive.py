@@ -10,10 +10,6 @@ Enter process the remaining frames, - = zoom, V checkerboard.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,6 +18,7 @@ import numpy as np
 
 from core import interact
 from core.errors import UserError
+from core.window import KeyDecoder, close_window, open_window, shift_query, was_closed
 from merger.config import MODES, MergerConfig, MergeSession, HIST_MODES, step_field
 
 # key -> (field, step); Shift multiplies the step by 5.
@@ -37,7 +34,6 @@ FIELD_KEYS: dict[str, tuple[str, int]] = {
     "p": ("color_degrade_power", 1), ";": ("color_degrade_power", -1), ":": ("color_degrade_power", -5),
 }
 MODE_KEYS = {"`": "original", **{str(i): MODES[i] for i in range(1, 7)}}
-SHIFTED = {"<": ",", ">": ".", "?": "/", "~": "`"}
 
 HELP_LINES = (
     "Interactive merger - keys",
@@ -53,84 +49,6 @@ HELP_LINES = (
     "/ : next frame taking this config        Shift+/ (?): this config for every remaining frame",
     "- / = : zoom out / in    V: checkerboard behind the mask",
 )
-
-
-SPECIAL_KEYS = {9: "tab", 27: "esc", 13: "enter", 10: "enter",
-                0xFF09: "tab", 0xFF1B: "esc", 0xFF0D: "enter", 0xFF8D: "enter"}   # GTK key symbols
-
-
-def normalize_key(code: int | None) -> tuple[str, bool] | None:
-    """An OpenCV `waitKeyEx` code as (key, shift); None for no key or a key without a binding."""
-    if code is None or code < 0:
-        return None
-    if code in SPECIAL_KEYS:
-        return SPECIAL_KEYS[code], False
-    if code >= 0x100:
-        return None
-    ch = chr(code)
-    if ch in SHIFTED:
-        return SHIFTED[ch], True
-    if ch.isalpha() and ch.isupper():
-        return ch.lower(), True
-    return ch, False
-
-
-SHIFT_CODES = {0xFFE1, 0xFFE2}   # Shift_L / Shift_R key symbols: Qt reports the Shift key press on its own
-STICKY_SHIFT_SECONDS = 1.5
-
-
-class KeyDecoder:
-    """`waitKeyEx` codes -> (key, shift) across OpenCV backends. Win32 and GTK deliver Shift+E as 'E', but Qt (the
-    Linux wheels) delivers the Shift press as its own code and then a lower-case 'e'. So Shift counts when the
-    letter comes upper-case, when a Shift press came just before it, or when `shift_held()` (a query of the
-    keyboard, see `shift_query`) says Shift is down - the latter covers several presses while Shift is held."""
-
-    def __init__(self, shift_held: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic):
-        self.shift_held = shift_held
-        self.clock = clock
-        self._shift_at: float | None = None
-
-    def decode(self, code: int | None) -> tuple[str, bool] | None:
-        if code is not None and code in SHIFT_CODES:
-            self._shift_at = self.clock()
-            return None
-        pressed = normalize_key(code)
-        if pressed is None:
-            return None
-        key, shift = pressed
-        recent = self._shift_at is not None and self.clock() - self._shift_at < STICKY_SHIFT_SECONDS
-        self._shift_at = None
-        held = bool(self.shift_held and self.shift_held())
-        return key, shift or recent or held
-
-
-def shift_query() -> Callable[[], bool] | None:
-    """A function telling whether a Shift key is down right now (Windows API, or the X11 keymap), or None."""
-    try:
-        if sys.platform == "win32":
-            user32 = ctypes.windll.user32
-            return lambda: bool(user32.GetAsyncKeyState(0x10) & 0x8000)
-        name = ctypes.util.find_library("X11")
-        if not name:
-            return None
-        x11 = ctypes.cdll.LoadLibrary(name)
-        x11.XOpenDisplay.restype = ctypes.c_void_p
-        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        x11.XKeysymToKeycode.restype = ctypes.c_ubyte
-        x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-        x11.XQueryKeymap.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-        display = x11.XOpenDisplay(None)
-        if not display:
-            return None
-        keycodes = [c for c in (x11.XKeysymToKeycode(display, sym) for sym in SHIFT_CODES) if c]
-        keymap = ctypes.create_string_buffer(32)
-
-        def held() -> bool:
-            x11.XQueryKeymap(display, keymap)
-            return any(keymap.raw[c // 8] & (1 << (c % 8)) for c in keycodes)
-        return held
-    except (OSError, AttributeError):
-        return None
 
 
 @dataclass
@@ -327,7 +245,7 @@ def run_window(state: InteractiveState, render: Callable[[int, MergerConfig], tu
     after every frame change and at the end. The window is sized to what it shows; it is redrawn only after a
     key press changed something."""
     decoder = decoder or KeyDecoder(shift_query())
-    cv2.namedWindow(window, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+    open_window(window, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
     cache_key, frame_view = None, None
     canvas, window_size = None, None
     action = None
@@ -352,7 +270,7 @@ def run_window(state: InteractiveState, render: Callable[[int, MergerConfig], tu
                     cv2.resizeWindow(window, canvas.shape[1], canvas.shape[0])
                 cv2.imshow(window, canvas)
             code = cv2.waitKeyEx(50)
-            if cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:
+            if was_closed(window):
                 action = "quit"
                 break
             pressed = decoder.decode(code)
@@ -368,5 +286,5 @@ def run_window(state: InteractiveState, render: Callable[[int, MergerConfig], tu
                 break
     finally:
         save(state)
-        cv2.destroyWindow(window)
+        close_window(window)
     return action or "quit"

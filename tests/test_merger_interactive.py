@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
+from core.window import KeyDecoder, normalize_key
 from merger.config import MergerConfig, MergeSession
-from merger.interactive import InteractiveState, KeyDecoder, help_image, normalize_key, view_image
+from merger.interactive import InteractiveState, help_image, view_image
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
 
 MASK_MODES = tuple(m for m in MASK_BUILDERS if m not in XSEG_MASK_MODES)

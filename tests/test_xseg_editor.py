@@ -10,11 +10,11 @@ import pytest
 
 from core.errors import UserError
 from core.fsio import list_images
+from core.window import KeyDecoder
 from facelib.meta import load_face, read_meta, write_meta
 from facelib.xseg_polys import EXCLUDE, INCLUDE
 from mainscripts import xseg_editor as xe
 from mainscripts.sort import trash_dir
-from merger.interactive import KeyDecoder
 
 
 @pytest.fixture
