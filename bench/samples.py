@@ -96,7 +96,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.faceset
         if folder is None:
-            from tests.fixtures_faceset import build_faceset
+            from facelib.sample_faceset import build_faceset
             folder = build_faceset(Path(tmp) / "aligned", size=args.face_size).dir
         rows = []
         for res in args.resolutions:

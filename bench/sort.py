@@ -54,7 +54,7 @@ def main() -> int:
     from core import interact
     interact.batch_mode()
     from mainscripts.sort_methods import SORT_METHODS, SortOptions, worker_count
-    from tests.fixtures_faceset import build_faceset
+    from facelib.sample_faceset import build_faceset
 
     with tempfile.TemporaryDirectory() as tmp:
         faceset = build_faceset(Path(tmp) / "base", size=args.size)

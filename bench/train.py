@@ -80,7 +80,7 @@ def label(c: dict) -> str:
 def build_faces(folder: Path) -> Path | None:
     """A real aligned faceset (dlib landmarks on the sample photos); None when dlib is unavailable."""
     try:
-        from tests.fixtures_faceset import build_faceset
+        from facelib.sample_faceset import build_faceset
         return build_faceset(folder, size=256).dir
     except Exception as e:  # noqa: BLE001 - bench falls back to crops
         print(f"(faceset not built: {e}; using centred crops)", file=sys.stderr)

@@ -72,7 +72,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.faceset
         if folder is None:
-            from tests.fixtures_faceset import build_faceset
+            from facelib.sample_faceset import build_faceset
             folder = build_faceset(Path(tmp) / "aligned", size=256).dir
         for resolution, base_ch in configs:
             row = time_engine(resolution, base_ch, args.batch_size, steps)
