@@ -45,6 +45,15 @@ class Workspace:
         return self.data_dst / "aligned"
 
     @property
+    def src_aligned_bw(self) -> Path:
+        """Grayscale copies for SAEHDBW (`resize-to-grayscale`, step 4.2); the BW train scripts prefer them."""
+        return self.data_src / "aligned_bw"
+
+    @property
+    def dst_aligned_bw(self) -> Path:
+        return self.data_dst / "aligned_bw"
+
+    @property
     def src_aligned_debug(self) -> Path:
         return self.data_src / "aligned_debug"
 

@@ -228,8 +228,8 @@ class DemoRun:
 
     def __init__(self, ws: Workspace, plan: DemoPlan, clips: DemoClips, keep: bool):
         self.ws, self.plan, self.clips, self.keep = ws, plan, clips, keep
-        self.src_bw = ws.data_src / "aligned_bw"
-        self.dst_bw = ws.data_dst / "aligned_bw"
+        self.src_bw = ws.src_aligned_bw
+        self.dst_bw = ws.dst_aligned_bw
         self.results: list[StepResult] = []
         self.training: dict = {}
         self.colorizer: dict = {}
