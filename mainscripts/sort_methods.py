@@ -255,47 +255,45 @@ def dissimilarity_scores(u: np.ndarray, block: int = 2048) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------- the methods ---
 
-@_method("blur", "blur",
-         "sharpest faces first (CPBD on the face area); featureless faces go to trash")
-def sort_blur(paths: list[Path], opts: SortOptions) -> SortResult:
-    values = parallel_map(measure_blur, [str(p) for p in paths], "Sorting by blur", opts.workers)
-    values = [None if v is not None and v <= 0 else v for v in values]
-    return order_by(paths, values, reverse=True)
+def _measure(func: Callable, paths: list[Path], desc: str, opts: SortOptions) -> list:
+    """`func` of every face (in workers when worthwhile), with a progress bar titled `desc`."""
+    return parallel_map(func, [str(p) for p in paths], desc, opts.workers)
 
 
-@_method("motion-blur", "motion blur",
-         "most fine detail first (Laplacian variance); catches motion blur")
-def sort_motion_blur(paths: list[Path], opts: SortOptions) -> SortResult:
-    values = parallel_map(measure_motion_blur, [str(p) for p in paths], "Sorting by motion blur", opts.workers)
-    values = [None if v is not None and v <= 0 else v for v in values]
-    return order_by(paths, values, reverse=True)
+def _ordering(key: str, description: str, explain: str, measure: Callable, desc: str, reverse: bool = True,
+              value: Callable | None = None) -> Callable[[list[Path], SortOptions], SortResult]:
+    """Register a method that orders faces by one measure (`value` of it, when given); faces whose measure (or
+    value) is None go to trash."""
+    def sort(paths: list[Path], opts: SortOptions) -> SortResult:
+        values = _measure(measure, paths, desc, opts)
+        if value is not None:
+            values = [None if v is None else value(v) for v in values]
+        return order_by(paths, values, reverse=reverse)
+    return _method(key, description, explain)(sort)
 
 
-@_method("face-yaw", "face yaw direction",
-         "head turned to one side first, to the other side last")
-def sort_face_yaw(paths: list[Path], opts: SortOptions) -> SortResult:
-    poses = parallel_map(measure_pose, [str(p) for p in paths], "Sorting by face yaw", opts.workers)
-    return order_by(paths, [None if p is None else p[1] for p in poses], reverse=True)
+def _positive(v: float) -> float | None:
+    return None if v <= 0 else v
 
 
-@_method("face-pitch", "face pitch direction",
-         "looking up first, looking down last")
-def sort_face_pitch(paths: list[Path], opts: SortOptions) -> SortResult:
-    poses = parallel_map(measure_pose, [str(p) for p in paths], "Sorting by face pitch", opts.workers)
-    return order_by(paths, [None if p is None else p[0] for p in poses], reverse=True)
-
-
-@_method("face-source-rect-size", "face rect size in source image",
-         "faces that were largest in their frame first")
-def sort_source_rect_size(paths: list[Path], opts: SortOptions) -> SortResult:
-    values = parallel_map(measure_rect_area, [str(p) for p in paths], "Sorting by face rect size", opts.workers)
-    return order_by(paths, values, reverse=True)
+sort_blur = _ordering("blur", "blur", "sharpest faces first (CPBD on the face area); featureless faces go to trash",
+                      measure_blur, "Sorting by blur", value=_positive)
+sort_motion_blur = _ordering("motion-blur", "motion blur",
+                             "most fine detail first (Laplacian variance); catches motion blur",
+                             measure_motion_blur, "Sorting by motion blur", value=_positive)
+sort_face_yaw = _ordering("face-yaw", "face yaw direction", "head turned to one side first, to the other side last",
+                          measure_pose, "Sorting by face yaw", value=lambda pose: pose[1])
+sort_face_pitch = _ordering("face-pitch", "face pitch direction", "looking up first, looking down last",
+                            measure_pose, "Sorting by face pitch", value=lambda pose: pose[0])
+sort_source_rect_size = _ordering("face-source-rect-size", "face rect size in source image",
+                                  "faces that were largest in their frame first",
+                                  measure_rect_area, "Sorting by face rect size")
 
 
 @_method("hist", "histogram similarity",
          "chains faces so each is followed by the one with the most similar colours")
 def sort_hist(paths: list[Path], opts: SortOptions) -> SortResult:
-    hists = parallel_map(measure_bgr_hist, [str(p) for p in paths], "Sorting by histogram similarity", opts.workers)
+    hists = _measure(measure_bgr_hist, paths, "Sorting by histogram similarity", opts)
     good = [(p, h) for p, h in zip(paths, hists) if h is not None]
     kept: list[Path] = []
     for start in tqdm(range(0, len(good), HIST_CHUNK), desc="Chaining", ascii=True, disable=len(good) <= HIST_CHUNK):
@@ -308,8 +306,7 @@ def sort_hist(paths: list[Path], opts: SortOptions) -> SortResult:
 @_method("hist-dissim", "histogram dissimilarity",
          "most unusual faces (by face-area histogram) first")
 def sort_hist_dissim(paths: list[Path], opts: SortOptions) -> SortResult:
-    hists = parallel_map(measure_gray_hist, [str(p) for p in paths], "Sorting by histogram dissimilarity",
-                         opts.workers)
+    hists = _measure(measure_gray_hist, paths, "Sorting by histogram dissimilarity", opts)
     good = [i for i, h in enumerate(hists) if h is not None]
     scores: list = [None] * len(paths)
     if good:
@@ -318,35 +315,24 @@ def sort_hist_dissim(paths: list[Path], opts: SortOptions) -> SortResult:
     return order_by(paths, scores, reverse=True)
 
 
-@_method("brightness", "brightness",
-         "brightest faces first")
-def sort_brightness(paths: list[Path], opts: SortOptions) -> SortResult:
-    values = parallel_map(measure_brightness, [str(p) for p in paths], "Sorting by brightness", opts.workers)
-    return order_by(paths, values, reverse=True)
+sort_brightness = _ordering("brightness", "brightness", "brightest faces first",
+                            measure_brightness, "Sorting by brightness")
 
 
 @_method("hue", "hue",
          "by average hue (colour faces only)")
 def sort_hue(paths: list[Path], opts: SortOptions) -> SortResult:
-    values = parallel_map(measure_hue, [str(p) for p in paths], "Sorting by hue", opts.workers)
+    values = _measure(measure_hue, paths, "Sorting by hue", opts)
     if all(v == 0.0 for v in values if v is not None):
         interact.log_warn("Hue is meaningless for grayscale faces; the order is unchanged.")
     return order_by(paths, values, reverse=True)
 
 
-@_method("black", "amount of black pixels",
-         "fewest black pixels first: faces cut by the frame edge go last")
-def sort_black(paths: list[Path], opts: SortOptions) -> SortResult:
-    values = parallel_map(measure_black, [str(p) for p in paths], "Sorting by amount of black pixels", opts.workers)
-    return order_by(paths, values, reverse=False)
-
-
-@_method("origname", "original filename",
-         "in the order of the video frames they came from")
-def sort_origname(paths: list[Path], opts: SortOptions) -> SortResult:
-    names = parallel_map(measure_source_filename, [str(p) for p in paths], "Sorting by original filename",
-                         opts.workers)
-    return order_by(paths, [None if n is None else natural_key(n) for n in names], reverse=False)
+sort_black = _ordering("black", "amount of black pixels",
+                       "fewest black pixels first: faces cut by the frame edge go last",
+                       measure_black, "Sorting by amount of black pixels", reverse=False)
+sort_origname = _ordering("origname", "original filename", "in the order of the video frames they came from",
+                          measure_source_filename, "Sorting by original filename", reverse=False, value=natural_key)
 
 
 def _frame_and_index(path: Path) -> tuple[str, int] | None:
@@ -358,7 +344,7 @@ def _frame_and_index(path: Path) -> tuple[str, int] | None:
          "trashes every face of frames where more than one face was found")
 def sort_oneface(paths: list[Path], opts: SortOptions) -> SortResult:
     """Trash every face of a frame that held more than one face (by `<frame>_<k>` names and source file)."""
-    sources = parallel_map(measure_source_filename, [str(p) for p in paths], "Sorting by one face", opts.workers)
+    sources = _measure(measure_source_filename, paths, "Sorting by one face", opts)
     multi_frames: set[str] = set()
     per_source: dict[str, int] = {}
     for path, source in zip(paths, sources):
@@ -414,7 +400,7 @@ def absdiff_chain(dist: np.ndarray, similar: bool) -> list[int]:
 
 
 def _sort_absdiff(paths: list[Path], opts: SortOptions, similar: bool) -> SortResult:
-    images = parallel_map(_load_pixels, [str(p) for p in paths], "Loading", opts.workers)
+    images = _measure(_load_pixels, paths, "Loading", opts)
     good = [(p, im) for p, im in zip(paths, images) if im is not None]
     trash = [p for p, im in zip(paths, images) if im is None]
     if not good:
@@ -525,7 +511,7 @@ def _sort_best(paths: list[Path], opts: SortOptions, fast: bool) -> SortResult:
         target = interact.input_int("Target number of faces?", 2000, valid_range=(1, None),
                                     help_message="How many faces to keep. The rest go to the trash folder.")
     measure = measure_best_fast if fast else measure_best
-    records = parallel_map(measure, [str(p) for p in paths], "Measuring faces", opts.workers)
+    records = _measure(measure, paths, "Measuring faces", opts)
     valid = [i for i, r in enumerate(records) if r is not None]
     kept, trash = select_best([records[i] for i in valid], target)
     failed = [p for p, r in zip(paths, records) if r is None]
@@ -548,7 +534,7 @@ def sort_final_fast(paths: list[Path], opts: SortOptions) -> SortResult:
 # ------------------------------------------------------------------------------------------------ identity ---
 
 def _descriptors(paths: list[Path], opts: SortOptions) -> list[np.ndarray | None]:
-    return parallel_map(measure_descriptor, [str(p) for p in paths], "Measuring identities", opts.workers)
+    return _measure(measure_descriptor, paths, "Measuring identities", opts)
 
 
 @_method("identity", "identity (distance to a reference person)",
