@@ -45,7 +45,7 @@ AMP_DIMS = dict(DIMS, inter_dims=512)   # (DFL's AMP default has inter_dims 4x a
 AMP_DFL = dict(ae_dims=256, inter_dims=1024, e_dims=64, d_dims=64, d_mask_dims=22)   # DFL's AMP defaults (res 224)
 
 
-def _cfg(model: str, res: int, archi: str, dims: dict, precision: str = "auto", jit: bool = False,
+def spec(model: str, res: int, archi: str, dims: dict, precision: str = "auto", jit: bool = False,
          data_format: str = "auto") -> dict:
     return dict(model=model, resolution=res, archi=archi, channels=1 if model.endswith("BW") else 3,
                 precision=precision, jit=jit, data_format=data_format, batch_size=4, **dims)
@@ -55,15 +55,15 @@ def plan(quick: bool, gpu: bool = False) -> list[dict]:
     """The configs to time; on a GPU the full plan also times both layouts with and without XLA, so that the
     defaults of `EngineConfig.resolved` can follow the fastest."""
     if quick:
-        return [_cfg("SAEHD", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", DIMS),
-                _cfg("SAEHDBW", 96, "df-ud", LEAN)]
-    rows = [_cfg(m, 96, "df-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
-    rows += [_cfg("SAEHD", 96, "df-ud", DIMS, p, jit=True) for p in ("float32", "bfloat16")]
+        return [spec("SAEHD", 96, "df-ud", DIMS), spec("SAEHDBW", 96, "df-ud", DIMS),
+                spec("SAEHDBW", 96, "df-ud", LEAN)]
+    rows = [spec(m, 96, "df-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
+    rows += [spec("SAEHD", 96, "df-ud", DIMS, p, jit=True) for p in ("float32", "bfloat16")]
     if gpu:
-        rows += [_cfg("SAEHD", 96, "df-ud", DIMS, "float32", jit, "NHWC") for jit in (False, True)]
-    rows += [_cfg(m, 128, "liae-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
-    rows += [_cfg("SAEHDBW", 96, "df-ud", LEAN, p) for p in ("float32", "bfloat16")]
-    rows += [_cfg(m, res, "df-udt", dims) for res, dims in ((96, AMP_DIMS), (224, AMP_DFL)) for m in ("AMP", "AMPBW")]
+        rows += [spec("SAEHD", 96, "df-ud", DIMS, "float32", jit, "NHWC") for jit in (False, True)]
+    rows += [spec(m, 128, "liae-ud", DIMS, p) for m in ("SAEHD", "SAEHDBW") for p in ("float32", "bfloat16")]
+    rows += [spec("SAEHDBW", 96, "df-ud", LEAN, p) for p in ("float32", "bfloat16")]
+    rows += [spec(m, res, "df-udt", dims) for res, dims in ((96, AMP_DIMS), (224, AMP_DFL)) for m in ("AMP", "AMPBW")]
     return rows
 
 

@@ -327,7 +327,7 @@ class Merger:
         executor, ring = None, None
         if workers > 1:
             ctx = multiprocessing.get_context("spawn")
-            ring = _frame_ring(ctx, todo, in_flight)
+            ring = frame_ring(ctx, todo, in_flight)
             executor = cf.ProcessPoolExecutor(max_workers=workers, initializer=worker_init, mp_context=ctx,
                                               initargs=(ring.raw, ring.slot_bytes) if ring else ())
             for _ in range(workers):  # start every worker now, while the first frames are read and predicted
@@ -388,7 +388,7 @@ class Merger:
         return stats
 
 
-def _frame_ring(ctx, frames: list[Frame], slots: int) -> FrameRing | None:
+def frame_ring(ctx, frames: list[Frame], slots: int) -> FrameRing | None:
     """A shared ring sized for the first frame with faces (frames without faces are copied, never decoded)."""
     first = next((f for f in frames if f.faces), None)
     if first is None:

@@ -46,9 +46,9 @@ def test_train_bench_row(tiny_workspace, model, archi, extra, label):
 
 
 def test_train_bench_ratios():
-    from bench.train import _cfg, add_ratios, plan, saehd96_ms, DIMS, LEAN
-    configs = [_cfg("SAEHD", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", DIMS), _cfg("SAEHDBW", 96, "df-ud", LEAN),
-               _cfg("SAEHD", 96, "df-ud", DIMS, data_format="NHWC")]   # (another layout: not the twin)
+    from bench.train import add_ratios, plan, saehd96_ms, spec, DIMS, LEAN
+    configs = [spec("SAEHD", 96, "df-ud", DIMS), spec("SAEHDBW", 96, "df-ud", DIMS), spec("SAEHDBW", 96, "df-ud", LEAN),
+               spec("SAEHD", 96, "df-ud", DIMS, data_format="NHWC")]   # (another layout: not the twin)
     rows = [dict(ms_per_iter=800.0, step_cpu_ms=1600.0), dict(ms_per_iter=700.0, step_cpu_ms=1400.0),
             dict(ms_per_iter=250.0, step_cpu_ms=400.0), dict(ms_per_iter=100.0, step_cpu_ms=100.0)]
     add_ratios(rows, configs)

@@ -224,9 +224,9 @@ def test_worker_runs_hand_frames_over_in_shared_memory(ws):
     """The ring is sized for the decoded frames (so they go through shared memory, not the pipe); a run of
     frames without faces decodes nothing and needs none."""
     import multiprocessing
-    from merger.loop import _frame_ring
+    from merger.loop import frame_ring
     frames = build_frames(ws / "data_dst", load_alignments(ws / "data_dst" / "aligned"))
-    ring = _frame_ring(multiprocessing.get_context("spawn"), frames, 4)
+    ring = frame_ring(multiprocessing.get_context("spawn"), frames, 4)
     first = next(f for f in frames if f.faces)
     assert ring is not None and ring.slot_bytes == _read(first.path).nbytes and len(ring.free) == 4
-    assert _frame_ring(multiprocessing.get_context("spawn"), [f for f in frames if not f.faces], 4) is None
+    assert frame_ring(multiprocessing.get_context("spawn"), [f for f in frames if not f.faces], 4) is None
