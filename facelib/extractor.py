@@ -14,7 +14,7 @@ import numpy as np
 from core.imagelib.io import read_image
 from facelib import landmarks as L
 from facelib.detectors import DEFAULT_LANDMARKER, SMALL_FACE_DETECTOR, Detection, create_detector, to_bgr
-from facelib.detectors.base import detect_in_tiles, new_faces
+from facelib.detectors.base import detect_in_tiles, new_faces, rect_area
 from facelib.face_type import FaceType
 from facelib.landmarkers import create_landmarker
 from facelib.meta import FaceMeta
@@ -38,8 +38,7 @@ class FoundFace:
 
     @property
     def area(self) -> float:
-        l, t, r, b = self.rect
-        return float(max(r - l, 0) * max(b - t, 0))
+        return rect_area(self.rect)
 
     @property
     def landmarks_area(self) -> float:

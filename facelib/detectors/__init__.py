@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from core.registry import lookup
 from facelib.detectors.base import Detection, Detector, to_bgr
 
 
@@ -38,11 +39,7 @@ SMALL_FACE_DETECTOR = {"blazeface": "blazeface-small"}
 
 
 def create_detector(name: str, **options) -> Detector:
-    try:
-        factory = DETECTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}") from None
-    return factory(**options)
+    return lookup(DETECTORS, "detector", name)(**options)
 
 
 __all__ = ["DEFAULT_LANDMARKER", "DETECTORS", "SMALL_FACE_DETECTOR", "Detection", "Detector", "create_detector",

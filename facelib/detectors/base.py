@@ -21,8 +21,7 @@ class Detection:
 
     @property
     def area(self) -> float:
-        l, t, r, b = self.rect
-        return float(max(r - l, 0) * max(b - t, 0))
+        return rect_area(self.rect)
 
     @property
     def min_side(self) -> float:
@@ -54,6 +53,12 @@ def tile_origins(size: int, side: int) -> list[int]:
         return [0]
     gaps = -(-(size - side) // (side - side // 5))
     return [round(k * (size - side) / gaps) for k in range(gaps + 1)]
+
+
+def rect_area(rect) -> float:
+    """Area of an l, t, r, b box (0 when it is empty)."""
+    l, t, r, b = rect
+    return float(max(r - l, 0) * max(b - t, 0))
 
 
 def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from core.registry import lookup
 from facelib.landmarkers.base import Landmarker
 
 
@@ -20,11 +21,7 @@ LANDMARKERS: dict[str, Callable[..., Landmarker]] = {"facemesh": _facemesh, "dli
 
 
 def create_landmarker(name: str, **options) -> Landmarker:
-    try:
-        factory = LANDMARKERS[name]
-    except KeyError:
-        raise ValueError(f"unknown landmarker {name!r}; choose from {', '.join(LANDMARKERS)}") from None
-    return factory(**options)
+    return lookup(LANDMARKERS, "landmarker", name)(**options)
 
 
 __all__ = ["LANDMARKERS", "Landmarker", "create_landmarker"]
