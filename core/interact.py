@@ -178,31 +178,28 @@ def _range_text(valid_range) -> str:
 def input_int(text: str, default: int, valid_range: tuple[int | None, int | None] | None = None,
               add_info: str | None = None, help_message: str | None = None) -> int:
     """Integer question; values outside `valid_range` are clamped into it."""
-    info = add_info or _range_text(valid_range)
-    prompt = f"[{default}] {text}{_suffix(info, help_message)}"
-    while True:
-        answer = _ask(prompt, str(default), help_message)
-        if not answer:
-            return _clamp(default, valid_range)
-        try:
-            return _clamp(int(answer), valid_range)
-        except ValueError:
-            print(f"{answer!r} is not a whole number.")
+    return _input_parsed(text, default, default, int, "a whole number", valid_range, add_info, help_message)
 
 
 def input_number(text: str, default: float, valid_range: tuple[float | None, float | None] | None = None,
                  add_info: str | None = None, help_message: str | None = None) -> float:
     """Float question; values outside `valid_range` are clamped into it."""
+    return _input_parsed(text, default, float(default), float, "a number", valid_range, add_info, help_message)
+
+
+def _input_parsed(text: str, shown: float, default: float, parse: Callable[[str], float], what: str,
+                  valid_range: tuple | None, add_info: str | None, help_message: str | None) -> float:
+    """Ask until the answer parses (`parse`), then clamp it into `valid_range`; no answer gives `default`."""
     info = add_info or _range_text(valid_range)
-    prompt = f"[{default}] {text}{_suffix(info, help_message)}"
+    prompt = f"[{shown}] {text}{_suffix(info, help_message)}"
     while True:
-        answer = _ask(prompt, str(default), help_message)
+        answer = _ask(prompt, str(shown), help_message)
         if not answer:
-            return _clamp(float(default), valid_range)
+            return _clamp(default, valid_range)
         try:
-            return _clamp(float(answer), valid_range)
+            return _clamp(parse(answer), valid_range)
         except ValueError:
-            print(f"{answer!r} is not a number.")
+            print(f"{answer!r} is not {what}.")
 
 
 def input_str(text: str, default: str, valid_list: Sequence[str] | None = None, show_default: bool = True,
