@@ -279,7 +279,23 @@ def _shutdown(procs: list, tasks) -> None:
 
 # ------------------------------------------------------------------------------------------- generator ---
 
-class SampleGeneratorFace:
+class BatchStream:
+    """DFL's generator protocol on top of `next()`: `generate_next()` (DFL's name) and iteration."""
+
+    def next(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def generate_next(self) -> list[np.ndarray]:
+        return self.next()
+
+    def __next__(self) -> list[np.ndarray]:
+        return self.next()
+
+    def __iter__(self) -> "BatchStream":
+        return self
+
+
+class SampleGeneratorFace(BatchStream):
     """Endless batches of `[warped, target, mask, em_mask]`, float32 NHWC in [0, 1] (C = `channels`).
 
     Arguments follow DFL's SAEHD generator: `face_type` is the model's (faces are re-aligned when theirs
@@ -404,12 +420,6 @@ class SampleGeneratorFace:
     def _log(warnings: list[str]) -> None:
         for w in warnings:
             interact.log_warn(w)
-
-    __next__ = next
-    generate_next = next  # DFL's name
-
-    def __iter__(self):
-        return self
 
     # ------------------------------------------------------------------------------------- lifecycle ---
     def close(self) -> None:

@@ -30,7 +30,7 @@ from core.errors import UserError
 from core.imagelib import filters, warp
 from core.imagelib.io import decode_image
 from facelib.xseg_polys import has_polys, render_polys
-from samplelib.generator import ShuffledCycle, cache_size_mb
+from samplelib.generator import BatchStream, ShuffledCycle, cache_size_mb
 from samplelib.loader import Sample
 from samplelib.processor import ProcessorConfig, warp_face, alignment_matrix, random_hsv
 
@@ -284,7 +284,7 @@ class _Draw:
     seed: int
 
 
-class SampleGeneratorXSeg:
+class SampleGeneratorXSeg(BatchStream):
     """Endless batches `[images (B, R, R, 3) BGR, masks (B, R, R, 1)]`, float32 in [0, 1]; masks are {0, 1}, or
     in pretraining the gray of the image.
 
@@ -400,12 +400,6 @@ class SampleGeneratorXSeg:
         except BaseException:
             self.close()
             raise
-
-    __next__ = next
-    generate_next = next  # DFL's name
-
-    def __iter__(self):
-        return self
 
     # ------------------------------------------------------------------------------------ lifecycle ---
     def close(self) -> None:
