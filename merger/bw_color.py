@@ -59,7 +59,7 @@ def merge_luma(frame_bgr: np.ndarray, faces: Faces, cfg: MergerConfig) -> FrameR
     luma = np.ascontiguousarray(ycc[..., :1])
     # colour degrade belongs to the colour frame (a 256-colour palette), not to the gray plane
     res = merge_faces(luma, [(f.shifted(x0, y0), p, m) for f, p, m in faces], cfg.copy(color_degrade_power=0))
-    if cfg.mode == "raw-predict":     # the gray predicted face itself, as 8-bit like every written frame
+    if cfg.merge_mode.face_only:     # the gray predicted face itself, as 8-bit like every written frame
         return FrameResult(from_float(res.image, np.uint8), res.mask)
     changed = res.image[..., 0] != luma[..., 0]
     ycc[..., :1] = res.image

@@ -1,10 +1,12 @@
 """The merger's colour matching of a predicted face to the frame's face: DFL's color transfer modes composed
-from `core.imagelib.color_transfer` (the -m variants work on the face area only), and histogram matching.
+from `core.imagelib.color_transfer` (the -m variants work on the face area only) in the registry
+`MERGE_COLOR_TRANSFERS`, and histogram matching.
 
 Every function takes float32 faces in [0, 1] (RxRxC, C = 1 or 3) and the binary face-area mask (RxRx1).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import cv2
@@ -77,18 +79,39 @@ def _mix_m(prd, dst, area):
 
 
 MergeTransfer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-MERGE_COLOR_TRANSFERS: dict[str, MergeTransfer] = {
-    "rct": _rct, "lct": _lct, "mkl": _mkl, "mkl-m": _mkl_m, "idt": _idt, "idt-m": _idt_m, "sot-m": _sot_m,
-    "mix-m": _mix_m,
-}
+
+
+@dataclass(frozen=True)
+class ColorTransfer:
+    """One colour transfer mode: its name (the JSON value; its place in `MERGE_COLOR_TRANSFERS` is DFL's numeric id)
+    and `match(prd, dst, area)`, None for the mode that keeps the predicted face's colours."""
+
+    name: str
+    match: MergeTransfer | None
+
+    def apply(self, prd: np.ndarray, dst: np.ndarray, area: np.ndarray) -> np.ndarray:
+        if self.match is None:
+            return prd
+        return np.clip(self.match(prd, dst, area), 0.0, 1.0).astype(np.float32).reshape(prd.shape)
+
+
+# DFL's order (ids 0..8). A new colour transfer: its function above and one line here.
+MERGE_COLOR_TRANSFERS: dict[str, ColorTransfer] = {t.name: t for t in (
+    ColorTransfer("none", None),
+    ColorTransfer("rct", _rct),
+    ColorTransfer("lct", _lct),
+    ColorTransfer("mkl", _mkl),
+    ColorTransfer("mkl-m", _mkl_m),
+    ColorTransfer("idt", _idt),
+    ColorTransfer("idt-m", _idt_m),
+    ColorTransfer("sot-m", _sot_m),
+    ColorTransfer("mix-m", _mix_m),
+)}
 
 
 def apply_color_transfer(mode: str, prd: np.ndarray, dst: np.ndarray, area: np.ndarray) -> np.ndarray:
     """`prd` with its colours matched to `dst` by merge transfer `mode` ('none' returns `prd`)."""
-    if mode == "none":
-        return prd
-    out = MERGE_COLOR_TRANSFERS[mode](prd, dst, area)
-    return np.clip(out, 0.0, 1.0).astype(np.float32).reshape(prd.shape)
+    return MERGE_COLOR_TRANSFERS[mode].apply(prd, dst, area)
 
 
 def _hist_match_channel(src: np.ndarray, ref: np.ndarray, threshold: int) -> np.ndarray:

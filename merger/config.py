@@ -1,7 +1,10 @@
 """`MergerConfig`: every per-frame merge setting, described once in `FIELDS` (default, range, prompt, help) so the
 prompts, the CLI flags, the JSON file, the interactive keys and the printed summary all agree.
 
-Names follow DFL; the JSON stores names, and DFL's numeric ids are accepted when reading.
+Names follow DFL; the JSON stores names, and DFL's numeric ids are accepted when reading. The choices of the mode,
+mask mode and colour transfer come from the registries where each is implemented: `merger.modes.MERGE_MODES`
+(which also says which settings apply to each mode), `merger.masks.MASK_BUILDERS` and
+`merger.color.MERGE_COLOR_TRANSFERS`.
 """
 from __future__ import annotations
 
@@ -14,17 +17,17 @@ from typing import Any
 from core.errors import UserError
 from core.imagelib.filters import SHARPEN_MODES
 from core.fsio import atomic_write_text, read_json_object
+from merger.color import MERGE_COLOR_TRANSFERS
+from merger.masks import MASK_BUILDERS
+from merger.modes import HIST_OPTIONS, MERGE_MODES, MergeMode
 
-MODES = ("original", "overlay", "hist-match", "seamless", "seamless-hist-match", "raw-rgb", "raw-predict")
-RAW_MODES = ("raw-rgb", "raw-predict")
-HIST_MODES = ("hist-match", "seamless-hist-match")
-# DFL's numbering (0..9); the XSeg ones need an XSeg model in the model folder.
-MASK_MODES = ("full", "dst", "learned-prd", "learned-dst", "learned-prd*learned-dst", "learned-prd+learned-dst",
-              "XSeg-prd", "XSeg-dst", "XSeg-prd*XSeg-dst", "learned-prd*learned-dst*XSeg-prd*XSeg-dst")
-COLOR_TRANSFER_MODES = ("none", "rct", "lct", "mkl", "mkl-m", "idt", "idt-m", "sot-m", "mix-m")
-
-CHOICES = {"mode": MODES, "mask_mode": MASK_MODES, "color_transfer_mode": COLOR_TRANSFER_MODES,
+# The choices in DFL's numbering (a choice's id is its place), read from the registries where each kind is
+# implemented whenever they are asked for: a registered mode is a choice everywhere.
+CHOICES = {"mode": MERGE_MODES, "mask_mode": MASK_BUILDERS, "color_transfer_mode": MERGE_COLOR_TRANSFERS,
            "sharpen_mode": SHARPEN_MODES}
+MODES = tuple(MERGE_MODES)
+COLOR_TRANSFER_MODES = tuple(MERGE_COLOR_TRANSFERS)
+HIST_MODES = tuple(name for name, mode in MERGE_MODES.items() if "hist_match_threshold" in mode.options)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class FieldSpec:
 
     @property
     def choices(self) -> tuple[str, ...] | None:
-        return CHOICES.get(self.name)
+        return tuple(CHOICES[self.name]) if self.name in CHOICES else None
 
 
 FIELDS: tuple[FieldSpec, ...] = (
@@ -144,19 +147,28 @@ class MergerConfig:
         return cls(**values)
 
     @property
-    def is_raw(self) -> bool:
-        return self.mode in RAW_MODES
+    def merge_mode(self) -> MergeMode:
+        return MERGE_MODES[self.mode]
+
+    def asks(self, name: str) -> bool:
+        """Whether DFL's one-time questions ask setting `name`: the mode, then the settings that apply to it
+        (`MergeMode.options`), the blur/sharpen amount only with a sharpen mode."""
+        if name == "blursharpen_amount" and self.sharpen_mode == "none":
+            return False
+        return name == "mode" or name in self.merge_mode.options
+
+    def listed(self, name: str) -> bool:
+        """Whether the summary and the interactive status bar list setting `name`: DFL's listing leaves out the
+        hist-match settings outside the hist-match modes and the blur/sharpen amount without a sharpen mode."""
+        if name in HIST_OPTIONS:
+            return "hist_match_threshold" in self.merge_mode.options
+        return name != "blursharpen_amount" or self.sharpen_mode != "none"
 
     def summary(self, title: str = "") -> str:
         """The block printed after every change (DFL's `MergerConfig` listing)."""
         width = max(len(f.name) for f in FIELDS)
         lines = [f"MergerConfig {title}".rstrip() + ":"]
-        for spec in FIELDS:
-            if spec.name in ("masked_hist_match", "hist_match_threshold") and self.mode not in HIST_MODES:
-                continue
-            if spec.name == "blursharpen_amount" and self.sharpen_mode == "none":
-                continue
-            lines.append(f"  {spec.name:<{width}} : {getattr(self, spec.name)}")
+        lines += [f"  {spec.name:<{width}} : {getattr(self, spec.name)}" for spec in FIELDS if self.listed(spec.name)]
         return "\n".join(lines)
 
 

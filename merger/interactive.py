@@ -19,7 +19,8 @@ import numpy as np
 from core import interact
 from core.errors import UserError
 from core.window import KeyDecoder, close_window, open_window, shift_query, was_closed
-from merger.config import MODES, MergerConfig, MergeSession, HIST_MODES, step_field
+from merger.config import MergerConfig, MergeSession, step_field
+from merger.modes import HIST_OPTIONS, MERGE_MODES
 
 # key -> (field, step); Shift multiplies the step by 5.
 FIELD_KEYS: dict[str, tuple[str, int]] = {
@@ -33,12 +34,17 @@ FIELD_KEYS: dict[str, tuple[str, int]] = {
     "o": ("bicubic_degrade_power", 1), "l": ("bicubic_degrade_power", -1),
     "p": ("color_degrade_power", 1), ";": ("color_degrade_power", -1), ":": ("color_degrade_power", -5),
 }
-MODE_KEYS = {"`": "original", **{str(i): MODES[i] for i in range(1, 7)}}
+
+
+def mode_keys() -> dict[str, str]:
+    """key -> merge mode, from the registry (`MergeMode.key`: ` and 1-6 for DFL's modes)."""
+    return {mode.key: name for name, mode in MERGE_MODES.items()}
+
 
 HELP_LINES = (
     "Interactive merger - keys",
     "Tab: help / preview       Esc: save and quit        Enter: merge all remaining frames",
-    "` 1 2 3 4 5 6: mode original / overlay / hist-match / seamless / seamless-hist-match / raw-rgb / raw-predict",
+    f"{' '.join(mode_keys())}: mode {' / '.join(mode_keys().values())}",
     "W/S erode mask +/-       E/D blur mask +/-          R/F motion blur +/-",
     "Y/H blur-sharpen +/-     N sharpen mode             U/J output face smaller / larger",
     "Q/A hist match threshold  Z masked hist match        X mask mode    C color transfer",
@@ -125,15 +131,15 @@ class InteractiveState:
             return "quit"
         if key == "enter":
             return "process"
-        if key in MODE_KEYS:
-            return self._set(self.cfg.copy(mode=MODE_KEYS[key]))
+        if (mode := mode_keys().get(key)) is not None:
+            return self._set(self.cfg.copy(mode=mode))
         if key in FIELD_KEYS:
             name, step = FIELD_KEYS[key]
-            if name == "hist_match_threshold" and self.cfg.mode not in HIST_MODES:
+            if name in HIST_OPTIONS and name not in self.cfg.merge_mode.options:
                 return None
             return self._set(step_field(self.cfg, name, step * (5 if shift and abs(step) == 1 else 1)))
         if key == "z":
-            if self.cfg.mode != "hist-match":
+            if "masked_hist_match" not in self.cfg.merge_mode.options:
                 return None
             return self._set(self.cfg.copy(masked_hist_match=not self.cfg.masked_hist_match))
         if key == "x":
@@ -198,12 +204,8 @@ def status_lines(state: InteractiveState, title: str) -> list[str]:
     first = (f"{title}  [{state.index + 1}/{len(state.names)}]  {cfg.mode}  mask {cfg.mask_mode}  "
              f"erode {cfg.erode_mask_modifier}  blur {cfg.blur_mask_modifier}  ct {cfg.color_transfer_mode}")
     shown = {"mode", "mask_mode", "erode_mask_modifier", "blur_mask_modifier", "color_transfer_mode"}
-    if cfg.mode not in HIST_MODES:
-        shown |= {"masked_hist_match", "hist_match_threshold"}
-    if cfg.sharpen_mode == "none":
-        shown.add("blursharpen_amount")
-    extra = [f"{name} {getattr(cfg, name)}" for name in cfg.to_dict()
-             if name not in shown and (getattr(cfg, name) != getattr(default, name) or name == "hist_match_threshold")]
+    extra = [f"{name} {getattr(cfg, name)}" for name in cfg.to_dict() if name not in shown and cfg.listed(name)
+             and (getattr(cfg, name) != getattr(default, name) or name == "hist_match_threshold")]
     second = "  ".join(extra + ([state.message] if state.message else []) + ["Tab: keys"])
     return [first, second]
 

@@ -2,24 +2,26 @@
 bounding box only, and the composition of a frame's faces.
 
 Flow per face: `prepare_face` cuts what the model needs (main process) → the model predicts → `merge_face`
-builds the mask, matches colours, pastes and post-filters the face (worker) → `compose_frame` blends every
-face layer into the frame. Frames are uint8 or float32 [0, 1] arrays HxWxC with C = 1 or 3.
+builds and shapes the mask, and the config's merge mode (`merger.modes`) matches colours, pastes and post-filters
+the face (worker) → `compose_frame` blends every face layer into the frame. Frames are uint8 or float32 [0, 1]
+arrays HxWxC with C = 1 or 3.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from core import interact
-from core.imagelib.filters import (bicubic_degrade, blursharpen, color_degrade, denoise_degrade,
-                                   linear_motion_blur)
+from core.errors import UserError
+from core.imagelib.filters import bicubic_degrade, color_degrade, denoise_degrade
 from facelib.landmarks import get_image_hull_mask, get_transform_mat
-from merger.color import apply_color_transfer, color_hist_match, masked_hist_match
-from merger.config import MergerConfig
 from merger.masks import MaskSources, build_mask, shape_mask
+
+if TYPE_CHECKING:
+    from merger.config import MergerConfig
 
 ROI_MARGIN = 4  # pixels around the face square: room for cubic taps and seamless cloning's border
 
@@ -95,13 +97,13 @@ def _channels(img: np.ndarray, c: int) -> np.ndarray:
     return img.reshape(img.shape[:2] + (c,))
 
 
-def _warp(img: np.ndarray, mat: np.ndarray, size: int) -> np.ndarray:
+def warp_to_face(img: np.ndarray, mat: np.ndarray, size: int) -> np.ndarray:
     """Frame (roi) -> face space, cubic."""
     out = cv2.warpAffine(img, mat, (size, size), flags=cv2.INTER_CUBIC)
     return _channels(out, img.shape[2])
 
 
-def _warp_back(img: np.ndarray, mat: np.ndarray, wh: tuple[int, int], interp: int = cv2.INTER_CUBIC) -> np.ndarray:
+def warp_to_frame(img: np.ndarray, mat: np.ndarray, wh: tuple[int, int], interp: int = cv2.INTER_CUBIC) -> np.ndarray:
     """Face space -> frame (roi), zeros outside the square."""
     out = cv2.warpAffine(img, mat, wh, flags=interp | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
                          borderValue=0)
@@ -145,8 +147,8 @@ def prepare_face(frame: np.ndarray, landmarks: np.ndarray, resolution: int, face
     hull = get_image_hull_mask((y1 - y0, x1 - x0), landmarks - (x0, y0), eyebrows_expand_mod)
     return PreparedFace(
         roi=(x0, y0, x1, y1), face_mat=face_mat, out_mat=out_mat,
-        dst_face=np.clip(_warp(roi_img, face_mat, resolution), 0.0, 1.0),
-        dst_hull=np.clip(_warp(hull, face_mat, resolution), 0.0, 1.0))
+        dst_face=np.clip(warp_to_face(roi_img, face_mat, resolution), 0.0, 1.0),
+        dst_hull=np.clip(warp_to_face(hull, face_mat, resolution), 0.0, 1.0))
 
 
 def xseg_crop(frame: np.ndarray, landmarks: np.ndarray, size: int, face_type: str) -> np.ndarray:
@@ -156,94 +158,60 @@ def xseg_crop(frame: np.ndarray, landmarks: np.ndarray, size: int, face_type: st
     return np.clip(cv2.warpAffine(to_float(frame), mat, (size, size), flags=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
-def _seamless_clone(out: np.ndarray, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Poisson-blend `out` into `frame` over the mask's > 0.1 area (DFL's binarised seamless mask)."""
-    binary = mask[..., 0] > 0.1
-    if not binary.any():
-        return out
-    c = out.shape[2]
-    src = np.repeat(out, 3, axis=2) if c == 1 else out
-    dst = np.repeat(frame, 3, axis=2) if c == 1 else frame
-    m8 = binary.astype(np.uint8) * 255
-    x, y, w, h = cv2.boundingRect(m8)
-    try:
-        cloned = cv2.seamlessClone(from_float(src, np.uint8), from_float(dst, np.uint8), m8,
-                                   (int(x + w / 2), int(y + h / 2)), cv2.NORMAL_CLONE)
-    except cv2.error as err:
-        interact.log_warn(f"seamless blending failed, using overlay for this face: {str(err).strip()[:120]}")
-        return out
-    cloned = cloned.astype(np.float32) / 255.0
-    return cloned[..., :1] if c == 1 else cloned
+@dataclass
+class FaceMerge:
+    """One face of a frame ready for its merge mode (`merger.modes`): the frame cut at the face's roi, the predicted
+    and the frame's face in face space, the shaped mask in the frame and in face space, and the settings."""
 
+    frame_roi: np.ndarray             # hxwxC float32
+    face: PreparedFace
+    prd: np.ndarray                   # RxRxC predicted face, float32 in [0, 1]
+    dst_face: np.ndarray              # RxRxC the frame's face
+    frame_mask: np.ndarray            # hxwx1 the mask in the roi
+    face_mask: np.ndarray             # RxRx1 the mask in face space
+    area: np.ndarray                  # RxRx1 binary face area (face_mask > 0)
+    cfg: MergerConfig
+    motion: Motion | None = None
 
-def _has_region(mask: np.ndarray) -> bool:
-    """DFL pastes the face only if the mask's >= 0.1 area spans at least 4 px each way."""
-    ys, xs = np.nonzero(mask[..., 0] >= 0.1)
-    return ys.size > 0 and min(xs.max() - xs.min(), ys.max() - ys.min()) >= 4
+    @property
+    def size(self) -> tuple[int, int]:
+        """(w, h) of the roi."""
+        return self.frame_roi.shape[1], self.frame_roi.shape[0]
+
+    def face_to_frame(self, face: np.ndarray) -> np.ndarray:
+        """A predicted face warped into the roi at the output face scale (Lanczos for gray faces, the SAEHDBW fork's
+        choice; cubic for colour), clipped to [0, 1]."""
+        interp = cv2.INTER_LANCZOS4 if face.shape[2] == 1 else cv2.INTER_CUBIC
+        return np.clip(warp_to_frame(face, self.face.out_mat, self.size, interp), 0.0, 1.0)
+
+    def nothing(self) -> FaceLayer:
+        """A layer that leaves the frame as it is and contributes only its mask."""
+        return FaceLayer(self.face.roi, None, np.zeros(self.frame_mask.shape, np.float32), self.frame_mask)
 
 
 def merge_face(frame_roi: np.ndarray, face: PreparedFace, pred: FacePrediction, cfg: MergerConfig,
                motion: Motion | None = None) -> FaceLayer:
-    """Merge one predicted face into `frame_roi` (float32 hxwxC, the frame cut at `face.roi`)."""
+    """Merge one predicted face into `frame_roi` (float32 hxwxC, the frame cut at `face.roi`): build and shape the
+    mask, then let the config's merge mode paste the face."""
     h, w, c = frame_roi.shape
     res = pred.face.shape[0]
     prd = np.clip(_channels(pred.face, pred.face.shape[2] if pred.face.ndim == 3 else 1), 0.0, 1.0)
     if prd.shape[2] != c:
         raise ValueError(f"predicted face has {prd.shape[2]} channels but the frame has {c}")
-    dst_face = np.clip(_warp(frame_roi, face.face_mat, res), 0.0, 1.0)
+    mode = cfg.merge_mode
+    if c == 1 and not mode.gray:
+        raise UserError(f"merge mode {mode.name} does not work on one-channel faces; choose another --mode")
+    dst_face = np.clip(warp_to_face(frame_roi, face.face_mat, res), 0.0, 1.0)
     sources = MaskSources(face.dst_hull, np.clip(_channels(pred.learned_prd, 1), 0, 1),
                           np.clip(_channels(pred.learned_dst, 1), 0, 1), pred.xseg_prd, pred.xseg_dst)
     mask4 = _resize(build_mask(cfg.mask_mode, sources), 4 * res)
-    if not cfg.is_raw:
+    if not mode.raw:
         mask4 = shape_mask(mask4, res, cfg.erode_mask_modifier, cfg.blur_mask_modifier)
-    frame_mask = np.clip(_warp_back(mask4, face.out_mat * 4.0, (w, h)), 0.0, 1.0)
+    frame_mask = np.clip(warp_to_frame(mask4, face.out_mat * 4.0, (w, h)), 0.0, 1.0)
     frame_mask[frame_mask < 1.0 / 255.0] = 0.0
     face_mask = np.clip(_resize(mask4, res), 0.0, 1.0)
     area = (face_mask > 0).astype(np.float32)
-    none = np.zeros((h, w, 1), np.float32)
-    face_interp = cv2.INTER_LANCZOS4 if c == 1 else cv2.INTER_CUBIC   # the SAEHDBW fork's choice for gray
-
-    if cfg.mode == "original":
-        return FaceLayer(face.roi, None, none, frame_mask)
-    if cfg.mode == "raw-rgb":
-        square = _warp_back(np.ones((res, res, 1), np.float32), face.out_mat, (w, h))
-        warped = np.clip(_warp_back(prd, face.out_mat, (w, h), face_interp), 0.0, 1.0)
-        return FaceLayer(face.roi, warped, np.clip(square, 0.0, 1.0), frame_mask)
-    if cfg.mode == "raw-predict":
-        return FaceLayer(face.roi, None, none, frame_mask, raw_face=prd, raw_mask=face_mask)
-    if not _has_region(frame_mask):
-        return FaceLayer(face.roi, None, none, frame_mask)
-
-    seamless = cfg.mode.startswith("seamless")
-    if not seamless:
-        prd = apply_color_transfer(cfg.color_transfer_mode, prd, dst_face, area)
-    if cfg.mode == "hist-match":
-        prd = masked_hist_match(prd, dst_face, area if cfg.masked_hist_match else None, cfg.hist_match_threshold)
-    out = np.clip(_warp_back(prd, face.out_mat, (w, h), face_interp), 0.0, 1.0)
-    if seamless:
-        out = _seamless_clone(out, frame_roi, frame_mask)
-
-    degrade = cfg.image_denoise_power > 0 or cfg.bicubic_degrade_power > 0
-    post = ((seamless and cfg.color_transfer_mode != "none") or cfg.mode == "seamless-hist-match"
-            or cfg.motion_blur_power > 0 or cfg.blursharpen_amount != 0 or degrade)
-    if not post:
-        return FaceLayer(face.roi, out, frame_mask, frame_mask, blended=True)
-
-    # Face-space post-processing of the blended result.
-    blended = frame_roi * (1.0 - frame_mask) + out * frame_mask
-    of = np.clip(_warp(blended, face.face_mat, res), 0.0, 1.0)
-    if seamless:
-        of = apply_color_transfer(cfg.color_transfer_mode, of, dst_face, area)
-    if cfg.mode == "seamless-hist-match":
-        of = color_hist_match(of, dst_face, cfg.hist_match_threshold)
-    if cfg.motion_blur_power > 0 and motion is not None:
-        k = int(motion.power * cfg.motion_blur_power / 100.0)
-        if k >= 1:
-            of = linear_motion_blur(of, int(np.clip(k + 1, 2, 50)), motion.deg)
-    if cfg.blursharpen_amount != 0:
-        of = blursharpen(of, cfg.sharpen_mode, 3, cfg.blursharpen_amount)
-    image = _warp_back(np.ascontiguousarray(of, np.float32), face.face_mat, (w, h))
-    return FaceLayer(face.roi, image, frame_mask, frame_mask, blended=True, degrade_background=degrade)
+    return mode.paste(FaceMerge(frame_roi, face, prd, dst_face, frame_mask, face_mask, area, cfg, motion))
 
 
 def degrade_background(frame: np.ndarray, cfg: MergerConfig) -> np.ndarray:
@@ -262,7 +230,7 @@ def compose_frame(frame: np.ndarray, layers: list[FaceLayer], cfg: MergerConfig)
     values unless an image degrade is on."""
     dtype = frame.dtype
     raw = [layer for layer in layers if layer.raw_face is not None]
-    if cfg.mode == "raw-predict":
+    if cfg.merge_mode.face_only:
         if raw:
             return FrameResult(from_float(raw[0].raw_face, dtype), raw[0].raw_mask[..., 0])
         return FrameResult(frame.copy(), np.zeros(frame.shape[:2], np.float32))

@@ -1,4 +1,5 @@
-"""Merge masks: the mask-mode registry (which mask says where the new face goes) and the erode/blur shaping.
+"""Merge masks: the mask-mode registry `MASK_BUILDERS` (which mask says where the new face goes; a new mask mode is
+one line there) and the erode/blur shaping.
 
 Masks here are float32 RxRx1 in face space (R = model resolution) or 4Rx4R for shaping.
 """
@@ -24,32 +25,43 @@ class MaskSources:
     xseg_dst: np.ndarray | None = None   # XSeg of the frame's face
 
 
-def _xseg(value: np.ndarray | None, mode: str) -> np.ndarray:
-    if value is None:
-        raise UserError(f"mask mode {mode} needs XSeg masks, but this merge has no trained XSeg model; "
-                        "choose dst or a learned-* mask mode")
-    return value
+@dataclass(frozen=True)
+class MaskMode:
+    """One mask mode: its name (the JSON value; its place in `MASK_BUILDERS` is DFL's numeric id) and how it
+    combines the `MaskSources`; `xseg` names the XSeg masks it uses (they need a trained XSeg model)."""
+
+    name: str
+    combine: Callable[[MaskSources], np.ndarray]
+    xseg: tuple[str, ...] = ()
+
+    def build(self, sources: MaskSources) -> np.ndarray:
+        if any(getattr(sources, name) is None for name in self.xseg):
+            raise UserError(f"mask mode {self.name} needs XSeg masks, but this merge has no trained XSeg model; "
+                            "choose dst or a learned-* mask mode")
+        return self.combine(sources)
 
 
-MASK_BUILDERS: dict[str, Callable[[MaskSources], np.ndarray]] = {
-    "full": lambda s: np.ones_like(s.dst_hull),
-    "dst": lambda s: s.dst_hull,
-    "learned-prd": lambda s: s.learned_prd,
-    "learned-dst": lambda s: s.learned_dst,
-    "learned-prd*learned-dst": lambda s: s.learned_prd * s.learned_dst,
-    "learned-prd+learned-dst": lambda s: np.clip(s.learned_prd + s.learned_dst, 0.0, 1.0),
-    "XSeg-prd": lambda s: _xseg(s.xseg_prd, "XSeg-prd"),
-    "XSeg-dst": lambda s: _xseg(s.xseg_dst, "XSeg-dst"),
-    "XSeg-prd*XSeg-dst": lambda s: _xseg(s.xseg_prd, "XSeg-prd*XSeg-dst") * _xseg(s.xseg_dst, "XSeg-prd*XSeg-dst"),
-    "learned-prd*learned-dst*XSeg-prd*XSeg-dst": lambda s: (
-        s.learned_prd * s.learned_dst * _xseg(s.xseg_prd, "XSeg") * _xseg(s.xseg_dst, "XSeg")),
-}
-XSEG_MASK_MODES = tuple(m for m in MASK_BUILDERS if "XSeg" in m)
+BOTH_XSEG = ("xseg_prd", "xseg_dst")
+# DFL's order (ids 0..9). A new mask mode: one line here.
+MASK_BUILDERS: dict[str, MaskMode] = {m.name: m for m in (
+    MaskMode("full", lambda s: np.ones_like(s.dst_hull)),
+    MaskMode("dst", lambda s: s.dst_hull),
+    MaskMode("learned-prd", lambda s: s.learned_prd),
+    MaskMode("learned-dst", lambda s: s.learned_dst),
+    MaskMode("learned-prd*learned-dst", lambda s: s.learned_prd * s.learned_dst),
+    MaskMode("learned-prd+learned-dst", lambda s: np.clip(s.learned_prd + s.learned_dst, 0.0, 1.0)),
+    MaskMode("XSeg-prd", lambda s: s.xseg_prd, xseg=("xseg_prd",)),
+    MaskMode("XSeg-dst", lambda s: s.xseg_dst, xseg=("xseg_dst",)),
+    MaskMode("XSeg-prd*XSeg-dst", lambda s: s.xseg_prd * s.xseg_dst, xseg=BOTH_XSEG),
+    MaskMode("learned-prd*learned-dst*XSeg-prd*XSeg-dst",
+             lambda s: s.learned_prd * s.learned_dst * s.xseg_prd * s.xseg_dst, xseg=BOTH_XSEG),
+)}
+XSEG_MASK_MODES = tuple(name for name, m in MASK_BUILDERS.items() if m.xseg)
 
 
 def build_mask(mode: str, sources: MaskSources) -> np.ndarray:
     """The RxRx1 working mask of `mode`, values below 1/255 set to 0."""
-    mask = np.clip(MASK_BUILDERS[mode](sources), 0.0, 1.0).astype(np.float32)
+    mask = np.clip(MASK_BUILDERS[mode].build(sources), 0.0, 1.0).astype(np.float32)
     mask[mask < 1.0 / 255.0] = 0.0
     return mask
 

@@ -80,7 +80,7 @@ def render_job(job: FrameJob) -> FrameResult:
     if image is None:
         raise UserError(f"{job.path}: unreadable frame")
     faces, mode = _to_color_mode(job.faces, job.mode)
-    if not faces and job.cfg.mode == "raw-predict":
+    if not faces and job.cfg.merge_mode.face_only:
         c = 3 if mode == "color" else 1
         return FrameResult(np.zeros((job.resolution, job.resolution, c), np.uint8),
                            np.zeros((job.resolution, job.resolution), np.float32))
@@ -92,7 +92,7 @@ def render_job(job: FrameJob) -> FrameResult:
 
 def finish_frame(job: FrameJob) -> str:
     """Worker entry point: merge one frame and write its image and mask PNGs. Returns the frame name."""
-    if (not job.faces and job.mode != "gray" and job.cfg.mode != "raw-predict" and not job.export_mask_alpha
+    if (not job.faces and job.mode != "gray" and not job.cfg.merge_mode.face_only and not job.export_mask_alpha
             and job.path.suffix.lower() == ".png"):
         _copy_through(job)
         return job.path.name
