@@ -245,7 +245,7 @@ def train_options(name: str) -> dict:
     if not path.is_file():
         raise UserError(f"--config {name}: not `demo`, a preset ({', '.join(PRESETS)}) or a JSON file")
     from core.fsio import read_json_object
-    return read_json_object(path)
+    return read_json_object(path, "training options file")
 
 
 @dataclass
