@@ -88,3 +88,15 @@ def test_measure_workspace_fails_loudly_when_no_face_is_left(swapped_workspace):
     run = _measure(swapped_workspace)
     assert run.returncode == 1
     assert "no face found in any merged frame" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_configs_name_the_demo_a_preset_or_a_json_file(tmp_path):
+    from bench.quality import train_options
+    from core.errors import UserError
+    assert train_options("demo")["resolution"] == 96
+    assert train_options("BW192")["resolution"] == 192 and train_options("BW192")["face_type"] == "mf"
+    path = tmp_path / "mine.json"
+    path.write_text('\ufeff{"resolution": 160, "ae_dims": 64}', encoding="utf-8")
+    assert train_options(str(path)) == {"resolution": 160, "ae_dims": 64}
+    with pytest.raises(UserError, match="not `demo`, a preset"):
+        train_options("nothing_here")
