@@ -24,8 +24,8 @@ import numpy as np
 
 from core import fsio, interact
 from core.errors import UserError
+from models.registry import dfm_models, gray_models
 
-DFM_MODELS = ("SAEHD", "SAEHDBW", "Quick96", "AMP", "AMPBW")
 CHECK_MORPH = 0.5   # the morph value an AMP export is checked at (it mixes both inters' channels)
 OUTPUT_NAMES = ("out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0")
 CHECK_TOLERANCE = 1e-3
@@ -138,7 +138,8 @@ def _colorizer(args: argparse.Namespace, model_dir: Path, model):
         return None
     if model.CHANNELS != 1:
         raise UserError(f"--colorize builds the Colorizer into a grayscale model's .dfm; {args.model} predicts colour "
-                        f"(export SAEHDBW or AMPBW, or leave --colorize out)")
+                        f"(export {' or '.join(m for m in gray_models() if m in dfm_models())}, or leave --colorize "
+                        "out)")
     from models.colorizer import load_colorizer
     return load_colorizer(model_dir, model.face_type, cpu_only=True)
 
@@ -148,7 +149,7 @@ def register(subparsers) -> None:
                               description=__doc__.split("\n\n")[1],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", required=True, help="Model folder (workspace/model).")
-    p.add_argument("--model", required=True, choices=DFM_MODELS, help="Model class to export.")
+    p.add_argument("--model", required=True, choices=dfm_models(), help="Model class to export.")
     p.add_argument("--force-model-name", help="Export the saved model with this name without asking.")
     p.add_argument("--output-file", help="Where the .dfm goes (default: <name>_<MODEL>_model.dfm in the model "
                                          "folder).")

@@ -19,8 +19,9 @@ from merger.frames import FaceAlignment, MergeState, RunOptions, build_frames, s
 from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
 from merger.masks import MASK_BUILDERS, XSEG_MASK_MODES
+from models.files import ModelFiles
+from models.registry import merge_options, mergeable_models
 
-MODEL_NAMES = ("SAEHD", "SAEHDBW", "Quick96", "AMP", "AMPBW")
 HELP = {
     "interactive": ("Tune settings per frame in an OpenCV window (needs a display). Without either flag it "
                     "is asked (default yes) when there is a display and a keyboard."),
@@ -187,8 +188,9 @@ def _load_source(args: argparse.Namespace, model_dir: Path) -> sources.ModelSour
     model = load_model(args.model, model_dir, training=False, force_model_name=args.force_model_name,
                        cpu_only=args.cpu_only, force_gpu_idxs=args.force_gpu_idxs)
     model.set_merge_options(model_merge_options(args, ask=True))
-    if args.morph_factor is not None and "morph_factor" not in model.merge_values:
-        interact.log_warn(f"--morph-factor is for AMP models; {args.model} does not use it")
+    for option in merge_options():
+        if getattr(args, option.spec.name, None) is not None and option.spec.name not in model.merge_values:
+            interact.log_warn(f"{option.flag} is for {', '.join(option.models)} models; {args.model} does not use it")
     source = sources.ModelSource(model, batch_size=args.batch_size, name=args.model)
     if args.bw_output == "colorize":
         if source.spec.channels != 1:
@@ -270,7 +272,7 @@ def _saved_resolution(args: argparse.Namespace, model_dir: Path) -> int | None:
     """The saved model's resolution, read from its data file (no model is loaded), or None (not saved yet: a
     DeepFaceLab model merge imports first)."""
     name = _model_name(args, model_dir)
-    value = _saved_data(model_dir / f"{name}_{args.model}_data.json").get("options", {}).get("resolution")
+    value = _saved_data(ModelFiles(model_dir, str(name), args.model).data).get("options", {}).get("resolution")
     return value if isinstance(value, int) and value > 0 else None
 
 
@@ -283,7 +285,7 @@ def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -
         return f"precomputed {paths['predicted'].resolve()} {newest}"
     model_dir = paths["model"]
     name = getattr(getattr(source, "model", None), "name", None) or _model_name(args, model_dir)
-    state = _data_file_state(model_dir / f"{name}_{args.model}_data.json")
+    state = _data_file_state(ModelFiles(model_dir, str(name), args.model).data)
     if not state:
         return ""
     identity = f"{args.model} {model_dir.resolve()} {name} {state}"
@@ -291,7 +293,8 @@ def _source_identity(args: argparse.Namespace, paths: dict[str, Path], source) -
     for key, value in sorted((model.merge_values if model else model_merge_options(args, ask=False)).items()):
         identity += f" {key} {value}"   # (AMP: another morph factor merges the frames anew)
     if args.bw_output == "colorize":  # more Colorizer training colours the frames anew
-        identity += f" colorizer {_data_file_state(model_dir / 'Colorizer_Colorizer_data.json')}"
+        from models.colorizer import ColorizerModel
+        identity += f" colorizer {_data_file_state(ColorizerModel.files_in(model_dir).data)}"
     return identity
 
 
@@ -367,7 +370,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"{paths['model']}: model folder not found")
     if source is None:
         _require_saved_model(args, paths["model"])
-    model_merge_options(args, ask=False)  # a bad --morph-factor stops here
+    model_merge_options(args, ask=False)  # a bad merge option flag (AMP: --morph-factor) stops here
     if session is None and not can_ask and (resolution or source is not None):
         session = MergeSession(ask_config(fixed_fields(args), resolution))
     if args.bw_output == "colorize" and not precomputed:
@@ -474,11 +477,10 @@ def register(subparsers) -> None:
                    "workspace, INPUT_DIR/aligned).")
     p.add_argument("--model-dir", help="Model folder (default: workspace/model; for frames outside a workspace, "
                    "model beside INPUT_DIR).")
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="Model class to merge with.")
+    p.add_argument("--model", required=True, choices=mergeable_models(), help="Model class to merge with.")
     p.add_argument("--force-model-name", help="Use the saved model with this name without asking.")
-    p.add_argument("--morph-factor", default=None, metavar="0.0..1.0",
-                   help="AMP: how much of src the face takes (1.0 = the full src face, DFL's default; lower keeps "
-                        "more of dst). Asked when not given.")
+    for option in merge_options():   # the models' own merge questions (AMP: --morph-factor)
+        p.add_argument(option.flag, default=None, metavar=option.metavar, help=option.help)
     p.add_argument("--workspace", help="Workspace folder for the default paths.")
     p.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None, help=HELP["interactive"])
     p.add_argument("--config-file", help="Merge settings JSON (base config + per-frame configs, as the "

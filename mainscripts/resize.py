@@ -151,18 +151,15 @@ def _first_face(folder: Path) -> tuple[int, str | None] | None:
     return None
 
 
-GRAY_MODELS = ("SAEHDBW", "AMPBW")   # the models that train on these grayscale faces
-
-
 def _next_model(folder: Path) -> tuple[int, str]:
     """(resolution, face type) the next training step uses: the most recently saved gray model in the model folder
     of the workspace holding `folder`, else a new SAEHDBW with its default options (6) train SAEHDBW's defaults)."""
     from core.workspace import workspace_above
     from models.files import list_models, read_model_data
-    from models.registry import model_class
+    from models.registry import gray_models, model_class
 
     ws = workspace_above(folder)
-    saved = [ws.model / f"{name}_{cls}_data.json" for cls in GRAY_MODELS
+    saved = [ws.model / f"{name}_{cls}_data.json" for cls in gray_models()
              for name in (list_models(ws.model, cls) if ws and ws.model.is_dir() else [])]
     for data in sorted(saved, key=lambda p: p.stat().st_mtime, reverse=True):
         try:

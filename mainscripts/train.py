@@ -24,7 +24,7 @@ from mainscripts.trainer_window import CHOOSER_LINES, Action, TrainerWindow, Tra
 from models import options as opt
 from models import preview as pv
 from models.base import ModelBase, NonFiniteLoss, SaveFailed
-from models.registry import MODELS
+from models.registry import model_names, preset_models
 
 NAN_ADVICE = ("To keep training stable: set lr_dropout to n, turn clipgrad on (y), or use smaller "
               "ae_dims/e_dims/d_dims (a new model).")
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
                    help="A model folder holding a model of the same class (e.g. one pretrained on many faces): a new "
                         "model starts as a copy of its newest one; pretrain mode is switched off unless asked for.")
     p.add_argument("--model-dir", type=Path, help="Folder that holds the model files (required to train).")
-    p.add_argument("--model", default="SAEHD", choices=list(MODELS), help="Model class to train.")
+    p.add_argument("--model", default="SAEHD", choices=model_names(), help="Model class to train.")
     p.add_argument("--no-preview", action="store_true",
                    help="No preview window: write the preview and loss graph as PNGs next to the model.")
     p.add_argument("--cpu-only", action="store_true", help="Train on the CPU even when a GPU is present.")
@@ -83,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
     config_options = opt.read_config_file(args.config_file, specs) if args.config_file else None
     preset = None
     if args.preset and not cls.TAKES_PRESETS:
-        raise UserError(f"--preset makes SAEHD and SAEHDBW models; {cls.MODEL_NAME} does not take it")
+        raise UserError(f"--preset makes {' and '.join(preset_models())} models; {cls.MODEL_NAME} does not take it")
     if args.preset:
         preset = opt.validate_config(specs, presets.get_preset(args.preset), f"preset {args.preset}")
     for flag, folder in (("--training-data-src-dir", args.training_data_src_dir),

@@ -168,12 +168,18 @@ def _unpack_sample(npz) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
 
 class ModelBase:
     """A trainable model in a model folder. Subclasses set `MODEL_NAME`, `CHANNELS` and implement the hooks
-    `model_option_specs`, `build_engine`, `build_generators`, `get_previews`, `merge_spec` and `predict`."""
+    `model_option_specs`, `build_engine`, `build_generators`, `get_previews`, `merge_spec` and `predict`.
+
+    What a model can do is declared on its class, where `models.registry` and the commands read it without
+    building the model (class attributes and class methods; no TensorFlow)."""
 
     MODEL_NAME = "Model"
-    CHANNELS = 3
-    NEEDS_DST = True   # trains on src and dst faces (False: src only, as the Colorizer)
+    CHANNELS = 3            # 1: gray faces end to end (SAEHDBW, AMPBW)
+    NEEDS_DST = True        # trains on src and dst faces (False: src only, as the Colorizer)
     TAKES_PRESETS = False   # `train --preset` (the SAEHD configurations of models.presets)
+    MERGEABLE = False       # `merge --model`: its faces go into the frames (`merge_spec`, `predict`)
+    EXPORTS_DFM = False     # `exportdfm --model`: `dfm_function` is DeepFaceLive's graph of it
+    FIXED_NAME: str | None = None   # one model of the class per folder, named this (XSeg, Colorizer): never asked
     LOSS_NAMES = ("src_loss", "dst_loss")
 
     def __init__(self, model_dir: str | os.PathLike, *, training: bool = False,
@@ -197,6 +203,7 @@ class ModelBase:
         if devices is None:
             devices = self._choose_devices(cpu_only, force_gpu_idxs, ask=not silent_start)
         self.devices = devices
+        force_model_name = self.FIXED_NAME or force_model_name
         self.name = select_model_name(self.folder, self.MODEL_NAME, force_model_name, silent_start,
                                       allow_new=training)
         self.files = ModelFiles(self.folder, self.name, self.MODEL_NAME)
@@ -257,6 +264,11 @@ class ModelBase:
         interact.log_info(f"Starting the model {self.name!r} from the pretrained model {names[0]!r} in {folder} "
                           f"(iteration {iteration}).")
         return True
+
+    @classmethod
+    def files_in(cls, folder: str | os.PathLike, name: str | None = None) -> ModelFiles:
+        """The files of this class's model `name` in `folder` (by default its `FIXED_NAME` one)."""
+        return ModelFiles(Path(folder), name or cls.FIXED_NAME or "", cls.MODEL_NAME)
 
     # ------------------------------------------------------------------ hooks for subclasses
 

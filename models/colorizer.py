@@ -22,19 +22,20 @@ from models import options as opt
 from models import preview as pv
 from models.base import MergeSpec, ModelBase
 from models.files import ModelFiles, list_models, read_model_data
+from models.registry import gray_models
 
 COLORIZER_NAME = "Colorizer"
-GRAY_MODELS = ("SAEHDBW", "AMPBW")   # the models whose gray faces it colours
 GRAY_CHECKED = 16          # faces looked at to tell a gray faceset from a colour one
 GRAY_TOLERANCE = 3         # a face whose channels differ by at most this (of 255) everywhere is gray
 
 
 def folder_face_type(folder: Path) -> str | None:
-    """The face type (short name) of the newest gray model (SAEHDBW or AMPBW) in `folder`, or None."""
+    """The face type (short name) of the newest gray model (SAEHDBW or AMPBW: `registry.gray_models`) in `folder`,
+    or None."""
     if not folder.is_dir():
         return None
     newest = []
-    for cls in GRAY_MODELS:
+    for cls in gray_models():
         names = list_models(folder, cls)
         if names:
             newest.append(ModelFiles(folder, names[0], cls).data)
@@ -61,11 +62,8 @@ class ColorizerModel(ModelBase):
     MODEL_NAME = COLORIZER_NAME
     CHANNELS = 3
     NEEDS_DST = False
+    FIXED_NAME = COLORIZER_NAME  # one Colorizer per model folder, as XSeg
     LOSS_NAMES = ("loss",)
-
-    def __init__(self, model_dir, **kwargs):
-        kwargs["force_model_name"] = COLORIZER_NAME  # one Colorizer per model folder, as XSeg
-        super().__init__(model_dir, **kwargs)
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:
@@ -126,8 +124,9 @@ class ColorizerModel(ModelBase):
                            f"base {o['base_ch']}", f"bs {o['batch_size']}"])
 
     def merge_spec(self) -> MergeSpec:
-        raise UserError("the Colorizer colours a gray model's faces: merge with --model SAEHDBW (or AMPBW) and "
-                        "--bw-output colorize (it is found in the same --model-dir)")
+        first, *others = gray_models()
+        raise UserError(f"the Colorizer colours a gray model's faces: merge with --model {first} (or "
+                        f"{', '.join(others)}) and --bw-output colorize (it is found in the same --model-dir)")
 
     def colorize(self, gray_faces: np.ndarray) -> np.ndarray:
         """N×S×S×1 gray faces in [0, 1] (any size S, this model's face type) -> N×S×S×3 BGR: each face's own
@@ -137,7 +136,7 @@ class ColorizerModel(ModelBase):
 
 def require_colorizer(model_dir: str | Path) -> None:
     """A `UserError` saying how to get one when `model_dir` holds no trained Colorizer."""
-    if not ModelFiles(Path(model_dir), COLORIZER_NAME, COLORIZER_NAME).data.exists():
+    if not ColorizerModel.files_in(model_dir).data.exists():
         raise UserError(f"{model_dir}: --bw-output colorize needs a trained Colorizer there; train one on the colour "
                         f"src faces with `main.py train --model Colorizer` (the '6) train Colorizer' script)")
 

@@ -53,6 +53,7 @@ class OptionSpec:
     available: bool = True    # False: a seam for a later feature (GAN, true face, style powers)
     neutral: Any = None       # for unavailable options: the only value a config file may give (None: any)
     info: str | None = None   # kind "text": what the prompt and docs show as the accepted values
+    flag_help: str | None = None   # a merge question's command-line flag: its help, when not `help`
 
     def default_value(self, values: Values, env: OptionEnv) -> Any:
         return self.default(values, env) if callable(self.default) else self.default
@@ -515,4 +516,6 @@ def amp_merge_options() -> list[OptionSpec]:
     """What AMP asks when merging (DFL's get_MergerConfig)."""
     return [_float("morph_factor", "Morph factor", 1.0, (0.0, 1.0),
                    "How much of src the swapped face takes: 1.0 the full src face, lower values keep more of dst "
-                   "(0.0 is the dst face itself).")]
+                   "(0.0 is the dst face itself).",
+                   flag_help="how much of src the face takes (1.0 = the full src face, DFL's default; lower keeps "
+                             "more of dst).")]

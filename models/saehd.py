@@ -37,6 +37,8 @@ class SAEHDModel(ModelBase):
     MODEL_NAME = "SAEHD"
     CHANNELS = 3
     TAKES_PRESETS = True
+    MERGEABLE = True
+    EXPORTS_DFM = True
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:

@@ -18,7 +18,6 @@ from models import options as opt
 from models import preview as pv
 from models.base import MergeSpec, ModelBase
 from models.dfl_import import import_new_models, list_dfl_models
-from models.files import ModelFiles
 
 XSEG_NAME = "XSeg"  # the fixed model name (one XSeg model per model folder, as in DFL)
 NOISE_FLOOR = 0.1   # mask values below this are noise and become 0 (DFL's XSegNet.extract, for apply and merge)
@@ -33,11 +32,8 @@ def _overlay(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
 class XSegModel(ModelBase):
     MODEL_NAME = XSEG_NAME
     CHANNELS = 3
+    FIXED_NAME = XSEG_NAME  # DFL: one XSeg model per folder, no name prompt
     LOSS_NAMES = ("loss",)
-
-    def __init__(self, model_dir, **kwargs):
-        kwargs["force_model_name"] = XSEG_NAME  # DFL: one XSeg model per folder, no name prompt
-        super().__init__(model_dir, **kwargs)
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:
@@ -138,7 +134,7 @@ class XSegModel(ModelBase):
 def has_xseg_model(model_dir: str | Path) -> bool:
     """A trained XSeg model in `model_dir`: ours, or DeepFaceLab's `XSeg_256.npy` (imported when loaded)."""
     folder = Path(model_dir)
-    return ModelFiles(folder, XSEG_NAME, XSEG_NAME).data.exists() or bool(list_dfl_models(folder, XSEG_NAME))
+    return XSegModel.files_in(folder).data.exists() or bool(list_dfl_models(folder, XSEG_NAME))
 
 
 def load_xseg_predictor(model_dir: str | Path, cpu_only: bool = False, force_gpu_idxs=None) -> XSegModel:

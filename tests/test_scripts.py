@@ -426,6 +426,24 @@ def shown(value) -> str:
     return {True: "y", False: "n"}.get(value, str(value)) if isinstance(value, bool) else str(value)
 
 
+def test_scripts_and_readme_cover_every_registered_model():
+    """From the model registry: every model has a train script and every mergeable one a merge script (and no
+    script names another), README's `train` and `exportdfm` rows name every model they take."""
+    from models.registry import dfm_models, mergeable_models, model_names
+
+    def scripted(command: str) -> set[str]:
+        return {inv.argv[inv.argv.index("--model") + 1] for inv in all_invocations()
+                if inv.argv[:1] == [command] and "--model" in inv.argv}
+
+    assert scripted("train") == set(model_names())
+    assert scripted("merge") == set(mergeable_models())
+    assert scripted("exportdfm") and scripted("exportdfm") <= set(dfm_models())
+    commands = table_rows(readme_section("### Commands"))
+    for command, names in (("train", model_names()), ("exportdfm", dfm_models())):
+        missing = [name for name in names if not re.search(rf"\b{name}\b", commands[command][0])]
+        assert not missing, f"README's {command} row does not name {missing}"
+
+
 def test_readme_training_options_match_the_option_specs():
     from models.registry import model_class
     rows = table_rows(readme_section("### Training options"))
