@@ -5,7 +5,8 @@ One encoder and one decoder learn both faces; two intermediate codes (`inter_src
 Merging asks for a morph factor (DFL's default 1.0 = the full src face); the `.dfm` export takes it as a second
 input (`morph_value`), DeepFaceLive's morph slider. Options follow DFL's final AMP: resolution 224, whole face,
 ae 256, inter 1024, e/d 64, morph factor 0.5, always masked with eyes/mouth priority; no pretraining mode. The
-networks and losses are in `models.amp_engine`; sample generators, saving and merging are SAEHD's.
+networks and losses are in `models.amp_engine`; sample generators, saving and merging are the autoencoders'
+(`models.autoencoder`).
 """
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import numpy as np
 from core import interact
 from models import options as opt
 from models import preview as pv
-from models.saehd import SAEHDModel
+from models.autoencoder import AutoencoderModel
 
 
-class AMPModel(SAEHDModel):
+class AMPModel(AutoencoderModel):
+    """Always masked with eyes/mouth priority (it has neither option), and DFL's AMP scale jitter."""
+
     MODEL_NAME = "AMP"
     CHANNELS = 3
-    TAKES_PRESETS = False
+    SCALE_RANGE = (-0.125, 0.125)
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:
@@ -31,34 +34,15 @@ class AMPModel(SAEHDModel):
             interact.log_warn("AMP has no pretraining mode (as DFL's final AMP): --pretraining-data-dir is ignored")
         return values
 
-    @property
-    def pretraining(self) -> bool:
-        return False   # DFL's final AMP has no pretraining mode
-
-    @property
-    def trains_masked(self) -> bool:
-        return True
-
     def engine_config(self):
         from models.amp_engine import AMPConfig
         o = self.options
-        return AMPConfig(**self.shared_engine_options(), inter_dims=o["inter_dims"], morph_factor=o["morph_factor"],
+        return AMPConfig(**self.engine_options(), inter_dims=o["inter_dims"], morph_factor=o["morph_factor"],
                          lr_dropout=o["lr_dropout"], random_warp=o["random_warp"])
 
     def build_engine(self):
         from models.amp_engine import AMPEngine
         return AMPEngine(self.engine_config())
-
-    def networks_to_reinit(self) -> tuple[str, ...]:
-        return ()
-
-    def sample_settings(self) -> dict:
-        o = self.options
-        common = dict(batch_size=o["batch_size"], resolution=o["resolution"], channels=self.CHANNELS,
-                      face_type=o["face_type"], uniform_yaw=o["uniform_yaw"], eyes_mouth_prio=True, masked=True,
-                      random_warp=o["random_warp"], scale_range=(-0.125, 0.125))
-        return {"src": dict(common, random_flip=o["random_src_flip"], ct_mode=o["ct_mode"]),
-                "dst": dict(common, random_flip=o["random_dst_flip"], ct_mode="none")}
 
     # ------------------------------------------------------------------ previews
 
