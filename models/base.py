@@ -180,6 +180,7 @@ class ModelBase:
     MERGEABLE = False       # `merge --model`: its faces go into the frames (`merge_spec`, `predict`)
     EXPORTS_DFM = False     # `exportdfm --model`: `dfm_function` is DeepFaceLive's graph of it
     FIXED_NAME: str | None = None   # one model of the class per folder, named this (XSeg, Colorizer): never asked
+    SESSION_OPTIONS_ONLY = False    # generic options: only the session ones, never asked (Quick96, XSeg, Colorizer)
     LOSS_NAMES = ("src_loss", "dst_loss")
 
     def __init__(self, model_dir: str | os.PathLike, *, training: bool = False,
@@ -278,7 +279,7 @@ class ModelBase:
 
     @classmethod
     def generic_option_specs(cls) -> list[opt.OptionSpec]:
-        return opt.generic_options()
+        return opt.generic_options(asked=not cls.SESSION_OPTIONS_ONLY, session_only=cls.SESSION_OPTIONS_ONLY)
 
     def finalize_options(self, values: dict) -> dict:
         """Cross-option rules after resolution (e.g. resolution rounding that depends on the archi)."""

@@ -63,15 +63,12 @@ class ColorizerModel(ModelBase):
     CHANNELS = 3
     NEEDS_DST = False
     FIXED_NAME = COLORIZER_NAME  # one Colorizer per model folder, as XSeg
+    SESSION_OPTIONS_ONLY = True
     LOSS_NAMES = ("loss",)
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:
         return opt.colorizer_options()
-
-    @classmethod
-    def generic_option_specs(cls) -> list[opt.OptionSpec]:
-        return opt.generic_options(asked=False, session_only=True)
 
     def option_env(self) -> opt.OptionEnv:
         return dataclasses.replace(super().option_env(), folder_face_type=folder_face_type(self.folder))

@@ -14,11 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from core.imagelib.color_transfer import BGR_LUMA
-from core.leras.archis.xseg import XSegNet
 from core.leras.losses import dssim
-from core.leras.ops import placement
 from core.leras.optimizers import AdaBelief
-from core.leras.saveable import SavedNetworks
+from models.unet_engine import UNetEngine
 
 NETWORK = "Colorizer"
 OUTSIDE_MASK_WEIGHT = 0.1   # loss weight of the pixels outside the face mask
@@ -68,46 +66,32 @@ def resize_faces(x: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(x, (size, size), method="bilinear")
 
 
-class ColorizerEngine(SavedNetworks):
+class ColorizerEngine(UNetEngine):
     """U-Net + AdaBelief + the train and predict `tf.function`s. Faces NHWC float32 in [0, 1]."""
 
-    optimizer_file = f"{NETWORK}_opt"
+    network = NETWORK
 
     def __init__(self, config_: ColorizerEngineConfig) -> None:
-        self.device, fmt = placement(config_.data_format)
-        self.config, self.data_format = config_, fmt
+        super().__init__(config_, 1, 2, lambda variables: AdaBelief(variables, lr=config_.learning_rate))
         r = config_.resolution
-        with tf.device(self.device):
-            self.nets = {NETWORK: XSegNet(1, config_.base_ch, 2, r, fmt, rng=np.random.default_rng(config_.seed))}
-            variables = {f"{NETWORK}/{k}": v for k, v in self.nets[NETWORK].variables().items()}
-            self.optimizer = AdaBelief(variables, lr=config_.learning_rate)
-        self._vars = list(variables.values())
         faces = tf.TensorSpec([None, r, r, 3], tf.float32)
         self._train_fn = tf.function(self._train_graph, input_signature=[faces, tf.TensorSpec([None, r, r, 1])])
         self._colorize_fns: dict = {}   # face size -> traced colorize_graph
 
     def _chroma(self, luma: tf.Tensor) -> tf.Tensor:
-        x = luma if self.data_format == "NHWC" else tf.transpose(luma, (0, 3, 1, 2))
-        out = tf.sigmoid(self.nets[NETWORK](x))
-        return out if self.data_format == "NHWC" else tf.transpose(out, (0, 2, 3, 1))
+        return tf.sigmoid(self.run_net(luma))
 
     def _train_graph(self, faces, masks):
         with tf.device(self.device):
             luma, target = bgr_to_luma_chroma(faces)
             weight = OUTSIDE_MASK_WEIGHT + (1.0 - OUTSIDE_MASK_WEIGHT) * masks
-            with tf.GradientTape() as tape:
+
+            def loss_vector():
                 pred = self._chroma(luma)
                 l1 = tf.reduce_sum(tf.abs(pred - target) * weight, [1, 2, 3]) / (2 * tf.reduce_sum(weight, [1, 2, 3]))
                 window = max(3, int(self.config.resolution / 11.6))
-                vec = 10.0 * l1 + 2.0 * tf.reduce_mean(dssim(pred * masks, target * masks, window), 1)
-                total = tf.reduce_sum(vec)
-            grads = tape.gradient(total, self._vars)
-            tf.cond(tf.math.is_finite(total), lambda: self._apply(grads), lambda: tf.constant(False))
-            return tf.reduce_mean(vec)
-
-    def _apply(self, grads):
-        with tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._vars))]):
-            return tf.constant(True)
+                return 10.0 * l1 + 2.0 * tf.reduce_mean(dssim(pred * masks, target * masks, window), 1)
+            return self.finite_step(loss_vector)
 
     def colorize_graph(self, gray: tf.Tensor) -> tf.Tensor:
         """N×S×S×1 gray faces in [0, 1] (S known when traced) -> N×S×S×3 BGR: each face's own luma with the chroma

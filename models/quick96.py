@@ -7,7 +7,6 @@ dropout always on (no cosine), masked training, random warp, no flips. Only the 
 """
 from __future__ import annotations
 
-from models import options as opt
 from models.autoencoder import AutoencoderModel
 
 FIXED_OPTIONS = {
@@ -24,10 +23,7 @@ class Quick96Model(AutoencoderModel):
     MODEL_NAME = "Quick96"
     CHANNELS = 3
     SCALE_RANGE = (-0.05, 0.05)  # Quick96 keeps DFL's default scale jitter
-
-    @classmethod
-    def generic_option_specs(cls) -> list[opt.OptionSpec]:
-        return opt.generic_options(asked=False, session_only=True)
+    SESSION_OPTIONS_ONLY = True
 
     def finalize_options(self, values: dict) -> dict:
         return {**values, **FIXED_OPTIONS, "models_opt_on_gpu": bool(self.devices)}

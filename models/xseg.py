@@ -33,15 +33,12 @@ class XSegModel(ModelBase):
     MODEL_NAME = XSEG_NAME
     CHANNELS = 3
     FIXED_NAME = XSEG_NAME  # DFL: one XSeg model per folder, no name prompt
+    SESSION_OPTIONS_ONLY = True
     LOSS_NAMES = ("loss",)
 
     @classmethod
     def model_option_specs(cls) -> list[opt.OptionSpec]:
         return opt.xseg_options()
-
-    @classmethod
-    def generic_option_specs(cls) -> list[opt.OptionSpec]:
-        return opt.generic_options(asked=False, session_only=True)
 
     def finalize_options(self, values: dict) -> dict:
         if self.training and values.get("pretrain") and self.pretraining_dir is None:

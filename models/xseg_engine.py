@@ -11,11 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from core.leras.archis.xseg import XSegNet
 from core.leras.losses import dssim
-from core.leras.ops import placement
 from core.leras.optimizers import RMSprop
-from core.leras.saveable import SavedNetworks
+from models.unet_engine import UNetEngine
 
 NETWORK = "XSeg"  # DFL's name of the network (and of its weights file)
 
@@ -32,33 +30,23 @@ class XSegEngineConfig:
     seed: int | None = None
 
 
-class XSegEngine(SavedNetworks):
+class XSegEngine(UNetEngine):
     """XSegNet + RMSprop + the train and predict `tf.function`s. Images NHWC float32 BGR in [0, 1]."""
 
-    optimizer_file = f"{NETWORK}_opt"
+    network = NETWORK
 
     def __init__(self, config_: XSegEngineConfig) -> None:
-        self.device, fmt = placement(config_.data_format)
-        self.config, self.data_format = config_, fmt
+        # RMSprop's slots are keyed `acc/XSeg/<path>`, the layout DFL's XSeg optimizer file converts to
+        super().__init__(config_, 3, 1, lambda variables: RMSprop(variables, lr=config_.learning_rate, rho=0.9,
+                                                                  lr_dropout=config_.lr_dropout_keep))
         r = config_.resolution
-        with tf.device(self.device):
-            self.nets = {NETWORK: XSegNet(3, config_.base_ch, 1, r, fmt, rng=np.random.default_rng(config_.seed))}
-            # slots keyed `acc/XSeg/<path>`, the layout DFL's XSeg optimizer file converts to (models.dfl_import)
-            variables = {f"{NETWORK}/{k}": v for k, v in self.nets[NETWORK].variables().items()}
-            self.optimizer = RMSprop(variables, lr=config_.learning_rate, rho=0.9, lr_dropout=config_.lr_dropout_keep)
-        self._vars = list(variables.values())
         spec = [tf.TensorSpec([None, r, r, 3], tf.float32), tf.TensorSpec([None, r, r, 1], tf.float32)]
         self._train_fn = tf.function(lambda x, y: self._train_graph(x, y, False), input_signature=spec)
         self._pretrain_fn = tf.function(lambda x, y: self._train_graph(x, y, True), input_signature=spec)
         self._predict_fn = tf.function(self._predict_graph, input_signature=spec[:1])
 
-    def _logits(self, images, pretrain: bool):
-        x = images if self.data_format == "NHWC" else tf.transpose(images, (0, 3, 1, 2))
-        logits = self.nets[NETWORK](x, pretrain=pretrain)
-        return logits if self.data_format == "NHWC" else tf.transpose(logits, (0, 2, 3, 1))
-
     def _loss_vector(self, images, targets, pretrain: bool):
-        logits = self._logits(images, pretrain)
+        logits = self.run_net(images, pretrain=pretrain)
         if not pretrain:
             return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), [1, 2, 3])
         pred, r = tf.sigmoid(logits), self.config.resolution
@@ -69,20 +57,11 @@ class XSegEngine(SavedNetworks):
 
     def _train_graph(self, images, targets, pretrain: bool):
         with tf.device(self.device):
-            with tf.GradientTape() as tape:
-                vec = self._loss_vector(images, targets, pretrain)
-                total = tf.reduce_sum(vec)  # DFL differentiates the per-sample vector: the gradient of the sum
-            grads = tape.gradient(total, self._vars)
-            tf.cond(tf.math.is_finite(total), lambda: self._apply(grads), lambda: tf.constant(False))
-            return tf.reduce_mean(vec)
-
-    def _apply(self, grads):
-        with tf.control_dependencies([self.optimizer.apply_gradients(zip(grads, self._vars))]):
-            return tf.constant(True)
+            return self.finite_step(lambda: self._loss_vector(images, targets, pretrain))
 
     def _predict_graph(self, images):
         with tf.device(self.device):
-            return tf.sigmoid(self._logits(images, False))
+            return tf.sigmoid(self.run_net(images, pretrain=False))
 
     def train_step(self, images: np.ndarray, targets: np.ndarray, pretrain: bool = False) -> float:
         fn = self._pretrain_fn if pretrain else self._train_fn
