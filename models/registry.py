@@ -79,6 +79,8 @@ class MergeOption:
     def metavar(self) -> str | None:
         if self.spec.valid_range is not None:
             return range_text(self.spec.valid_range)
+        if self.spec.kind == "bool":
+            return "y/n"
         return "/".join(self.spec.choices) if self.spec.choices else None
 
     @property
