@@ -16,7 +16,12 @@ come from the model. Measures, per run (merged / dst means the merged frames' va
   recognized_as_src  share of frames whose merged face is within 0.6 (dlib's threshold) of the src person;
                      a frame where no face is found in the merged frame counts as not recognized
   dist_src, dist_dst mean face-descriptor distance of the merged faces to the src and to the dst person
-  sharpness          Laplacian variance inside the face (landmark hull), merged / dst, mean over frames
+  sharpness          Laplacian variance inside the face (its landmark hull less a rim of a tenth of the face's
+                     size, where the seam is), merged / dst, mean over frames
+  sharpness_vs_src   the same over the src faces' own: src aligned faces put in the dst face's place at their
+                     full extracted size, what a perfect model of these src faces would give. The src person's
+                     skin may simply hold less detail than dst's (a young face for an old one): this part of the
+                     gap no model closes, and `sharpness` can never pass `src_detail` (their ratio, reported too)
   colour_change      mean frame-to-frame change of the face's mean colour, merged / dst
   landmark_change    mean frame-to-frame landmark movement (face-size units), merged / dst (jitter)
   seam               gradient energy on the merge mask's edge over that inside the face, merged / dst
@@ -53,6 +58,7 @@ from facelib.meta import FaceFileError, read_meta, load_face  # noqa: E402
 
 CURVE_MINUTES = (2.0, 5.0, 10.0, 20.0)
 SAME_PERSON = 0.6
+INNER_ERODE = 0.1   # sharpness and colour are measured on the face without its rim (the seam is measured apart)
 NO_FILTER = ["--sharpen-mode", "none", "--blursharpen-amount", "0"]
 
 
@@ -161,14 +167,47 @@ def _frame_file(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _mean_or_none(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(float(np.mean(values)), 3) if values else None
+
+
 def _mean_step(values: list[np.ndarray | None], scale: list[float]) -> float:
     steps = [float(np.abs(b - a).mean()) / s for a, b, s in zip(values, values[1:], scale[1:])
              if a is not None and b is not None]
     return float(np.mean(steps)) if steps else float("nan")
 
 
+class SrcDetail:
+    """The detail the src faces themselves hold at a dst face's place and size: up to `count` src aligned faces
+    (spread over the folder) warped into the frame by the dst face's landmarks, Laplacian variance in its hull."""
+
+    def __init__(self, src_aligned: Path, count: int = 6):
+        paths = list_images(src_aligned)
+        picks = [paths[i] for i in np.unique(np.linspace(0, len(paths) - 1, min(count, len(paths))).round()
+                                             .astype(int))] if paths else []
+        self.faces = []
+        for path in picks:
+            try:
+                image, meta = load_face(path)
+            except FaceFileError:
+                continue
+            if meta is not None:
+                self.faces.append((image, meta.face_type))
+
+    def variance(self, frame_shape: tuple[int, ...], landmarks: np.ndarray, hull: np.ndarray) -> float | None:
+        from facelib.landmarks import get_transform_mat
+        values = []
+        for image, face_type in self.faces:
+            mat = get_transform_mat(landmarks, image.shape[0], face_type)
+            placed = cv2.warpAffine(image, mat, (frame_shape[1], frame_shape[0]),
+                                    flags=cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC)
+            values.append(Q.laplacian_variance(placed, hull))
+        return float(np.mean(values)) if values else None
+
+
 def measure(dst_dir: Path, aligned_dir: Path, merged_dir: Path, mask_dir: Path, src_person: np.ndarray,
-            recognizer: Recognizer) -> dict:
+            recognizer: Recognizer, src_detail: SrcDetail | None = None) -> dict:
     """Every measure of the merged frames against the dst frames (see the module docstring)."""
     faces = dst_faces(aligned_dir)
     if not faces:
@@ -185,6 +224,7 @@ def measure(dst_dir: Path, aligned_dir: Path, merged_dir: Path, mask_dir: Path, 
             raise UserError(f"{merged_path}: unreadable frame")
         face = faces[name][0]
         hull = Q.hull_mask(dst.shape, face.landmarks)
+        inner = Q.hull_mask(dst.shape, face.landmarks, erode_px=int(INNER_ERODE * face.size))
         near = np.zeros(dst.shape[:2], np.uint8)
         for other in faces[name]:
             grow = int(0.6 * other.size)
@@ -195,9 +235,13 @@ def measure(dst_dir: Path, aligned_dir: Path, merged_dir: Path, mask_dir: Path, 
             dst_person_list.append(in_dst[1])
         seam_dst = Q.seam_energy(dst, mask, hull) if mask is not None else float("nan")
         seam_merged = Q.seam_energy(merged, mask, hull) if mask is not None else float("nan")
+        merged_var, dst_var = Q.laplacian_variance(merged, inner), max(Q.laplacian_variance(dst, inner), 1e-6)
+        src_var = src_detail.variance(dst.shape, face.landmarks, inner) if src_detail else None
         rows.append({
-            "sharp": Q.laplacian_variance(merged, hull) / max(Q.laplacian_variance(dst, hull), 1e-6),
-            "colour": (Q.mean_colour(merged, hull), Q.mean_colour(dst, hull)),
+            "sharp": merged_var / dst_var,
+            "sharp_src": merged_var / src_var if src_var else None,
+            "src_detail": src_var / dst_var if src_var else None,
+            "colour": (Q.mean_colour(merged, inner), Q.mean_colour(dst, inner)),
             "lm": (None if in_merged is None else in_merged[0], None if in_dst is None else in_dst[0]),
             "desc": None if in_merged is None else in_merged[1],
             "seam": seam_merged / seam_dst if seam_dst and np.isfinite(seam_dst) else float("nan"),
@@ -222,6 +266,8 @@ def measure(dst_dir: Path, aligned_dir: Path, merged_dir: Path, mask_dir: Path, 
         "dist_src": round(float(np.mean(d_src)), 3),
         "dist_dst": round(float(np.mean(d_dst)), 3) if d_dst else None,
         "sharpness": round(float(np.mean([r["sharp"] for r in rows])), 3),
+        "sharpness_vs_src": _mean_or_none([r["sharp_src"] for r in rows]),
+        "src_detail": _mean_or_none([r["src_detail"] for r in rows]),
         "colour_change": round(colour_merged / max(colour_dst, 1e-6), 3),
         "landmark_change": round(lm_merged / max(lm_dst, 1e-9), 3),
         "seam": round(float(np.nanmean([r["seam"] for r in rows])), 3),
@@ -321,7 +367,8 @@ def run_config(data: Data, model: str, label: str, options: dict, budgets: list[
                      *bw, *merge_flags, *NO_FILTER])
         row = {"config": label, "model": model, "minutes": None if iterations else budget,
                "iterations": trained["iterations"], "train_and_merge_s": round(time.monotonic() - started, 1)}
-        row.update(measure(data.dst_frames, data.dst_aligned, merged, masks, src_person, recognizer))
+        row.update(measure(data.dst_frames, data.dst_aligned, merged, masks, src_person, recognizer,
+                           SrcDetail(data.src_aligned)))
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -382,7 +429,7 @@ def main() -> int:
         if args.measure_workspace:
             ws = Workspace(args.measure_workspace)
             row = measure(ws.data_dst, ws.dst_aligned, ws.merged, ws.merged_mask,
-                          person_descriptor(recognizer, ws.src_aligned), recognizer)
+                          person_descriptor(recognizer, ws.src_aligned), recognizer, SrcDetail(ws.src_aligned))
             print(json.dumps({"workspace": str(ws.root), **row}))
             return 0
         if bool(args.src) != bool(args.dst):

@@ -78,6 +78,8 @@ def test_measure_workspace_reads_a_pasted_face_as_the_src_person(swapped_workspa
     assert row["recognized_as_src"] >= 0.8 and row["dist_src"] < row["dist_dst"]
     assert row["untouched_max"] == 0
     assert 0.2 < row["sharpness"] < 5
+    # The pasted face is the src person's own: it holds about the detail the src faces hold at that size.
+    assert 0.3 < row["sharpness_vs_src"] < 3 and row["src_detail"] > 0
 
 
 def test_measure_workspace_fails_loudly_when_no_face_is_left(swapped_workspace):
