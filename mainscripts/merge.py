@@ -14,7 +14,7 @@ from core.fsio import list_images
 from core.workspace import Workspace, workspace_above
 from merger import sources
 from merger.bw_color import BW_OUTPUTS
-from merger.config import FIELDS, HIST_MODES, MergerConfig, MergeSession
+from merger.config import FIELDS, MergerConfig, MergeSession
 from merger.frames import FaceAlignment, MergeState, RunOptions, build_frames, select_frames
 from merger.loop import Merger
 from merger.interactive import InteractiveState, run_window
@@ -93,25 +93,9 @@ def ask_config(fixed: dict, resolution: int | None = None) -> MergerConfig:
         else:
             values[name] = interact.input_int(spec.prompt, default, (spec.low, spec.high), help_message=spec.help)
 
-    ask("mode")
-    raw = values["mode"] in ("raw-rgb", "raw-predict")
-    if values["mode"] == "hist-match":
-        ask("masked_hist_match")
-    if values["mode"] in HIST_MODES:
-        ask("hist_match_threshold")
-    ask("mask_mode")
-    if not raw:
-        for name in ("erode_mask_modifier", "blur_mask_modifier", "motion_blur_power"):
-            ask(name)
-    ask("output_face_scale")
-    if not raw:
-        ask("color_transfer_mode")
-    ask("sharpen_mode")
-    if values["sharpen_mode"] != "none":
-        ask("blursharpen_amount")
-    if not raw:
-        for name in ("image_denoise_power", "bicubic_degrade_power", "color_degrade_power"):
-            ask(name)
+    for spec in FIELDS:  # in DFL's order; each mode says which questions apply to it
+        if MergerConfig.from_dict(values, base).asks(spec.name):
+            ask(spec.name)
     return MergerConfig.from_dict(values, base)
 
 
