@@ -17,7 +17,8 @@ come from the model. Measures, per run (merged / dst means the merged frames' va
                      a frame where no face is found in the merged frame counts as not recognized
   dist_src, dist_dst mean face-descriptor distance of the merged faces to the src and to the dst person
   sharpness          Laplacian variance inside the face (its landmark hull less a rim of a tenth of the face's
-                     size, where the seam is), merged / dst, mean over frames
+                     size, where the seam is, and only where the merge mask is full: a feathered mask that lets
+                     dst's own detail show through must not count as sharp), merged / dst, mean over frames
   sharpness_vs_src   the same over the src faces' own: src aligned faces put in the dst face's place at their
                      full extracted size, what a perfect model of these src faces would give. The src person's
                      skin may simply hold less detail than dst's (a young face for an old one): this part of the
@@ -59,6 +60,7 @@ from facelib.meta import FaceFileError, read_meta, load_face  # noqa: E402
 CURVE_MINUTES = (2.0, 5.0, 10.0, 20.0)
 SAME_PERSON = 0.6
 INNER_ERODE = 0.1   # sharpness and colour are measured on the face without its rim (the seam is measured apart)
+FULLY_SWAPPED = 250  # ... and where the merge mask shows the model's face alone (no dst detail showing through)
 NO_FILTER = ["--sharpen-mode", "none", "--blursharpen-amount", "0"]
 
 
@@ -225,6 +227,8 @@ def measure(dst_dir: Path, aligned_dir: Path, merged_dir: Path, mask_dir: Path, 
         face = faces[name][0]
         hull = Q.hull_mask(dst.shape, face.landmarks)
         inner = Q.hull_mask(dst.shape, face.landmarks, erode_px=int(INNER_ERODE * face.size))
+        if mask is not None and mask.shape == inner.shape and (inner & (mask >= FULLY_SWAPPED)).sum() >= 64:
+            inner = inner & (mask >= FULLY_SWAPPED).astype(np.uint8)  # only the model's own pixels count
         near = np.zeros(dst.shape[:2], np.uint8)
         for other in faces[name]:
             grow = int(0.6 * other.size)
