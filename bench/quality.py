@@ -282,20 +282,30 @@ def measure(dst_dir: Path, aligned_dir: Path, merged_dir: Path, mask_dir: Path, 
 # ----------------------------------------------------------------------------------------- training runs ---
 
 def train_options(name: str) -> dict:
-    """The training options a --config names: `demo`, a preset name, or a JSON file."""
+    """The training options a --config names: `demo`, a preset name, or a JSON file; `NAME:key=value,...` changes
+    some of them (e.g. `demo:resolution=96`, values in JSON: `demo:eyes_mouth_prio=true`)."""
     from mainscripts.demo import demo_train_options
     from models.presets import PRESETS, get_preset
+    name, _, changes = name.partition(":") if not Path(name).is_file() else (name, "", "")
     if name == "demo":
-        return demo_train_options()
-    if name.upper() in {p.upper() for p in PRESETS}:
+        options = demo_train_options()
+    elif name.upper() in {p.upper() for p in PRESETS}:
         options = demo_train_options()
         options.update(get_preset(name))
-        return options
-    path = Path(name)
-    if not path.is_file():
+    elif Path(name).is_file():
+        from core.fsio import read_json_object
+        options = read_json_object(Path(name), "training options file")
+    else:
         raise UserError(f"--config {name}: not `demo`, a preset ({', '.join(PRESETS)}) or a JSON file")
-    from core.fsio import read_json_object
-    return read_json_object(path, "training options file")
+    for change in filter(None, changes.split(",")):
+        key, sep, value = change.partition("=")
+        try:
+            options[key.strip()] = json.loads(value) if sep else None
+        except json.JSONDecodeError:
+            options[key.strip()] = value.strip()
+        if not sep:
+            raise UserError(f"--config {name}: `{change}` is not key=value")
+    return options
 
 
 @dataclass
@@ -449,7 +459,7 @@ def main() -> int:
                        list(CURVE_MINUTES)) if args.curve else [args.minutes]
         rows = []
         for name in [c.strip() for c in args.config.split(",") if c.strip()]:
-            label = Path(name).stem if name.endswith(".json") else name
+            label = Path(name).stem if name.endswith(".json") else name.replace("demo:", "")
             rows += run_config(data, args.model, label, train_options(name), budgets, args.merge_flags.split(),
                                recognizer, src_person, iterations=bool(args.iterations))
         atomic_write_text(args.out, json.dumps(rows, indent=2) + "\n")

@@ -30,6 +30,7 @@ from core.sample_media import Motion, astronaut, grace_hopper, synth_frames
 from core.workspace import Workspace, free_workspace_name
 from merger.config import MergerConfig, MergeSession
 
+DEMO_RESOLUTION = 160
 MARKER = ".saehdbw_demo"  # marks a workspace the demo made (and may therefore wipe)
 # Subcommands whose mainscripts module has another name.
 COMMAND_MODULE = {"resize-to-grayscale": "resize"}
@@ -56,9 +57,12 @@ def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def demo_train_options() -> dict:
-    """A small SAEHDBW that learns a recognisable face in minutes on a CPU (the fork's lean dims, halved)."""
+    """A small SAEHDBW that learns a recognisable face in minutes on a CPU (the fork's lean dims, halved), at the
+    resolution that gave the sharpest face per CPU minute in `bench/quality.py` (160 px over 128 and 96: the
+    demo's dst face is ~200 px wide in its frames, and a 96 px face stretched over it stays blurry however long it
+    trains; README's "How good is the face?")."""
     return {
-        "resolution": 96, "face_type": "f", "archi": "df-ud", "ae_dims": 64, "e_dims": 32, "d_dims": 32,
+        "resolution": DEMO_RESOLUTION, "face_type": "f", "archi": "df-ud", "ae_dims": 64, "e_dims": 32, "d_dims": 32,
         "d_mask_dims": 16, "batch_size": 4, "masked_training": True, "eyes_mouth_prio": False,
         "uniform_yaw": False, "random_warp": False, "random_src_flip": False, "random_dst_flip": True,
         "ct_mode": "none", "write_preview_history": False, "autobackup_hour": 0, "target_iter": 0,
@@ -73,7 +77,7 @@ class DemoPlan:
     colorize_minutes: float = 0.0   # > 0: train the Colorizer too and merge in src's colour
     face_type: str = "full_face"
     extract_size: int = 256
-    gray_size: int = 128
+    gray_size: int = DEMO_RESOLUTION   # the faces are resized once, to the size the model trains at
     sort_by: str = "blur"
     train_options: dict = field(default_factory=demo_train_options)
     # Hand-tuned for the demo: the landmark hull, pulled in a little and feathered, hides the seam of a hard mask

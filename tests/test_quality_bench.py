@@ -95,7 +95,10 @@ def test_measure_workspace_fails_loudly_when_no_face_is_left(swapped_workspace):
 def test_configs_name_the_demo_a_preset_or_a_json_file(tmp_path):
     from bench.quality import train_options
     from core.errors import UserError
-    assert train_options("demo")["resolution"] == 96
+    from mainscripts.demo import DEMO_RESOLUTION
+    assert train_options("demo")["resolution"] == DEMO_RESOLUTION
+    changed = train_options("demo:resolution=96,eyes_mouth_prio=true")
+    assert changed["resolution"] == 96 and changed["eyes_mouth_prio"] is True
     assert train_options("BW192")["resolution"] == 192 and train_options("BW192")["face_type"] == "mf"
     path = tmp_path / "mine.json"
     path.write_text('\ufeff{"resolution": 160, "ae_dims": 64}', encoding="utf-8")
