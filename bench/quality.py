@@ -308,6 +308,14 @@ def train_options(name: str) -> dict:
     return options
 
 
+def config_names(values: list[str]) -> list[str]:
+    """The configs of the --config flags: each flag is one config, or plain names separated by commas."""
+    names = []
+    for value in values:
+        names += [value.strip()] if ":" in value else [v.strip() for v in value.split(",") if v.strip()]
+    return names
+
+
 @dataclass
 class Data:
     """What the runs train on and merge: src faces (colour), dst frames and their aligned faces."""
@@ -417,8 +425,10 @@ def plot_curve(rows: list[dict], out: Path) -> Path:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="SAEHDBW", help="Model class to train (default SAEHDBW).")
-    p.add_argument("--config", default="demo",
-                   help="Comma-separated configs: demo, a preset name (BW96, BW192, ...) or a JSON options file.")
+    p.add_argument("--config", action="append",
+                   help="A config to train: demo (the default), a preset name (BW96, BW192, ...) or a JSON options "
+                        "file, optionally with changes: demo:resolution=128,eyes_mouth_prio=true. Repeat it to "
+                        "compare configs (or give plain names comma-separated: demo,BW96).")
     p.add_argument("--minutes", type=float, default=5.0, help="Training budget in wall-clock minutes (default 5).")
     p.add_argument("--curve", action="store_true", help=f"Measure at {', '.join(f'{m:g}' for m in CURVE_MINUTES)} "
                                                         "minutes of one run each and plot quality_curve.png.")
@@ -458,7 +468,7 @@ def main() -> int:
             budgets = ([float(x) for x in args.curve_minutes.split(",")] if args.curve_minutes else
                        list(CURVE_MINUTES)) if args.curve else [args.minutes]
         rows = []
-        for name in [c.strip() for c in args.config.split(",") if c.strip()]:
+        for name in config_names(args.config or ["demo"]):
             label = Path(name).stem if name.endswith(".json") else name.replace("demo:", "")
             rows += run_config(data, args.model, label, train_options(name), budgets, args.merge_flags.split(),
                                recognizer, src_person, iterations=bool(args.iterations))

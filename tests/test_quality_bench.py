@@ -105,3 +105,9 @@ def test_configs_name_the_demo_a_preset_or_a_json_file(tmp_path):
     assert train_options(str(path)) == {"resolution": 160, "ae_dims": 64}
     with pytest.raises(UserError, match="not `demo`, a preset"):
         train_options("nothing_here")
+
+
+def test_each_config_flag_is_one_config_or_plain_names():
+    from bench.quality import config_names
+    assert config_names(["demo:resolution=128,eyes_mouth_prio=true", "demo,BW96"]) == [
+        "demo:resolution=128,eyes_mouth_prio=true", "demo", "BW96"]
