@@ -49,19 +49,25 @@ def test_it_learns_the_src_colour_and_keeps_the_brightness(real_faceset, tmp_pat
     green = tinted_copy(real_faceset.dir, tmp_path / "green")
     model = new_colorizer(tmp_path / "model", green)
     try:
-        for _ in range(120):
+        batches = []
+        for step in range(120):
             model.train_one_iter()
-        _, faces, masks = model.last_sample[0][:3]
+            if step >= 110:         # the faces of the last ten batches: one batch of 4 alone is too noisy a truth
+                batches.append(model.last_sample[0][1:3])
+        faces, masks = (np.concatenate(parts) for parts in zip(*batches))
         gray = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)[..., None] for f in faces])
         colored = model.colorize(gray)
         assert colored.shape == faces.shape
         untinted = np.clip(faces / TINT, 0.0, 1.0)
         truth, neutral, natural, predicted = (mean_chroma(x, masks) for x in
                                               (faces, np.repeat(gray, 3, axis=3), untinted, colored))
-        # green faces have Cb (and Cr) below gray's 0.5: the prediction went at least halfway from gray towards
-        # them, and it is nearer to them than to gray or to the faces' natural colour
-        assert np.dot(predicted - neutral, truth - neutral) > 0.5 * np.dot(truth - neutral, truth - neutral)
-        assert np.linalg.norm(predicted - truth) < min(np.linalg.norm(x - truth) for x in (neutral, natural))
+        # green faces have Cb (and Cr) below gray's 0.5: along the line from gray to them the prediction went at
+        # least halfway and not past twice as far (after 120 steps on batches of 4 it may overshoot a little), and
+        # it is nearer to them than to the faces' natural colour
+        towards = np.dot(predicted - neutral, truth - neutral) / np.dot(truth - neutral, truth - neutral)
+        print(f"chroma: truth {truth}, natural {natural}, predicted {predicted}, {towards:.2f} of the way")
+        assert 0.5 < towards < 2.0
+        assert np.linalg.norm(predicted - truth) < np.linalg.norm(predicted - natural)
         back = np.stack([cv2.cvtColor(c, cv2.COLOR_BGR2GRAY) for c in colored])[..., None]
         assert np.abs(back - gray).max() < 2e-3         # the brightness is the input's, even where colour saturates
 
