@@ -397,25 +397,32 @@ def run_config(data: Data, model: str, label: str, options: dict, budgets: list[
 
 
 def plot_curve(rows: list[dict], out: Path) -> Path:
-    """Identity (distance to src) and sharpness against minutes, one line per config."""
+    """Identity (distance to src), sharpness over dst's own (with the src faces' own detail, the ceiling no model
+    passes) and sharpness over the src faces' own, against minutes (or iterations), one line per config."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax_id, ax_sharp) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_id, ax_sharp, ax_src) = plt.subplots(1, 3, figsize=(15, 4.3))
     for label in dict.fromkeys(r["config"] for r in rows):
         mine = [r for r in rows if r["config"] == label]
-        minutes = [r["minutes"] if r["minutes"] is not None else r["iterations"] for r in mine]
-        ax_id.plot(minutes, [r["dist_src"] for r in mine], marker="o", label=label)
-        ax_sharp.plot(minutes, [r["sharpness"] for r in mine], marker="o", label=label)
-    ax_id.axhline(SAME_PERSON, color="gray", linestyle="--", linewidth=1)
+        x = [r["minutes"] if r["minutes"] is not None else r["iterations"] for r in mine]
+        ax_id.plot(x, [r["dist_src"] for r in mine], marker="o", label=label)
+        ax_sharp.plot(x, [r["sharpness"] for r in mine], marker="o", label=label)
+        ax_src.plot(x, [r["sharpness_vs_src"] for r in mine], marker="o", label=label)
+    ceiling = float(np.mean([r["src_detail"] for r in rows]))   # the same src faces for every config
+    ax_sharp.axhline(ceiling, color="gray", linestyle=":", linewidth=1.5,
+                     label=f"src faces' own detail ({ceiling:.2f}): no model passes it")
+    ax_id.axhline(SAME_PERSON, color="gray", linestyle="--", linewidth=1, label="same person (0.6)")
     unit = "training minutes" if rows[0]["minutes"] is not None else "iterations"
     ax_id.set(xlabel=unit, ylabel="distance to the src person (lower is better)",
               title="Identity (below the line: recognized as src)")
-    ax_sharp.set(xlabel=unit, ylabel="Laplacian variance, merged / dst",
+    ax_sharp.set(xlabel=unit, ylabel="Laplacian variance, merged / dst", ylim=(0, None),
                  title="Sharpness (1.0 = as sharp as the dst frame)")
-    for ax in (ax_id, ax_sharp):
+    ax_src.set(xlabel=unit, ylabel="Laplacian variance, merged / src faces' own", ylim=(0, None),
+               title="Detail of the src faces reproduced (1.0 = all)")
+    for ax in (ax_id, ax_sharp, ax_src):
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

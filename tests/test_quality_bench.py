@@ -111,3 +111,14 @@ def test_each_config_flag_is_one_config_or_plain_names():
     from bench.quality import config_names
     assert config_names(["demo:resolution=128,eyes_mouth_prio=true", "demo,BW96"]) == [
         "demo:resolution=128,eyes_mouth_prio=true", "demo", "BW96"]
+
+
+def test_the_curve_plot_has_one_line_per_config_and_the_src_detail_ceiling(tmp_path):
+    from bench.quality import plot_curve
+    rows = [{"config": name, "minutes": minutes, "iterations": 10 * minutes, "dist_src": 0.5 - minutes / 100,
+             "sharpness": 0.02 * minutes, "sharpness_vs_src": 0.1 * minutes, "src_detail": 0.15}
+            for name in ("demo", "r96") for minutes in (2.0, 5.0)]
+    out = plot_curve(rows, tmp_path / "curve.png")
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] > 2 * image.shape[0]     # three panels side by side
+    assert len({tuple(c) for c in image.reshape(-1, 3)[::7]}) > 20       # lines and labels, not a blank canvas
