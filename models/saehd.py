@@ -49,7 +49,7 @@ class SAEHDModel(AutoencoderModel):
         return EngineConfig(
             **self.engine_options(), archi=o["archi"], masked_training=o["masked_training"],
             eyes_mouth_prio=o["eyes_mouth_prio"], adabelief=o["adabelief"],
-            lr_dropout="n" if self.pretraining else o["lr_dropout"],
+            lr_dropout="n" if self.pretraining else o["lr_dropout"], learning_rate=o["learning_rate"],
             # LIAE freezes inter_AB when random warp is off; pretraining (warp off) still trains every net.
             random_warp=o["random_warp"] or self.pretraining,
             face_style_power=float(o.get("face_style_power", 0.0)) if powers else 0.0,

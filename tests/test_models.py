@@ -269,3 +269,9 @@ def test_faces_of_the_wrong_type_are_the_one_error(tmp_path, faces, log_messages
         load_model("SAEHD", tmp_path, training=True, src_dir=faces[0], dst_dir=faces[1], cpu_only=True,
                    config_options=dict(TINY_OPTIONS, face_type="wf"))
     assert not any("no XSeg mask" in m for m in log_messages)   # (the hint on wf faces would only confuse)
+
+
+def test_learning_rate_reaches_the_optimizer(saehd, monkeypatch):
+    assert saehd.engine.optimizer.lr == 5e-5                       # DFL's
+    monkeypatch.setitem(saehd.options, "learning_rate", 1.5e-4)
+    assert saehd.engine_config().learning_rate == 1.5e-4

@@ -65,7 +65,7 @@ def test_first_run_asks_everything_and_normalises(answers):
     replies = {"resolution": "200", "archi": "LIAE-TDU", "e_dims": "33", "ct_mode": "sot", "batch_size": "6"}
     not_asked = ("masked_training", "models_opt_on_gpu",   # wf/head only, GPU only
                  "true_face_power", "gan_patch_size", "gan_dims")  # df archis only, with GAN power only
-    queue.extend(replies.get(s.name, "") for s in SPECS if s.available and s.name not in not_asked)
+    queue.extend(replies.get(s.name, "") for s in SPECS if s.available and s.ask and s.name not in not_asked)
     values = opt.resolve_options(SPECS, first_run=True).values
     asked = _asked_names(shown)
     assert "resolution" in asked and "archi" in asked and "pretrain" in asked
@@ -202,3 +202,17 @@ def test_options_table_lists_every_available_option():
     table = opt.options_table(SPECS)
     for spec in SPECS:
         assert (f"`{spec.name}`" in table) == spec.available
+
+
+def test_learning_rate_is_dfls_unless_a_config_file_sets_it(answers, tmp_path):
+    queue, shown = answers
+    values = opt.resolve_options(SPECS, first_run=True).values
+    assert values["learning_rate"] == 5e-5
+    assert not any("Learning rate" in prompt for prompt in shown)      # never asked, as in DFL
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"learning_rate": 1.5e-4}))
+    from_file = opt.read_config_file(path, SPECS)
+    assert opt.resolve_options(SPECS, config=from_file, first_run=True).values["learning_rate"] == 1.5e-4
+    path.write_text(json.dumps({"learning_rate": 0.5}))
+    with pytest.raises(UserError, match="learning_rate"):
+        opt.read_config_file(path, SPECS)
