@@ -97,3 +97,29 @@ def test_xseg_bench(tiny_workspace):
     assert [r["config"] for r in rows] == ["res64 base4 b4"]
     for key in ("step_ms", "predict_ms_per_face", "sample_ms_per_batch", "peak_rss_mb"):
         assert rows[0][key] > 0
+
+
+def test_identity_bench():
+    """Each person's filter keeps that person's faces only, and identity-groups splits the two people."""
+    report = _bench("identity.py", "--frames", "2", "--size", "640x360", "--workers", "1")
+    assert report["no_filter"]["per_side"] == {"left": 2, "right": 2}
+    for name in ("filter_collins", "filter_hopper"):
+        row = report[name]
+        assert row["person_kept"] == 1.0 and row["other_kept"] == 0.0, row
+        assert row["fps"] > 0 and row["cpu_ms_per_frame"] > 0 and 0 < row["descriptors_per_face"] <= 1
+    groups = sorted(report["identity_groups"].values(), key=lambda c: c["left"])
+    assert groups == [{"left": 0, "right": 2}, {"left": 2, "right": 0}]
+
+
+@pytest.mark.slow
+def test_footage_long_bench_on_a_short_clip():
+    """`long` at 24 frames: every command of the workflow runs and is measured, and the result keeps every frame
+    and the audio. (The group mode's reference is dlib's CNN on tiles, minutes per frame here: not in tests.)"""
+    report = _bench("footage.py", "long", "--frames", "24", timeout=900)
+    assert report["mode"] == "long" and report["result_frames"] == 24 and report["result_has_audio"]
+    assert [r["command"] for r in report["commands"]] == ["extract-video", "extract", "train", "merge",
+                                                          "video-from-sequence"]
+    assert report["frames_with_faces"] >= 20
+    for row in report["commands"]:
+        assert row["seconds"] > 0 and row["peak_rss_mb_command"] > 0
+

@@ -271,6 +271,23 @@ def test_faceset_commands_skip_each_hostile_face_with_one_line(corpus, tmp_path,
     assert not corpus.marker.exists()
 
 
+def test_xseg_apply_skips_each_hostile_face_with_one_line(corpus, footage_xseg, tmp_path):
+    """`xseg apply` (a real tiny XSeg model) masks the good faces and leaves every hostile one as it was."""
+    from facelib.meta import read_meta
+    folder = tmp_path / "aligned"
+    shutil.copytree(corpus.faces, folder)
+    before = tree_hashes(folder)
+    run = run_cli("xseg", "apply", "--input-dir", folder, "--model-dir", footage_xseg)
+    check(run, codes=(0,))
+    check_each_named(run, corpus.hostile)
+    after = tree_hashes(folder)
+    assert set(after) == set(before)
+    assert all(after[n] == before[n] for n in corpus.hostile)
+    good = [n for n in before if n not in corpus.hostile]
+    assert good and all(read_meta(folder / n).xseg_mask is not None for n in good)
+    assert not corpus.marker.exists()
+
+
 # ----------------------------------------------------------------------------------- frames: extract, merge ---
 
 def huge_frames(folder: Path) -> list[str]:
