@@ -12,6 +12,7 @@ generator's (`_code_d_graph`, `_gan_d_graph`), as in DFL. `add_generator_term` a
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
@@ -153,8 +154,16 @@ class EngineConfig:
         return asdict(self)
 
 
+# oneDNN instruction sets (ONEDNN_MAX_CPU_ISA values) from which on it has bfloat16 convolutions
+_BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX10", "ALL", "DEFAULT")
+
+
 def _cpu_has_bf16() -> bool:
-    """True when the CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where bf16 compute pays off."""
+    """True when the CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where bf16 compute pays off, and
+    oneDNN may use them: `ONEDNN_MAX_CPU_ISA=AVX2` on such a CPU leaves it without bfloat16 convolutions."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    if cap and not cap.startswith(_BF16_ISAS):
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text(errors="ignore")
     except OSError:
