@@ -132,7 +132,7 @@ class EngineConfig:
             raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         precision = self.precision
         if precision == "auto":
-            precision = "float32" if on_gpu or not _cpu_has_bf16() else "bfloat16"
+            precision = "float32" if on_gpu or not cpu_has_bf16() else "bfloat16"
         data_format = self.data_format
         if data_format == "auto":
             data_format = "NCHW" if on_gpu else "NHWC"
@@ -158,7 +158,7 @@ class EngineConfig:
 _BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX10", "ALL", "DEFAULT")
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_bf16() -> bool:
     """True when the CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where bf16 compute pays off, and
     oneDNN may use them: `ONEDNN_MAX_CPU_ISA=AVX2` on such a CPU leaves it without bfloat16 convolutions."""
     cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()

@@ -207,12 +207,12 @@ def test_config_validation_and_auto_choices():
 def test_auto_precision_is_float32_when_onednn_is_capped_below_bfloat16(monkeypatch, cap, bf16_possible):
     """On a bf16 CPU with oneDNN capped at AVX2, a bfloat16 graph cannot run at all (no convolution primitive):
     the automatic choice must be float32 there."""
-    from models.saehd_engine import _cpu_has_bf16
+    from models.saehd_engine import cpu_has_bf16
     monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    native = _cpu_has_bf16()
+    native = cpu_has_bf16()
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
-    assert _cpu_has_bf16() == (native and bf16_possible)
+    assert cpu_has_bf16() == (native and bf16_possible)
     if not bf16_possible:
         assert EngineConfig().resolved(on_gpu=False).precision == "float32"
 
